@@ -1,0 +1,35 @@
+# Quick start: `make run` (serve on 127.0.0.1:8000) and `make test` (whole suite).
+# Everything a command needs is installed here; nothing is to be exported by hand.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+# The venv is (re)built when pyproject.toml changes; the stamp keeps re-runs fast.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# npm packages that the compatibility tests drive (rokka, jsonwebtoken, socket.io-client).
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: venv run test node clean
+venv: $(VENV)/.installed
+node: tests/js/node_modules/.installed
+
+run: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py ensureadmin
+	$(BIN)/daphne -b $(HOST) -p $(PORT) authplatform.asgi:application
+
+test: venv node
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) tests/js/node_modules

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuthplatformConfig(AppConfig):
+    name = "authplatform"
+    verbose_name = "Platform"

@@ -1,0 +1,78 @@
+"""The platform's settings object: ``platform_settings.NAME``, with defaults, like DRF's api_settings.
+
+Every rule that has a tunable number reads it here, so a newcomer finds all the knobs in one place.
+Values come from ``settings.AUTHPLATFORM`` (built from the environment in settings.py); the object is
+rebuilt on ``setting_changed`` so tests can use ``override_settings(AUTHPLATFORM=...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # Keyed digests of secrets and API keys: HMAC-SHA256 with this pepper. Fallbacks verify digests
+    # made with an older pepper while it is being rotated out.
+    "PEPPER": "",
+    "PEPPER_FALLBACKS": [],
+    # Fernet key that encrypts platform token-signing keys at rest; fallbacks decrypt old ones.
+    "KEY_ENCRYPTION_KEY": "",
+    "KEY_ENCRYPTION_KEY_FALLBACKS": [],
+    # Peers whose X-Forwarded-For is believed (CIDRs or addresses). Empty: the socket peer is the client.
+    "TRUSTED_PROXIES": [],
+    # last_used_at is written at most once per this many seconds per credential.
+    "LAST_USED_RESOLUTION": 60,
+    # API users and keys.
+    "API_KEY_MAX_ACTIVE": 5,
+    # API tokens minted from an API key.
+    "API_TOKEN_DEFAULT_LIFETIME": 86400,
+    "API_TOKEN_MAX_LIFETIME": 365 * 86400,
+    "API_TOKEN_MAX_IP_VALUES": 10,
+    "API_TOKEN_MAX_IP_ADDRESSES": 10_000,
+    # Customer JWTs signed by customers' own backends.
+    "CUSTOMER_JWT_LEEWAY": 30,
+    "CUSTOMER_JWT_MAX_BYTES": 8192,
+    # Customer signing keys: smallest RSA modulus accepted.
+    "SIGNING_KEY_MIN_BITS": 2048,
+    # Client-secret rotation: the longest grace period an admin may give the old secret.
+    "CLIENT_SECRET_MAX_GRACE_SECONDS": 30 * 86400,
+    # Failed-authentication throttle per client IP.
+    "AUTH_FAILURE_BURST": 20,
+    "AUTH_FAILURE_WINDOW": 60,
+}
+
+
+class PlatformSettings:
+    def __init__(self, user_settings: dict[str, Any] | None = None) -> None:
+        self._user_settings = user_settings
+        self._cached: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        if self._user_settings is None:
+            self._user_settings = getattr(settings, "AUTHPLATFORM", {})
+        return self._user_settings
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown platform setting {name!r}")
+        if name not in self._cached:
+            self._cached[name] = self.user_settings.get(name, DEFAULTS[name])
+        return self._cached[name]
+
+    def reload(self) -> None:
+        self._user_settings = None
+        self._cached = {}
+
+
+platform_settings = PlatformSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "AUTHPLATFORM":
+        platform_settings.reload()
+
+
+setting_changed.connect(_reload)

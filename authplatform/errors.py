@@ -1,0 +1,188 @@
+"""The one error format of the whole API (DESIGN.md "Error body").
+
+    {"code": <HTTP status>, "message": "<for a person>", "reason": "<machine code>"}
+
+plus ``"invalid_authentication": true`` whenever credentials were missing or invalid. DRF views reach
+it through ``api_exception_handler``; everything else (unknown URLs, Django's own 400/403/404/500,
+uncaught exceptions) through ``JSONErrorMiddleware`` and the ``handler*`` views below.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+# Machine codes for DRF's own exceptions; our exceptions carry their own ``reason``.
+DRF_REASONS: dict[type[exceptions.APIException], str] = {
+    exceptions.ParseError: "malformed_body",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "invalid_request",
+}
+STATUS_REASONS = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "throttled",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+def error_body(
+    code: int,
+    message: str,
+    reason: str | None = None,
+    *,
+    invalid_authentication: bool = False,
+    details: Any = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "reason": reason or STATUS_REASONS.get(code, "error"),
+    }
+    if invalid_authentication:
+        body["invalid_authentication"] = True
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def error_response(code: int, message: str, reason: str | None = None, **kwargs: Any) -> JsonResponse:
+    return JsonResponse(error_body(code, message, reason, **kwargs), status=code)
+
+
+class APIError(exceptions.APIException):
+    """An API error with its own machine ``reason`` (and optionally the invalid-credentials flag).
+
+    Raise it, or a subclass, from views and authentication classes:
+    ``raise APIError("Token expired.", reason="token_expired", status_code=401, invalid_authentication=True)``.
+    """
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Bad request."
+    default_code = "bad_request"
+    reason = "bad_request"
+    invalid_authentication = False
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        reason: str | None = None,
+        status_code: int | None = None,
+        invalid_authentication: bool | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        if reason is not None:
+            self.reason = reason
+        if status_code is not None:
+            self.status_code = status_code
+        if invalid_authentication is not None:
+            self.invalid_authentication = invalid_authentication
+        self.details = details
+        self.headers = headers or {}
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    """Credentials of a scheme were presented but are wrong (401 by default, flagged as invalid).
+
+    ``status_code`` may be 403 for the API-key scheme (the seed's historical rule); DRF would turn a
+    401 into 403 when the class has no ``authenticate_header``, so the status is kept here explicitly.
+    """
+
+    reason = "invalid_credentials"
+
+    def __init__(self, detail: str, *, reason: str | None = None, status_code: int = 401) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        if reason is not None:
+            self.reason = reason
+
+
+def _message(detail: Any) -> str:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list) and detail and all(isinstance(d, str) for d in detail):
+        return " ".join(str(d) for d in detail)
+    return "The request is not valid."
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]):
+    """DRF's EXCEPTION_HANDLER: every API exception leaves as the error body."""
+    if isinstance(exc, DjangoValidationError):
+        # Services raise Django's ValidationError; in the API it is a 400 like a serializer error.
+        details = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        exc = exceptions.ValidationError(details)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not an API exception: JSONErrorMiddleware answers the 500
+
+    code = response.status_code
+    reason = getattr(exc, "reason", None) or DRF_REASONS.get(type(exc)) or STATUS_REASONS.get(code)
+    invalid = bool(getattr(exc, "invalid_authentication", False)) or isinstance(
+        exc, (exceptions.AuthenticationFailed, exceptions.NotAuthenticated)
+    )
+    details = getattr(exc, "details", None)
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail
+        message = _message(exc.detail) if not isinstance(exc.detail, dict) else "The request is not valid."
+    else:
+        message = _message(exc.detail)
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            message = f"Too many requests. Try again in {int(exc.wait) + 1} seconds."
+    response.data = error_body(code, message, reason, invalid_authentication=invalid, details=details)
+    for name, value in getattr(exc, "headers", {}).items():
+        response[name] = value
+    return response
+
+
+# Django's handler views for non-DRF paths (used when DEBUG is off; the middleware covers DEBUG on).
+def handler400(request, exception=None):
+    return error_response(400, "The request is not valid.")
+
+
+def handler403(request, exception=None):
+    return error_response(403, "You are not allowed to do this.")
+
+
+def handler404(request, exception=None):
+    return error_response(404, "Nothing is here.")
+
+
+def handler500(request):
+    return error_response(500, "Something went wrong on our side.")
+
+
+def status_message(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase + "."
+    except ValueError:
+        return "Error."

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from authplatform import health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("tokens.urls")),
+    path("api/v1/", include("realtime.urls")),
+]
+
+handler400 = "authplatform.errors.handler400"
+handler403 = "authplatform.errors.handler403"
+handler404 = "authplatform.errors.handler404"
+handler500 = "authplatform.errors.handler500"

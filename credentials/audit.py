@@ -1,0 +1,85 @@
+"""Who did something, and the audit trail it leaves.
+
+Every service takes an ``Actor`` (keyword ``actor=``): the signed-in admin, the API user, or the command
+line. Successful changes are recorded inside the service's transaction, so an event exists exactly
+when the change does; failures are recorded by ``audit_failures`` after the failed transaction has
+rolled back, so the record survives it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from credentials.models import AuditEvent, AuditOutcome
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: Any = None  # credentials.User or None
+    ip: str | None = None
+    via: str = "cli"  # "admin", "api" or "cli"
+
+    @property
+    def label(self) -> str:
+        if self.user is None:
+            return f"system ({self.via})"
+        return self.user.get_username() or str(self.user.pk)
+
+    @classmethod
+    def from_request(cls, request, *, via: str) -> "Actor":
+        from authplatform.client_ip import client_ip
+
+        ip = client_ip(request)
+        user = getattr(request, "user", None)
+        return cls(user=user if getattr(user, "is_authenticated", False) else None,
+                   ip=str(ip) if ip else None, via=via)
+
+
+CLI = Actor(via="cli")
+
+
+def _target_fields(target: models.Model | None) -> dict[str, str]:
+    if target is None:
+        return {}
+    return {
+        "target_type": target._meta.label_lower,
+        "target_id": str(target.pk),
+        "target_label": str(target)[:300],
+    }
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model | None = None,
+    outcome: str = AuditOutcome.SUCCESS,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Write one audit event. ``details`` must never hold a secret."""
+    return AuditEvent.objects.create(
+        actor=actor.user,
+        actor_label=actor.label[:200],
+        via=actor.via,
+        action=action,
+        outcome=outcome,
+        ip=actor.ip,
+        details=details or {},
+        **_target_fields(target),
+    )
+
+
+@contextmanager
+def audit_failures(*, actor: Actor, action: str, target: models.Model | None = None) -> Iterator[None]:
+    """Record a refused action (ValidationError) in the audit log, then let the error through."""
+    try:
+        yield
+    except ValidationError as exc:
+        audit_record(actor=actor, action=action, target=target, outcome=AuditOutcome.FAILURE,
+                     details={"errors": exc.messages})
+        raise

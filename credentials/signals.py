@@ -1,0 +1,6 @@
+"""Signals other apps listen to (the realtime app disconnects sockets when a signing key is revoked)."""
+
+from django.dispatch import Signal
+
+# Sent after the revocation commits, with ``key`` (a CustomerSigningKey).
+signing_key_revoked = Signal()
