@@ -1,0 +1,59 @@
+"""Reading ``Authorization: Bearer <jwt>`` and telling which kind of token it carries.
+
+Two kinds of JWT arrive as Bearer tokens: customer JWTs (signed by a customer's backend with a key
+registered here; ``kid`` is that key's UUID) and API tokens (minted here from an API key; ``kid`` is a
+platform key id, never a UUID). The ``kid`` decides, so each authentication class can return None for
+the other's tokens, as DRF expects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+import jwt
+
+from authplatform.errors import InvalidCredentials
+
+BEARER = "bearer"
+
+
+def parse_bearer(value: str | None) -> str | None:
+    """The token of a ``Bearer <token>`` value; None when the value is of another scheme or absent.
+
+    Raises InvalidCredentials when it is a Bearer value but not a single token.
+    """
+    if not value:
+        return None
+    parts = value.split()
+    if not parts or parts[0].lower() != BEARER:
+        return None
+    if len(parts) != 2:
+        raise InvalidCredentials(
+            "The Authorization header must be 'Bearer <token>' with exactly one token.",
+            reason="malformed_authorization_header",
+        )
+    return parts[1]
+
+
+def request_bearer_token(request) -> str | None:
+    return parse_bearer(request.META.get("HTTP_AUTHORIZATION"))
+
+
+TokenKind = Literal["customer", "api"]
+
+
+def token_kind(token: str) -> TokenKind | None:
+    """Which scheme a Bearer token belongs to, from its (unverified) header; None if it is no JWT."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        return None
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        return None
+    try:
+        uuid.UUID(kid)
+    except ValueError:
+        return "api"
+    return "customer"

@@ -1,0 +1,123 @@
+"""Verifying customer JWTs: the one function that the REST API and the Socket.IO consumer both call.
+
+A customer's backend signs the token (the first seed document's TypeScript example, RS256) with a
+private key whose public half is registered here as a CustomerSigningKey. Rules (DESIGN.md
+"Customer JWTs"):
+
+- the ``kid`` header selects the key; the algorithm is the key's own, never the token's ``alg``
+  (so ``alg: none`` and HS256-signed-with-the-public-key are refused);
+- ``exp`` and ``sub`` are required; ``type`` must be "customer"; ``workspace_id`` must be the key's
+  workspace; ``product_space_code`` must name a product space of that workspace;
+- claim types as RFC 7519 says: PyJWT checks a string ``sub`` and rejects unknown ``crit`` headers,
+  but coerces a string ``exp``/``nbf``/``iat`` to a number, so we check those types ourselves;
+- ``jku``/``x5u``/``jwk`` headers are ignored, never fetched; tokens over CUSTOMER_JWT_MAX_BYTES are
+  refused before anything is parsed.
+
+Failures raise CustomerTokenError with a machine ``reason`` and a message that says what to fix; both
+reach the client (HTTP error body, Socket.IO connect_error).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone as dt_timezone
+from functools import lru_cache
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+
+from authplatform.conf import platform_settings
+from credentials import selectors
+from credentials.models import ProductSpace
+from credentials.services import last_used_touch
+from tokens.principals import CustomerPrincipal
+
+CUSTOMER_TOKEN_TYPE = "customer"
+MAX_SUBJECT_LENGTH = 255
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+
+
+class CustomerTokenError(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@lru_cache(maxsize=1024)
+def _public_key(fingerprint: str, pem: str):
+    # Parsing a PEM costs about as much as the RS256 check itself; a stored key never changes, so one
+    # parse per fingerprint (a revoked key is refused by the lookup before this cache is consulted).
+    return serialization.load_pem_public_key(pem.encode())
+
+
+def _is_numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def verify_customer_jwt(token: str) -> CustomerPrincipal:
+    """The customer a token speaks for, or CustomerTokenError saying why not. Never returns None."""
+    if not isinstance(token, str) or not token:
+        raise CustomerTokenError("token_missing", "No customer token was sent.")
+    if len(token) > platform_settings.CUSTOMER_JWT_MAX_BYTES:
+        raise CustomerTokenError("token_too_large", "The token is too large.")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise CustomerTokenError("token_malformed", "The token is not a well-formed JWT.") from None
+
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise CustomerTokenError("signing_key_unknown", "The token has no kid header naming its signing key.")
+    key = selectors.signing_key_get_active(kid=kid)
+    if key is None:
+        raise CustomerTokenError("signing_key_unknown", "The token's signing key (kid) is unknown or revoked.")
+    if header.get("alg") != key.algorithm:
+        raise CustomerTokenError("algorithm_not_allowed", f"Customer tokens must be signed with {key.algorithm}.")
+
+    try:
+        # exp/nbf/iat are checked by PyJWT against the real clock, with a small leeway.
+        claims = jwt.decode(
+            token,
+            key=_public_key(key.fingerprint, key.public_key_pem),
+            algorithms=[key.algorithm],  # pinned to the key, never read from the token
+            options={"require": ["exp", "sub"], "verify_aud": False},
+            leeway=min(platform_settings.CUSTOMER_JWT_LEEWAY, 30),
+        )
+    except jwt.ExpiredSignatureError:
+        raise CustomerTokenError("token_expired", "The token has expired.") from None
+    except jwt.ImmatureSignatureError:
+        raise CustomerTokenError("token_not_yet_valid", "The token is not valid yet (nbf/iat in the future).") from None
+    except jwt.InvalidSignatureError:
+        raise CustomerTokenError("invalid_signature", "The token's signature does not verify with its signing key.") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise CustomerTokenError("invalid_claims", f"The token lacks the required '{exc.claim}' claim.") from None
+    except jwt.PyJWTError as exc:
+        raise CustomerTokenError("token_invalid", f"The token is not valid: {exc}.") from None
+
+    for name in NUMERIC_DATE_CLAIMS:
+        if name in claims and not _is_numeric(claims[name]):
+            raise CustomerTokenError("invalid_claims", f"The '{name}' claim must be a number (RFC 7519 NumericDate).")
+    subject = claims["sub"]
+    if not subject or len(subject) > MAX_SUBJECT_LENGTH:
+        raise CustomerTokenError("invalid_claims", f"The 'sub' claim must be 1 to {MAX_SUBJECT_LENGTH} characters.")
+    if claims.get("type") != CUSTOMER_TOKEN_TYPE:
+        raise CustomerTokenError("wrong_token_type", "The token's 'type' claim must be \"customer\".")
+    if claims.get("workspace_id") != key.workspace.code:
+        raise CustomerTokenError("wrong_workspace", "The token's 'workspace_id' is not the signing key's workspace.")
+    code = claims.get("product_space_code")
+    product_space = (
+        ProductSpace.objects.filter(workspace_id=key.workspace_id, code=code).first() if isinstance(code, str) else None
+    )
+    if product_space is None:
+        raise CustomerTokenError("unknown_product_space",
+                                 "The token's 'product_space_code' is not a product space of its workspace.")
+
+    last_used_touch(key)
+    return CustomerPrincipal(
+        customer_id=subject,
+        workspace=key.workspace,
+        product_space=product_space,
+        signing_key=key,
+        expires_at=datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc),
+        claims=claims,
+    )

@@ -1,0 +1,55 @@
+"""Who a request is, for the credential kinds that are not a Django user.
+
+DRF puts these in ``request.user``; they answer ``is_authenticated`` like a user does, so DRF's
+``IsAuthenticated`` works unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from credentials.models import Client, ClientSecret, CustomerSigningKey, ProductSpace, Workspace
+
+
+@dataclass(frozen=True)
+class ClientPrincipal:
+    """A customer's backend, authenticated with x-client-key + x-client-secret."""
+
+    client: Client
+    secret: ClientSecret
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.client.workspace
+
+    @property
+    def pk(self) -> str:
+        return f"client:{self.client.client_key}"
+
+    def __str__(self) -> str:
+        return f"client {self.client.client_key}"
+
+
+@dataclass(frozen=True)
+class CustomerPrincipal:
+    """A customer of a workspace, authenticated with a customer JWT their backend signed."""
+
+    customer_id: str
+    workspace: Workspace
+    product_space: ProductSpace
+    signing_key: CustomerSigningKey
+    expires_at: datetime
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def pk(self) -> str:
+        return f"customer:{self.workspace.code}:{self.product_space.code}:{self.customer_id}"
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} of {self.workspace.code}/{self.product_space.code}"
