@@ -233,6 +233,15 @@ def membership_set(*, actor: Actor, user: User, workspace: Workspace, role: str)
     return membership
 
 
+def membership_remove(*, actor: Actor, membership: Membership) -> None:
+    """Take a user out of a workspace: their keys and tokens lose its role at once."""
+    with audit_failures(actor=actor, action="membership.remove", target=membership.user), transaction.atomic():
+        user, workspace, role = membership.user, membership.workspace, membership.role
+        membership.delete()
+        audit_record(actor=actor, action="membership.remove", target=user,
+                     details={"workspace": workspace.code, "role": role})
+
+
 def _api_key_check_limit(user: User) -> None:
     # Lock the user's row so two concurrent creations cannot both see four active keys.
     User.objects.select_for_update().filter(pk=user.pk).first()
@@ -403,7 +412,7 @@ def customer_env_block(*, key: CustomerSigningKey, private_pem: str, product_spa
 
 
 # --- platform token keys ------------------------------------------------------------------------
-def platform_token_key_rotate(*, actor: Actor) -> PlatformTokenKey:
+def platform_token_key_rotate(*, actor: Actor, reason: str = "") -> PlatformTokenKey:
     """A new key signs API tokens from now on; the previous ones are retired (they keep verifying
     the tokens they signed until those expire)."""
     with audit_failures(actor=actor, action="platform_token_key.rotate"), transaction.atomic():
@@ -418,7 +427,7 @@ def platform_token_key_rotate(*, actor: Actor) -> PlatformTokenKey:
             created_by=actor.user,
         )
         audit_record(actor=actor, action="platform_token_key.rotate", target=key,
-                     details={"retired": [k.kid for k in retired]})
+                     details={"retired": [k.kid for k in retired], "reason": reason})
     return key
 
 
