@@ -15,6 +15,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth import get_user_model
@@ -207,6 +208,9 @@ def api_user_create(
             validate_email(email)
         except ValidationError:
             raise ValidationError(f"{email!r} is not a valid email address.") from None
+        longest = User._meta.get_field("username").max_length  # the email is the username too
+        if len(email) > longest:
+            raise ValidationError(f"An email address can have at most {longest} characters here.")
         if User.objects.filter(email__iexact=email).exists():
             raise ValidationError(f"A user with the email {email} already exists.")
         if role is not None and role not in Role.values:
@@ -329,6 +333,8 @@ def parse_rsa_public_key(pem: str):
         public_key = serialization.load_pem_public_key(text.encode())
     except (ValueError, TypeError):
         raise ValidationError("This is not a PEM public key (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----).") from None
+    except UnsupportedAlgorithm:  # e.g. an EC key on a curve cryptography does not know: not RSA either
+        raise ValidationError("Customer tokens are signed with RS256: the key must be an RSA key.") from None
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise ValidationError("Customer tokens are signed with RS256: the key must be an RSA key.")
     minimum = platform_settings.SIGNING_KEY_MIN_BITS
