@@ -3,8 +3,6 @@
 JSON: {"user_id", "api_key"}. The user gets a first 64-character API key, shown this once.
 """
 
-from django.db import transaction
-
 from credentials import services
 from credentials.management.commands._bootstrap import CLI_ACTOR, SHOWN_ONCE, BootstrapCommand, Created
 from credentials.models import Role
@@ -22,10 +20,10 @@ class Command(BootstrapCommand):
 
     def create(self, *, email, workspace, role, **options) -> Created:
         workspace = self.workspace_by_code(workspace) if workspace is not None else None
-        # One transaction: a user is never left behind without the key this command promises.
-        with transaction.atomic():
-            user = services.api_user_create(actor=CLI_ACTOR, email=email, workspace=workspace, role=role)
-            _, api_key = services.api_key_create(actor=CLI_ACTOR, user=user, comment="created by createapiuser")
+        # Not wrapped in one transaction: that would roll back the audit record of a refused user too.
+        # A brand-new user has no keys, so the key cannot hit the limit once the user exists.
+        user = services.api_user_create(actor=CLI_ACTOR, email=email, workspace=workspace, role=role)
+        _, api_key = services.api_key_create(actor=CLI_ACTOR, user=user, comment="created by createapiuser")
         membership = user.memberships.select_related("workspace").first()
         return Created(
             data={"user_id": str(user.pk), "api_key": api_key},
