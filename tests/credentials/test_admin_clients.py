@@ -12,6 +12,7 @@ from credentials.models import AuditEvent, AuditOutcome, Client, ClientSecret, P
 from credentials.selectors import client_secret_match
 from tests.credentials.test_admin_support import (  # noqa: F401 (fixtures)
     admin_page,
+    admin_user,
     assert_audited,
     assert_forbidden,
     assert_nowhere_else,
@@ -102,7 +103,7 @@ def test_create_client_shows_its_secret_once(admin_client, admin_user, workspace
         admin_client, plaintext,
         admin_page(Client), admin_page(Client, "change", client.pk),
         admin_page(ClientSecret), admin_page(ClientSecret, "change", stored.pk),
-        admin_page(AuditEvent), admin_page(AuditEvent, "change", event.pk),
+        admin_page(AuditEvent), admin_page(AuditEvent, "change", event.pk), shown_by=response,
     )
 
 
@@ -143,7 +144,8 @@ def test_rotate_client_secret_with_grace_period(admin_client, admin_user, client
 
     event = assert_audited("client_secret.rotate", by=admin_user, target=client, secret=new_plaintext)
     assert event.details["grace_seconds"] == 3600 and event.details["reason"] == "yearly rotation"
-    assert_nowhere_else(admin_client, new_plaintext, admin_page(Client, "change", client.pk), admin_page(ClientSecret))
+    assert_nowhere_else(admin_client, new_plaintext, admin_page(Client, "change", client.pk), admin_page(ClientSecret),
+                        shown_by=response)
 
 
 def test_rotate_client_secret_with_zero_grace_revokes_the_old_one_now(admin_client, admin_user, client_with_secret):

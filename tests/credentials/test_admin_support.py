@@ -10,6 +10,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from django.contrib.messages import get_messages
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
@@ -140,9 +141,12 @@ def assert_show_once_page(response) -> None:
     assert "navigator.clipboard.writeText" in response.content.decode()
 
 
-def assert_nowhere_else(client, plaintext: str, *pages: str) -> None:
-    """The value is on no later page, in no cookie, no session, no message."""
+def assert_nowhere_else(client, plaintext: str, *pages: str, shown_by=None) -> None:
+    """The value is in no message (not even one shown on the show-once page ``shown_by`` itself), on
+    no later page, in no cookie and no session."""
     assert len(plaintext) >= 32
+    if shown_by is not None:
+        assert all(plaintext not in str(message) for message in get_messages(shown_by.wsgi_request))
     for page in pages:
         later = client.get(page)
         assert later.status_code == 200, page
@@ -174,6 +178,13 @@ def assert_audited(action: str, *, by, target=None, outcome: str = AuditOutcome.
 
 
 # --- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture
+def admin_user(db, django_user_model):
+    """pytest-django's superuser, minus the password: hashing one costs most of a second, and the
+    admin_client signs in with force_login anyway."""
+    return django_user_model.objects.create_superuser(username="admin", email="admin@example.com", password=None)
+
+
 @pytest.fixture
 def workspace(db):
     return services.workspace_create(actor=CLI, name="acme", display_name="Acme", product_space_name="web")
