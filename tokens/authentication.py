@@ -2,21 +2,83 @@
 
 Each ``authenticate()`` returns None when the request carries no credential of its scheme (so the next
 class may try), and raises when it carries one that is wrong. Views list the classes they accept.
+
+A refusal is an ``APIError`` that carries its own status and ``WWW-Authenticate`` challenge (see
+``credentials_refused``), so it does not depend on which class a view lists first: DRF would otherwise
+take the first class's ``authenticate_header()`` for every 401, or turn every 401 into a 403 when that
+class has none. Only *missing* credentials still go through DRF's rule, so list first the class whose
+answer you want for a request without any credential (ApiKeyAuthentication first: 403, the seed's
+rule; any other first: 401 with its challenge). Every refusal counts against the client IP's failure
+budget (tokens/throttle.py) and becomes a 429 once the budget is spent.
 """
 
 from __future__ import annotations
 
 from rest_framework.authentication import BaseAuthentication
 
-from authplatform.errors import InvalidCredentials
-from credentials import selectors
-from credentials.services import last_used_touch
+from authplatform.client_ip import client_ip
+from authplatform.errors import APIError, InvalidCredentials
+from credentials import hashing, selectors
+from credentials.services import API_KEY_LENGTH, LEGACY_API_KEY_LENGTH, last_used_touch
+from tokens.api_tokens import ApiTokenError, api_token_verify
 from tokens.bearer import request_bearer_token, token_kind
 from tokens.customer_jwt import CustomerTokenError, verify_customer_jwt
-from tokens.principals import ClientPrincipal
+from tokens.principals import ApiKeyAuth, ClientPrincipal
+from tokens.throttle import auth_failure_register
 
 CLIENT_KEY_HEADER = "HTTP_X_CLIENT_KEY"
 CLIENT_SECRET_HEADER = "HTTP_X_CLIENT_SECRET"
+API_KEY_HEADER = "HTTP_API_KEY"
+API_VERSION_HEADER = "HTTP_API_VERSION"
+SUPPORTED_API_VERSIONS = frozenset({"1"})
+BEARER_CHALLENGE = 'Bearer realm="api"'
+
+# The seed's words for a missing or malformed API credential (403, invalid_authentication).
+CREDENTIALS_NOT_SUPPLIED = "API credentials are not supplied or not a valid format."
+
+
+def credentials_refused(
+    request, message: str, *, reason: str, status_code: int = 401, challenge: str | None = None
+) -> APIError:
+    """The error for a presented but wrong credential: 401 (or 403 for API keys) with
+    ``invalid_authentication``, or 429 once the client IP has failed too often."""
+    wait = auth_failure_register(client_ip(request))
+    if wait is not None:
+        return APIError(
+            f"Too many failed authentication attempts from your address. Try again in {wait} seconds.",
+            reason="too_many_authentication_failures", status_code=429, invalid_authentication=True,
+            headers={"Retry-After": str(wait)},
+        )
+    headers = {"WWW-Authenticate": challenge} if status_code == 401 and challenge else None
+    return APIError(message, reason=reason, status_code=status_code, invalid_authentication=True, headers=headers)
+
+
+def check_api_version(request) -> bool:
+    """``Api-Version`` absent or a version this API speaks (only ``1``). Never raises."""
+    version = request.META.get(API_VERSION_HEADER)
+    return version is None or version.strip() in SUPPORTED_API_VERSIONS
+
+
+def api_version_require(request) -> None:
+    if not check_api_version(request):
+        raise APIError(
+            f"Api-Version {request.META.get(API_VERSION_HEADER, '')[:16]!r} is not supported: send 'Api-Version: 1' or leave it out.",
+            reason="unsupported_api_version", status_code=400,
+        )
+
+
+def check_api_key_format(key: str) -> bool:
+    """A 64-char key (32 hex, then 32 base62) or a legacy 32-char base62 key. Never raises."""
+    if len(key) == API_KEY_LENGTH:
+        return all(c in "0123456789abcdefABCDEF" for c in key[:32]) and all(c in hashing.BASE62 for c in key[32:])
+    return len(key) == LEGACY_API_KEY_LENGTH and all(c in hashing.BASE62 for c in key)
+
+
+def _bearer(request, challenge: str) -> str | None:
+    try:
+        return request_bearer_token(request)
+    except InvalidCredentials as exc:  # "Bearer" with not exactly one token
+        raise credentials_refused(request, str(exc.detail), reason=exc.reason, challenge=challenge) from None
 
 
 class ClientCredentialsAuthentication(BaseAuthentication):
@@ -28,12 +90,12 @@ class ClientCredentialsAuthentication(BaseAuthentication):
         if key is None and secret is None:
             return None
         if not key or not secret:
-            raise InvalidCredentials("Send both x-client-key and x-client-secret.",
-                                     reason="client_credentials_incomplete")
+            raise credentials_refused(request, "Send both x-client-key and x-client-secret.",
+                                      reason="client_credentials_incomplete", challenge=self.authenticate_header(request))
         match = selectors.client_secret_match(client_key=key, client_secret=secret)
         if match is None:
-            raise InvalidCredentials("The client key or secret is wrong, revoked or expired.",
-                                     reason="invalid_client_credentials")
+            raise credentials_refused(request, "The client key or secret is wrong, revoked or expired.",
+                                      reason="invalid_client_credentials", challenge=self.authenticate_header(request))
         last_used_touch(match)
         last_used_touch(match.client)
         principal = ClientPrincipal(client=match.client, secret=match)
@@ -43,18 +105,68 @@ class ClientCredentialsAuthentication(BaseAuthentication):
         return 'ClientSecret realm="api"'
 
 
+class ApiKeyAuthentication(BaseAuthentication):
+    """An API user's key in ``Api-Key`` (64-char or legacy 32-char); ``Api-Version`` absent or ``1``.
+
+    Failure is 403 with ``invalid_authentication`` (the seed's historical rule), so there is no
+    ``authenticate_header()``. Sent together with an API token, the key wins (seed).
+    """
+
+    def authenticate(self, request):
+        key = request.META.get(API_KEY_HEADER)
+        if key is None:
+            return None
+        api_version_require(request)
+        key = key.strip()
+        if not check_api_key_format(key):
+            raise credentials_refused(request, CREDENTIALS_NOT_SUPPLIED, reason="api_key_malformed", status_code=403)
+        api_key = selectors.api_key_match(key=key)
+        if api_key is None or not api_key.user.is_active:
+            raise credentials_refused(request, "The API key is not valid: it is unknown, deleted or rotated.",
+                                      reason="invalid_api_key", status_code=403)
+        last_used_touch(api_key)
+        return api_key.user, ApiKeyAuth(api_key=api_key)
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <API token>`` minted from an API key (tokens/api_tokens.py). Failure is 401.
+
+    Claims every Bearer token that is not a customer JWT (a token too mangled to tell is refused here
+    as malformed, as the seed says: 401 "just not in the right format").
+    """
+
+    def authenticate(self, request):
+        if API_KEY_HEADER in request.META:
+            return None  # the API key wins when both are sent (seed)
+        token = _bearer(request, self.authenticate_header(request))
+        if token is None or token_kind(token) == "customer":
+            return None
+        api_version_require(request)
+        try:
+            verified = api_token_verify(token, ip=client_ip(request))
+        except ApiTokenError as exc:
+            raise credentials_refused(request, exc.message, reason=exc.reason,
+                                      challenge=self.authenticate_header(request)) from None
+        last_used_touch(verified.api_key)
+        return verified.api_key.user, ApiKeyAuth(api_key=verified.api_key, token_payload=verified.payload)
+
+    def authenticate_header(self, request):
+        return BEARER_CHALLENGE
+
+
 class CustomerJWTAuthentication(BaseAuthentication):
     """Customer-scoped: ``Authorization: Bearer <customer JWT>``. Failure is 401 with the reason."""
 
     def authenticate(self, request):
-        token = request_bearer_token(request)
+        token = _bearer(request, self.authenticate_header(request))
         if token is None or token_kind(token) == "api":
             return None  # absent, another scheme, or an API token for ApiTokenAuthentication
         try:
             principal = verify_customer_jwt(token)
         except CustomerTokenError as exc:
-            raise InvalidCredentials(exc.message, reason=exc.reason) from None
+            raise credentials_refused(request, exc.message, reason=exc.reason,
+                                      challenge=self.authenticate_header(request)) from None
         return principal, principal.claims
 
     def authenticate_header(self, request):
-        return 'Bearer realm="api"'
+        return BEARER_CHALLENGE

@@ -13,6 +13,7 @@ from typing import Literal
 
 import jwt
 
+from authplatform.conf import platform_settings
 from authplatform.errors import InvalidCredentials
 
 BEARER = "bearer"
@@ -44,7 +45,12 @@ TokenKind = Literal["customer", "api"]
 
 
 def token_kind(token: str) -> TokenKind | None:
-    """Which scheme a Bearer token belongs to, from its (unverified) header; None if it is no JWT."""
+    """Which scheme a Bearer token belongs to, from its (unverified) header; None if it is no JWT.
+
+    Oversized tokens are not even decoded (None): the verifying class then refuses them by size.
+    """
+    if len(token) > platform_settings.CUSTOMER_JWT_MAX_BYTES:
+        return None
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:

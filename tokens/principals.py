@@ -1,7 +1,8 @@
 """Who a request is, for the credential kinds that are not a Django user.
 
 DRF puts these in ``request.user``; they answer ``is_authenticated`` like a user does, so DRF's
-``IsAuthenticated`` works unchanged.
+``IsAuthenticated`` works unchanged. API keys and API tokens authenticate a real user (the API user):
+``request.user`` is that user and ``request.auth`` an ``ApiKeyAuth`` saying which key (and token).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from credentials.models import Client, ClientSecret, CustomerSigningKey, ProductSpace, Workspace
+from credentials.models import ApiKey, Client, ClientSecret, CustomerSigningKey, ProductSpace, Workspace
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,15 @@ class CustomerPrincipal:
 
     def __str__(self) -> str:
         return f"customer {self.customer_id} of {self.workspace.code}/{self.product_space.code}"
+
+
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """``request.auth`` of an API user: the key used, directly or through an API token minted from it."""
+
+    api_key: ApiKey
+    token_payload: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def via_token(self) -> bool:
+        return self.token_payload is not None

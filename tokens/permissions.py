@@ -1,0 +1,107 @@
+"""Workspace roles: may this caller do that in this workspace?
+
+Roles rank ``read`` < ``write`` < ``admin`` (credentials.models.ROLE_RANK); a higher role includes the
+lower ones. Who has which role:
+
+- an API user (API key or API token): their ``Membership`` in the workspace, read on every request,
+  so removing a membership takes effect at once;
+- a client (x-client-key + x-client-secret): ``write`` in its own workspace (it is that workspace's
+  backend: it may send and read, not administer), nothing elsewhere;
+- a customer (customer JWT) and anyone unauthenticated: no role anywhere.
+
+A caller without the role gets 403 *without* ``invalid_authentication`` (its credentials are fine).
+
+Usage in a view (e.g. the send API)::
+
+    from tokens.permissions import caller_can, caller_require, WorkspaceRolePermission
+
+    if caller_can(request, workspace, "write"): ...
+    caller_require(request, workspace=workspace, role="write")   # raises the 403
+
+    class MessageView(APIView):
+        permission_classes = [WorkspaceRolePermission.of("write")]
+        def get_permission_workspace(self, request):   # optional: checked before the handler
+            return Workspace.objects.filter(code=...).first()
+        # or objects with a ``workspace`` (or Workspaces) go through self.check_object_permissions()
+"""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+
+from authplatform.errors import APIError
+from credentials.models import ROLE_RANK, Membership, Role, Workspace
+from tokens.principals import ApiKeyAuth, ClientPrincipal
+
+CLIENT_ROLE = Role.WRITE
+
+
+def caller_role(request, workspace: Workspace) -> str | None:
+    """The caller's role in ``workspace``, or None. One query per workspace and request at most."""
+    if workspace is None:
+        return None
+    user = getattr(request, "user", None)
+    if isinstance(user, ClientPrincipal):
+        return CLIENT_ROLE if user.client.workspace_id == workspace.pk else None
+    if not isinstance(getattr(request, "auth", None), ApiKeyAuth) or not getattr(user, "is_authenticated", False):
+        return None
+    cache = request.__dict__.setdefault("_workspace_roles", {})
+    if workspace.pk not in cache:
+        cache[workspace.pk] = (
+            Membership.objects.filter(user=user, workspace=workspace).values_list("role", flat=True).first()
+        )
+    return cache[workspace.pk]
+
+
+def caller_can(request, workspace: Workspace, role: str) -> bool:
+    """Whether the caller has ``role`` (or a higher one) in ``workspace``. Never raises."""
+    try:
+        have = caller_role(request, workspace)
+        return have is not None and ROLE_RANK[Role(have)] >= ROLE_RANK[Role(role)]
+    except (ValueError, KeyError):
+        return False
+
+
+def role_denied(workspace: Workspace, role: str) -> APIError:
+    return APIError(f"Your credentials need the '{role}' role in workspace {workspace.code} for this.",
+                    reason="insufficient_role", status_code=403)
+
+
+def caller_require(request, *, workspace: Workspace, role: str) -> None:
+    """403 (reason ``insufficient_role``, no ``invalid_authentication``) unless ``caller_can``."""
+    if not caller_can(request, workspace, role):
+        raise role_denied(workspace, role)
+
+
+class WorkspaceRolePermission(BasePermission):
+    """DRF permission: the caller needs ``role`` in the workspace of the view or object.
+
+    ``WorkspaceRolePermission.of("write")`` makes the class to list. Before the handler, the workspace
+    comes from ``view.get_permission_workspace(request)`` when the view has it (None: not found → the
+    view answers 404 itself); object checks take the object itself if it is a Workspace, else its
+    ``workspace``. Unauthenticated callers get DRF's usual 401/403 with ``invalid_authentication``.
+    """
+
+    role: str = Role.READ
+
+    @classmethod
+    def of(cls, role: str) -> type["WorkspaceRolePermission"]:
+        Role(role)  # unknown role names fail at import time, not per request
+        return type(f"WorkspaceRole_{role}", (cls,), {"role": role})
+
+    def _check(self, request, workspace: Workspace | None) -> bool:
+        if workspace is None:
+            return True
+        if not caller_can(request, workspace, self.role):
+            raise role_denied(workspace, self.role)
+        return True
+
+    def has_permission(self, request, view) -> bool:
+        if not getattr(request.user, "is_authenticated", False):
+            return False
+        get_workspace = getattr(view, "get_permission_workspace", None)
+        return self._check(request, get_workspace(request) if get_workspace else None)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        workspace = obj if isinstance(obj, Workspace) else getattr(obj, "workspace", None)
+        return self._check(request, workspace)

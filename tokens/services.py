@@ -1,0 +1,128 @@
+"""Minting and renewing API tokens: the rules of the seed's "JWT Token" options, decided here only.
+
+Options (all optional):
+
+- ``expires_in``: lifetime in seconds, 1 to API_TOKEN_MAX_LIFETIME; default API_TOKEN_DEFAULT_LIFETIME.
+- ``no_ip_protection``: mint a token usable from anywhere. Together with ``ips`` → 400.
+- ``ips``: comma list of IPv4/IPv6 addresses and CIDR networks, ``request_ip`` for the caller's
+  address; empty items ignored. Default (IP-protected): ``request_ip``. Limits: API_TOKEN_MAX_IP_VALUES
+  values, API_TOKEN_MAX_IP_ADDRESSES addresses in total → 400 naming the limit.
+- ``renewable``: default true when IP-protected, false otherwise.
+
+Renewing with a token (``renewing`` = the payload of the token that authenticated the call):
+
+- only if the token has ``rn``; the new ``expires_in`` may not exceed its ``expt``; the new IP rules may
+  not allow any address the old ones did not (no widening). Each refusal is a 403.
+- options left out are inherited from that token (``expires_in`` ← ``expt``, ``ips``, ``rn``), so a
+  client that renews with no options (the ``rokka`` client's automatic refresh) gets the same token
+  with a new expiry instead of a refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from django.utils import timezone
+
+from authplatform.client_ip import IPAddress
+from authplatform.conf import platform_settings
+from authplatform.errors import APIError
+from credentials.audit import Actor, audit_record
+from credentials.models import ApiKey
+from tokens.api_tokens import api_token_encode
+from tokens.ip_rules import REQUEST_IP, IPRuleError, check_ips_within, ip_option_items, ip_rules_parse
+
+
+class TokenOptionInvalid(APIError):
+    status_code = 400
+    reason = "invalid_token_options"
+
+
+class TokenRenewalRefused(APIError):
+    """A token may not be renewed as asked: 403, and the credentials stay valid (no invalid_authentication)."""
+
+    status_code = 403
+    reason = "renewal_refused"
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    token: str
+    payload: dict[str, Any]
+
+
+def _lifetime(expires_in: int | None, *, renewing: dict[str, Any] | None) -> int:
+    if expires_in is None:
+        expires_in = renewing["expt"] if renewing else platform_settings.API_TOKEN_DEFAULT_LIFETIME
+    maximum = platform_settings.API_TOKEN_MAX_LIFETIME
+    if not 1 <= expires_in <= maximum:
+        raise TokenOptionInvalid(f"'expires_in' must be between 1 and {maximum} seconds.",
+                                 reason="invalid_expires_in")
+    if renewing and expires_in > renewing["expt"]:
+        raise TokenRenewalRefused(
+            f"A renewed token may live at most {renewing['expt']} seconds, the 'expt' of the token used to renew it.",
+            reason="renewal_exceeds_expt")
+    return expires_in
+
+
+def _ip_rules(
+    *, items: list[str] | None, no_ip_protection: bool | None, client_ip: IPAddress | None,
+    renewing: dict[str, Any] | None,
+) -> list[str]:
+    if no_ip_protection and items:
+        raise TokenOptionInvalid("Use either 'no_ip_protection' or 'ips', not both.", reason="conflicting_options")
+    if renewing and not items and no_ip_protection is None:
+        return list(renewing["ips"])
+    if no_ip_protection:
+        return []
+    try:
+        return ip_rules_parse(
+            items or [REQUEST_IP], request_ip=client_ip,
+            max_values=platform_settings.API_TOKEN_MAX_IP_VALUES,
+            max_addresses=platform_settings.API_TOKEN_MAX_IP_ADDRESSES,
+        )
+    except IPRuleError as exc:
+        raise TokenOptionInvalid(exc.message, reason=exc.reason) from None
+
+
+def api_token_mint(
+    *,
+    actor: Actor,
+    api_key: ApiKey,
+    client_ip: IPAddress | None,
+    expires_in: int | None = None,
+    renewable: bool | None = None,
+    no_ip_protection: bool | None = None,
+    ips: str | Iterable[str] | None = None,
+    renewing: dict[str, Any] | None = None,
+    now=None,
+) -> MintedToken:
+    """A new API token for ``api_key`` with the options above; ``renewing`` when a token asked for it.
+
+    Raises TokenOptionInvalid (400) for bad options, TokenRenewalRefused (403) when a renewal may not
+    be granted. The issue is audited (never the token itself).
+    """
+    if renewing is not None and not renewing.get("rn"):
+        raise TokenRenewalRefused("This token is not renewable; get a new one with your API key.",
+                                  reason="token_not_renewable")
+    lifetime = _lifetime(expires_in, renewing=renewing)
+    rules = _ip_rules(items=ip_option_items(ips) or None, no_ip_protection=no_ip_protection,
+                      client_ip=client_ip, renewing=renewing)
+    if renewing is not None and not check_ips_within(rules, renewing["ips"]):
+        raise TokenRenewalRefused("A renewed token may not allow addresses that the token used to renew it does not.",
+                                  reason="renewal_widens_ips")
+    if renewable is None:
+        renewable = bool(renewing["rn"]) if renewing is not None else bool(rules)
+    now = now or timezone.now()
+    payload = {
+        "id": str(api_key.pk),
+        "exp": int(now.timestamp()) + lifetime,
+        "expt": lifetime,
+        "ips": rules,
+        "rn": bool(renewable),
+    }
+    token = api_token_encode(payload=payload)
+    audit_record(actor=actor, action="api_token.renew" if renewing is not None else "api_token.issue",
+                 target=api_key, details={"exp": payload["exp"], "ips": rules, "rn": payload["rn"]})
+    return MintedToken(token=token, payload=payload)
