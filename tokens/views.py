@@ -1,0 +1,201 @@
+"""The API-key API that the ``rokka`` npm client speaks, plus small "who am I" endpoints.
+
+Views only translate HTTP to service calls (credentials/services.py, tokens/services.py) and back.
+Every answer with a body is ``Content-Type: application/json`` exactly (DRF's JSONRenderer has no
+charset), which the rokka client requires; 204s have no body and no Content-Type.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from authplatform.client_ip import client_ip
+from authplatform.errors import APIError
+from credentials import services as credential_services
+from credentials.audit import Actor
+from credentials.models import ApiKey, Membership, Workspace
+from tokens import services
+from tokens.authentication import (
+    CREDENTIALS_NOT_SUPPLIED,
+    ApiKeyAuthentication,
+    ApiTokenAuthentication,
+    ClientCredentialsAuthentication,
+    CustomerJWTAuthentication,
+    api_version_require,
+)
+from tokens.permissions import WorkspaceRolePermission, caller_role
+from tokens.principals import ClientPrincipal
+from tokens.serializers import (
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
+    NewApiKeySerializer,
+    TokenOptionsSerializer,
+)
+
+
+class ApiUserView(APIView):
+    """Base of the rokka-compatible endpoints: an API user by API key or API token.
+
+    Missing credentials are a 403 with the seed's message (an API key was expected); an ``Api-Version``
+    other than 1 is a 400 before anything else.
+    """
+
+    authentication_classes = [ApiKeyAuthentication, ApiTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def initial(self, request, *args, **kwargs):
+        api_version_require(request)
+        super().initial(request, *args, **kwargs)
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.authenticators and not request.successful_authenticator:
+            raise APIError(CREDENTIALS_NOT_SUPPLIED, reason="credentials_missing", status_code=403,
+                           invalid_authentication=True)
+        super().permission_denied(request, message, code)
+
+    def actor(self) -> Actor:
+        return Actor.from_request(self.request, via="api")
+
+    def active_keys(self):
+        return ApiKey.objects.filter(user=self.request.user).active()
+
+
+class UserView(ApiUserView):
+    """``GET user``: ``{user_id, email, api_keys}``."""
+
+    def get(self, request):
+        return Response({
+            "user_id": str(request.user.pk),
+            "email": request.user.email,
+            "api_keys": ApiKeySerializer(self.active_keys(), many=True).data,
+        })
+
+
+class ApiKeyListView(ApiUserView):
+    """``GET user/apikeys``: a bare array of the user's active keys; ``POST``: add one."""
+
+    def get(self, request):
+        return Response(ApiKeySerializer(self.active_keys(), many=True).data)
+
+    def post(self, request):
+        data = ApiKeyCreateSerializer(data=request.data if isinstance(request.data, dict) else {})
+        data.is_valid(raise_exception=True)
+        api_key, plaintext = credential_services.api_key_create(
+            actor=self.actor(), user=request.user, comment=data.validated_data.get("comment") or "")
+        body = NewApiKeySerializer(api_key, context={"plaintext": plaintext}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailView(ApiUserView):
+    """``DELETE user/apikeys/{id}``: 204; 404 when it is not one of the caller's active keys."""
+
+    def delete(self, request, key_id: str):
+        try:
+            pk = uuid.UUID(key_id)
+        except ValueError:
+            raise APIError("No such API key.", reason="not_found", status_code=404) from None
+        api_key = get_object_or_404(self.active_keys(), pk=pk)
+        if api_key.pk == request.auth.api_key.pk:
+            raise APIError("This is the API key this request is authenticated with; delete it with another key.",
+                           reason="api_key_in_use", status_code=409)
+        credential_services.api_key_revoke(actor=self.actor(), api_key=api_key, reason="deleted through the API")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CurrentApiKeyView(ApiUserView):
+    """``GET user/apikeys/current``: the key this request authenticated with (directly or via a token)."""
+
+    def get(self, request):
+        return Response(ApiKeySerializer(request.auth.api_key).data)
+
+
+class ApiTokenView(ApiUserView):
+    """``GET|POST user/apikeys/token``: ``{token, payload}``; options in the query string or a JSON body."""
+
+    def get(self, request):
+        return self._mint(request)
+
+    def post(self, request):
+        return self._mint(request)
+
+    def _mint(self, request):
+        # A plain dict, not the QueryDict: DRF reads an absent boolean in form data as False, and
+        # "not given" must stay distinguishable from "false".
+        raw = request.query_params.dict()
+        if isinstance(request.data, dict):
+            raw.update(request.data)
+        options = TokenOptionsSerializer(data=raw)
+        options.is_valid(raise_exception=True)
+        minted = services.api_token_mint(
+            actor=self.actor(), api_key=request.auth.api_key, client_ip=client_ip(request),
+            renewing=request.auth.token_payload, **options.validated_data,
+        )
+        return Response({"token": minted.token, "payload": minted.payload})
+
+
+class CustomerMeView(APIView):
+    """``GET customer/me``: who a customer JWT speaks for (a client's way to check its signing set-up)."""
+
+    authentication_classes = [CustomerJWTAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        customer = request.user
+        return Response({
+            "customer_id": customer.customer_id,
+            "workspace_id": customer.workspace.code,
+            "product_space_code": customer.product_space.code,
+            "signing_key_id": str(customer.signing_key.kid),
+            "expires_at": customer.expires_at.isoformat().replace("+00:00", "Z"),
+        })
+
+
+class ServerToServerView(APIView):
+    """Base for workspace endpoints of customers' backends and API users; missing credentials → 401."""
+
+    authentication_classes = [ClientCredentialsAuthentication, ApiKeyAuthentication, ApiTokenAuthentication]
+
+    def get_permission_workspace(self, request):
+        return Workspace.objects.filter(code=self.kwargs["code"]).first()
+
+    def workspace(self) -> Workspace:
+        return get_object_or_404(Workspace, code=self.kwargs["code"])
+
+
+class WorkspaceView(ServerToServerView):
+    """``GET workspaces/{code}`` (role ``read``): the workspace, its product spaces, and the caller's role."""
+
+    permission_classes = [IsAuthenticated, WorkspaceRolePermission.of("read")]
+
+    def get(self, request, code: str):
+        workspace = self.workspace()
+        caller = request.user
+        if isinstance(caller, ClientPrincipal):
+            who = {"type": "client", "client_key": caller.client.client_key}
+        else:
+            who = {"type": "api_user", "user_id": str(caller.pk), "api_key_id": str(request.auth.api_key.pk)}
+        return Response({
+            "workspace_id": workspace.code,
+            "name": workspace.name,
+            "display_name": workspace.display_name,
+            "product_spaces": [{"code": p.code, "name": p.name} for p in workspace.product_spaces.all()],
+            "caller": {**who, "role": caller_role(request, workspace)},
+        })
+
+
+class WorkspaceMembershipsView(ServerToServerView):
+    """``GET workspaces/{code}/memberships`` (role ``admin``): which API users have which role."""
+
+    permission_classes = [IsAuthenticated, WorkspaceRolePermission.of("admin")]
+
+    def get(self, request, code: str):
+        memberships = Membership.objects.filter(workspace=self.workspace()).select_related("user").order_by("created_at")
+        return Response([
+            {"user_id": str(m.user_id), "email": m.user.email, "role": m.role} for m in memberships
+        ])
