@@ -1,0 +1,51 @@
+"""The failed-authentication throttle: per client IP, failures only, 429 with Retry-After."""
+
+import time
+
+import pytest
+
+from authplatform.conf import platform_settings
+from tests.tokens.conftest import assert_error, random_loopback
+from tokens.throttle import auth_failure_register
+from authplatform.client_ip import parse_ip
+
+
+def wait_for_fresh_window(margin: float = 5.0) -> None:
+    # Windows are aligned to AUTH_FAILURE_WINDOW; don't start a burst just before one ends.
+    window = platform_settings.AUTH_FAILURE_WINDOW
+    if window - time.time() % window < margin:
+        time.sleep(window - time.time() % window + 0.05)
+
+
+def test_register_counts_failures_per_ip_and_window():
+    ip, other = parse_ip(random_loopback()), parse_ip(random_loopback())
+    burst, window = platform_settings.AUTH_FAILURE_BURST, platform_settings.AUTH_FAILURE_WINDOW
+    start = (int(time.time() // window) + 1000) * window  # a window of its own, far from any real one
+    assert [auth_failure_register(ip, now=start + 1) for _ in range(burst)] == [None] * burst
+    assert auth_failure_register(ip, now=start + 10) == window - 10
+    assert auth_failure_register(ip, now=start + window - 0.5) == 1
+    # Other addresses and the next window start from zero.
+    assert auth_failure_register(other, now=start + 10) is None
+    assert auth_failure_register(ip, now=start + window) is None
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_failures_gets_429_and_good_credentials_still_pass(client_from, api_key):
+    burst = platform_settings.AUTH_FAILURE_BURST
+    attacker = client_from()
+    bystander = client_from()
+    wait_for_fresh_window()
+    for _ in range(burst):
+        assert attacker.get("user", headers={"Api-Key": "A" * 32}).status_code == 403
+    for bad in ({"Api-Key": "A" * 32}, {"Authorization": "Bearer a.b.c"}, {"x-client-key": "ck_x"}):
+        response = attacker.get("user", headers=bad) if "x-client-key" not in bad else \
+            attacker.get("workspaces/ABCDEFGH", headers=bad)
+        body = assert_error(response, 429, "too_many_authentication_failures", invalid_authentication=True)
+        retry_after = int(response.headers["retry-after"])
+        assert 1 <= retry_after <= platform_settings.AUTH_FAILURE_WINDOW
+        assert f"{retry_after} seconds" in body["message"]
+    # Successful callers are never slowed, not even from the same address.
+    assert attacker.get("user", headers={"Api-Key": api_key}).status_code == 200
+    # Other addresses are not affected.
+    assert bystander.get("user", headers={"Api-Key": "A" * 32}).status_code == 403
