@@ -231,12 +231,9 @@ class ServicePagesAdmin(admin.ModelAdmin):
         return object_tool_links(self.admin_site, request, tools)
 
 
-class CredentialAdmin(ServicePagesAdmin):
-    """A credential's page is read-only: it changes only through the actions (services) and is
-    never deleted, only revoked."""
-
-    list_filter = (StatusFilter,)
-    list_per_page = 50
+class ChangedThroughServicesAdmin(ServicePagesAdmin):
+    """Object pages are read-only: the object changes only through the actions (services), and is
+    never deleted (revoked or deactivated instead, which keeps the record of when and why)."""
 
     def has_change_permission(self, request, obj=None):
         # Actions are allowed with the model's change permission (asked without an object).
@@ -244,6 +241,11 @@ class CredentialAdmin(ServicePagesAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class CredentialAdmin(ChangedThroughServicesAdmin):
+    list_filter = (StatusFilter,)
+    list_per_page = 50
 
     @admin.display(description="status")
     def status(self, obj) -> str:
@@ -322,18 +324,12 @@ class WorkspaceAdmin(ServicePagesAdmin):
 
 
 @admin.register(ProductSpace)
-class ProductSpaceAdmin(ServicePagesAdmin):
+class ProductSpaceAdmin(ChangedThroughServicesAdmin):
     list_display = ("name", "code", "workspace", "created_at")
     list_filter = ("workspace",)
     list_select_related = ("workspace",)
     search_fields = ("name", "code", "workspace__name", "workspace__code")
     fields = readonly_fields = ("name", "code", "workspace", "created_at")
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
@@ -372,7 +368,7 @@ class ClientSecretInline(ReadOnlyInline):
 
 
 @admin.register(Client)
-class ClientAdmin(ServicePagesAdmin):
+class ClientAdmin(ChangedThroughServicesAdmin):
     list_display = ("name", "client_key", "workspace", "status", "created_at", "last_used_at")
     list_filter = ("is_active", "workspace")
     list_select_related = ("workspace",)
@@ -381,12 +377,6 @@ class ClientAdmin(ServicePagesAdmin):
                                 "last_used_at")
     inlines = (ClientSecretInline,)
     actions = ("rotate_secret", "deactivate")
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deactivate instead
 
     @admin.display(description="status", ordering="is_active")
     def status(self, obj) -> str:
@@ -414,11 +404,18 @@ class ClientAdmin(ServicePagesAdmin):
                               intro="The client key and its first secret are generated; the secret is shown once.")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        secrets_url = admin_url(ClientSecret, "changelist", query={"client__id__exact": unquote(object_id)})
-        extra_context = {**(extra_context or {}), "extra_object_tools": [
-            {"url": secrets_url, "label": "Rotate or revoke secrets"},
-        ]}
+        tools = []
+        if self.admin_site._registry[ClientSecret].has_view_permission(request):
+            query = {"client__id__exact": unquote(object_id)}
+            tools.append({"url": admin_url(ClientSecret, "changelist", query=query), "label": "Revoke secrets"})
+        extra_context = {**(extra_context or {}), "extra_object_tools": tools}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @staticmethod
+    def grace_note(grace_seconds: int) -> str:
+        if grace_seconds == 0:
+            return "The previous secrets were revoked."
+        return f"The previous secrets keep working for {grace_seconds} seconds, then stop."
 
     @admin.action(description="Rotate secret of selected clients…", permissions=["change"])
     def rotate_secret(self, request, queryset):
@@ -433,7 +430,7 @@ class ClientAdmin(ServicePagesAdmin):
                 return self.show_once(
                     request, title="New client secrets", refused=refused,
                     issued=[issued_client_secret(client, plaintext) for client, (_, plaintext) in done],
-                    notes=[f"The previous secrets keep working for {form.cleaned_data['grace_seconds']} seconds."],
+                    notes=[self.grace_note(form.cleaned_data["grace_seconds"])],
                 )
             self.show_refusals_on_form(form, refused, selected=len(refused))
         return self.confirmation_page(

@@ -76,7 +76,7 @@ class ApiKeyCreateForm(forms.Form):
 class ApiKeyImportForm(ApiKeyCreateForm):
     # A legacy key is a secret: never rendered back into the page, not even after an error.
     key = forms.CharField(
-        label="Legacy API key", strip=True, widget=forms.PasswordInput(render_value=False),
+        label="Legacy API key", strip=True, widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="The 32-character key issued by the old system. Stored only as a digest.",
     )
 

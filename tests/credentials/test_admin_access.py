@@ -13,6 +13,7 @@ from tests.credentials.test_admin_support import (  # noqa: F401 (fixtures)
     admin_user,
     api_user,
     assert_forbidden,
+    submit,
     workspace,
 )
 
@@ -26,12 +27,34 @@ ADMIN_PAGES = [
     admin_page(CustomerSigningKey), admin_page(CustomerSigningKey, "add"), admin_page(CustomerSigningKey, "upload"),
     admin_page(PlatformTokenKey), admin_page(PlatformTokenKey, "add"),
     admin_page(AuditEvent),
+    admin_page(User), admin_page(User, "add"),
 ]
 
 
 @pytest.mark.parametrize("page", ADMIN_PAGES)
 def test_every_page_opens_for_an_admin(admin_client, workspace, page):
     assert admin_client.get(page).status_code == 200
+
+
+def test_every_object_page_opens_for_an_admin(admin_client, api_user, workspace):
+    client, _ = services.client_create(actor=CLI, workspace=workspace)
+    api_key, _ = services.api_key_create(actor=CLI, user=api_user)
+    signing_key, _ = services.signing_key_generate(actor=CLI, workspace=workspace)
+    platform_key = services.platform_token_key_rotate(actor=CLI)
+    objects = [workspace, workspace.product_spaces.get(), client, client.secrets.get(), api_key, signing_key,
+               platform_key, api_user, api_user.memberships.get(), AuditEvent.objects.first()]
+    for obj in objects:
+        model = type(obj)
+        assert admin_client.get(admin_page(model)).status_code == 200, model
+        assert admin_client.get(admin_page(model, "change", obj.pk)).status_code == 200, model
+
+
+def test_create_admin_account(admin_client):
+    page = admin_client.get(admin_page(User, "add"))
+    response = submit(admin_client, page, "user_form", username="ops", usable_password="true",
+                      password1="a long Passphrase 42", password2="a long Passphrase 42")
+    assert response.status_code == 302
+    assert User.objects.get(username="ops").check_password("a long Passphrase 42")
 
 
 @pytest.mark.parametrize("page", ADMIN_PAGES)

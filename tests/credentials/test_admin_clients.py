@@ -74,6 +74,15 @@ def test_duplicate_product_space_name_is_shown_and_changes_nothing(admin_client,
     assert_audited("product_space.create", by=admin_user, target=workspace, outcome=AuditOutcome.FAILURE)
 
 
+def test_workspace_display_name_can_be_edited_but_not_its_name_or_code(admin_client, workspace):
+    page = admin_client.get(admin_page(Workspace, "change", workspace.pk))
+    response = submit(admin_client, page, "workspace_form", display_name="Acme Inc.", name="renamed", code="AAAAAAAA")
+
+    assert response.status_code == 302
+    workspace.refresh_from_db()
+    assert (workspace.display_name, workspace.name) == ("Acme Inc.", "acme") and workspace.code != "AAAAAAAA"
+
+
 def test_workspaces_cannot_be_deleted_in_admin(admin_client, workspace):
     assert_forbidden(admin_client.get(admin_page(Workspace, "delete", workspace.pk)))
     assert_forbidden(admin_client.post(admin_page(Workspace, "delete", workspace.pk), {"post": "yes"}))
@@ -142,6 +151,7 @@ def test_rotate_client_secret_with_grace_period(admin_client, admin_user, client
     assert client_secret_match(client_key=client.client_key, client_secret=old_plaintext, now=later) is None
     assert client_secret_match(client_key=client.client_key, client_secret=new_plaintext, now=later) == new
 
+    assert "keep working for 3600 seconds" in response.content.decode()
     event = assert_audited("client_secret.rotate", by=admin_user, target=client, secret=new_plaintext)
     assert event.details["grace_seconds"] == 3600 and event.details["reason"] == "yearly rotation"
     assert_nowhere_else(admin_client, new_plaintext, admin_page(Client, "change", client.pk), admin_page(ClientSecret),
@@ -154,6 +164,7 @@ def test_rotate_client_secret_with_zero_grace_revokes_the_old_one_now(admin_clie
     response = run_action(admin_client, Client, "rotate_secret", [client], grace_seconds="0", reason="leaked")
 
     assert_show_once_page(response)
+    assert "The previous secrets were revoked." in response.content.decode()
     [new_plaintext] = shown_secrets(response)
     old = client.secrets.get(revoked_at__isnull=False)
     assert old.revoked_by == admin_user and old.revoked_reason == "leaked"
