@@ -33,3 +33,21 @@ test: venv node
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules
+
+# --- benchmarks (bench/README.md): `make bench` (~10-15 min) or `make bench-quick` (< 1 min) -----
+# Bench-only packages (pyproject's `bench` extra) and wrk (Debian) are installed on first use only.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+.PHONY: bench bench-quick bench-deps
+bench-deps: $(VENV)/.bench-installed
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+
+bench: bench-deps
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: bench-deps
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)

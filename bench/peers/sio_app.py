@@ -1,0 +1,76 @@
+"""Peer (row 6): python-socketio's own AsyncServer under uvicorn, with the same JWT check as ours.
+
+The connect handler calls the project's ``verify_customer_jwt`` (the function our Socket.IO consumer
+and the REST API call) through Channels' ``database_sync_to_async``, on the same database, and puts
+the socket in the same per-customer room name. ``POST /send {"recipients": [...], "message": {...}}``
+emits ``inAppMessage`` to each customer's room: it stores nothing, so it is the Socket.IO layer's own
+cost that our send API (store, then fan out) is compared with. ``GET /healthz`` answers 200.
+
+Run: ``uvicorn bench.peers.sio_app:app --lifespan off`` with the bench environment (bench/servers.py).
+"""
+
+import json
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+django.setup()
+
+import socketio  # noqa: E402
+from channels.db import database_sync_to_async  # noqa: E402
+
+from realtime.fanout import IN_APP_MESSAGE_EVENT, customer_group  # noqa: E402
+from tokens.customer_jwt import CustomerTokenError, verify_customer_jwt  # noqa: E402
+
+sio = socketio.AsyncServer(async_mode="asgi", transports=["websocket"])
+verify = database_sync_to_async(verify_customer_jwt)
+BEARER = "Bearer "
+
+
+@sio.event
+async def connect(sid, environ, auth):
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(token, str) or not token.startswith(BEARER):
+        raise socketio.exceptions.ConnectionRefusedError("Send auth.token = 'Bearer <jwt>'.")
+    try:
+        principal = await verify(token[len(BEARER):])
+    except CustomerTokenError as exc:
+        raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+    await sio.enter_room(sid, customer_group(workspace_code=principal.workspace.code,
+                                             product_space_code=principal.product_space.code,
+                                             customer_id=principal.customer_id))
+
+
+async def _body(receive) -> bytes:
+    chunks = []
+    while True:
+        event = await receive()
+        chunks.append(event.get("body", b""))
+        if not event.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _answer(send, status: int, payload: dict) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def http_app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/healthz":
+        return await _answer(send, 200, {"status": "ok"})
+    if scope["path"] == "/send" and scope["method"] == "POST":
+        request = json.loads(await _body(receive))
+        workspace, product_space = request["workspace_code"], request["product_space_code"]
+        for customer_id in request["recipients"]:
+            room = customer_group(workspace_code=workspace, product_space_code=product_space, customer_id=customer_id)
+            await sio.emit(IN_APP_MESSAGE_EVENT, request["message"], to=room)
+        return await _answer(send, 202, {"recipients": len(request["recipients"])})
+    return await _answer(send, 404, {"code": 404})
+
+
+app = socketio.ASGIApp(sio, other_asgi_app=http_app, socketio_path="socket.io")

@@ -1,0 +1,761 @@
+"""The benchmark driver: ``python -m bench [--quick] [--profile] [--only GROUPS]`` (issue 7).
+
+Starts real servers on free loopback ports, drives them from other processes (wrk for HTTP, the
+bench/sioload.py client for sockets), and prints one markdown table, also written to
+bench/results/latest.md and latest.json. Every figure in the table is measured in this run. Each line
+is the median of >= 3 runs with their min and max; ratios are taken per run (two rows measured
+side by side in the same round) and then summarised the same way.
+
+A row whose feature has not landed yet prints ``n/a (not built yet)`` and the bench goes on: rows are
+written against DESIGN.md's contract, so they light up as the features arrive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+from bench import httpload
+from bench.servers import (
+    PYTHON,
+    ROOT,
+    BenchEnv,
+    Server,
+    daphne,
+    raise_fd_limit,
+    uvicorn_socketio,
+    websockets_floor,
+)
+
+RESULTS = ROOT / "bench" / "results"
+NOT_BUILT = "n/a (not built yet)"
+OUR_SIO_PATH = "/api/v1/wss/socket.io/?EIO=4&transport=websocket"
+PEER_SIO_PATH = "/socket.io/?EIO=4&transport=websocket"
+
+MODES = {
+    # `make bench`: the issue's counts. About 10 minutes on the 2-core machine.
+    # The connect deadline bounds one server's connect phase per run, so a slow connect rate cannot
+    # push the run past 15 minutes; the table then says how many sockets got in.
+    "full": dict(runs=3, http_seconds=4.0, http_warmup=1.0, http_connections=8, verify_target_s=0.25,
+                 sockets=10_000, hold=60, socket_concurrency=50, connect_deadline=40, socket_warmup=20,
+                 fanout_customers=1000, fanout_runs=3, fanout_pause=0.5, fresh_socket_servers=True),
+    # `make bench-quick`: the same rows with small counts, under a minute; for development, not figures.
+    # Servers are shared between rows and runs here (fresh per run in `full`).
+    "quick": dict(runs=3, http_seconds=0.4, http_warmup=0.1, http_connections=8, verify_target_s=0.03,
+                  sockets=60, hold=1, socket_concurrency=50, connect_deadline=10, socket_warmup=3,
+                  fanout_customers=50, fanout_runs=3, fanout_pause=0.1, fresh_socket_servers=False),
+}
+GROUPS = ("http", "verify", "fanout", "sockets")
+
+
+# --- figures -------------------------------------------------------------------------------------
+def summary(values: list[float]) -> dict | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def pct(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), int(-(-p * len(sorted_values) // 100))))
+    return sorted_values[rank - 1]
+
+
+def fmt(v: float | None) -> str:
+    if v is None:
+        return ""
+    if float(v).is_integer() and abs(v) < 1e15:
+        return f"{int(v):,}"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+@dataclass
+class Line:
+    """One line of the table: a figure (median/min/max over runs), optionally ratios and a goal."""
+
+    row: str  # the issue's row number(s)
+    what: str
+    unit: str = ""
+    values: list[float] | None = None
+    ratios: list[tuple[str, list[float]]] = field(default_factory=list)  # (label, per-run ratios)
+    goal: str = ""
+    met: bool | None = None  # None: no goal, or not decidable in this mode
+    note: str = ""
+    na: str = ""  # set: the line is not measured, and this says why
+
+    def cells(self) -> list[str]:
+        if self.na:
+            return [self.row, self.what, self.na, "", "", self.unit, "", self.goal, "n/a", self.note]
+        s = summary(self.values or [])
+        if s is None:
+            return [self.row, self.what, "no data", "", "", self.unit, "", self.goal, "n/a", self.note]
+        ratio_text = "; ".join(
+            f"{fmt(r['median'])}× {label} ({fmt(r['min'])}–{fmt(r['max'])})"
+            for label, values in self.ratios if (r := summary(values))
+        )
+        met = "—" if self.met is None else ("✓" if self.met else "✗")
+        return [self.row, self.what, fmt(s["median"]), fmt(s["min"]), fmt(s["max"]), self.unit, ratio_text,
+                self.goal, met, self.note]
+
+
+def ratio_list(a: list[float] | None, b: list[float] | None) -> list[float]:
+    """Per-run ratios a[i] / b[i] (runs paired by index)."""
+    if not a or not b:
+        return []
+    return [x / y for x, y in zip(a, b) if x is not None and y]
+
+
+def median_of(values: list[float]) -> float | None:
+    s = summary(values)
+    return s["median"] if s else None
+
+
+# --- the bench ---------------------------------------------------------------------------------
+class Bench:
+    def __init__(self, mode: str, *, only: set[str], profile: bool, keep: bool) -> None:
+        self.mode = mode
+        self.cfg = MODES[mode]
+        self.only = only
+        self.profile = profile
+        self.keep = keep
+        self.lines: list[Line] = []
+        self.raw: dict = {}
+        self.notes: list[str] = []
+        self.servers: list[Server] = []
+        self.shared: dict[str, Server] = {}  # peer and floor servers reused between rows (and runs in quick)
+        self.started = time.monotonic()
+
+    # helpers ------------------------------------------------------------------------------------
+    def log(self, message: str) -> None:
+        print(f"[bench {time.monotonic() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def start(self, *servers: Server) -> list[Server]:
+        for s in servers:
+            s.start()
+            self.servers.append(s)
+        for s in servers:
+            s.wait_ready()
+        return list(servers)
+
+    def stop(self, *servers: Server) -> None:
+        for s in servers:
+            s.stop()
+            if s in self.servers:
+                self.servers.remove(s)
+
+    def make_server(self, kind: str) -> Server:
+        return {"ours": lambda: daphne(self.env, name="daphne-sockets"), "peer": lambda: uvicorn_socketio(self.env),
+                "floor": lambda: websockets_floor(self.env)}[kind]()
+
+    def shared_servers(self, *kinds: str) -> list[Server]:
+        """Started once, on first use; "ours" is the main daphne server."""
+        missing = [k for k in kinds if k not in self.shared and k != "ours"]
+        for kind, server in zip(missing, self.start(*(self.make_server(k) for k in missing))):
+            self.shared[kind] = server
+        return [self.main if k == "ours" else self.shared[k] for k in kinds]
+
+    def stop_shared(self) -> None:
+        self.stop(*self.shared.values())
+        self.shared.clear()
+
+    def section(self, name: str, fn) -> None:
+        """Run one group of rows; a failure is reported in the table's notes, never ends the bench."""
+        if name not in self.only:
+            return
+        self.log(f"== {name}")
+        try:
+            fn()
+        except Exception as exc:  # keep the other rows
+            traceback.print_exc()
+            self.notes.append(f"**{name} rows failed**: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+
+    # main ---------------------------------------------------------------------------------------
+    def run(self) -> int:
+        fd_limit = raise_fd_limit()
+        var_dir = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / "var" if (ROOT / "var").is_dir() else None))
+        redis_url = os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/7"
+        self.env = BenchEnv(var_dir, database_url=os.environ.get("BENCH_DATABASE_URL", ""),
+                            redis_url=redis_url if redis_reachable(redis_url) else "")
+        self.info = {
+            "mode": self.mode, "config": self.cfg, "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": git_commit(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "fd_limit": fd_limit, "loadavg_start": os.getloadavg(),
+            "database": "SQLite file" if self.env.database_url.startswith("sqlite") else "DATABASE_URL",
+            "redis": bool(self.env.redis_url),
+        }
+        try:
+            n_customers = max(self.cfg["fanout_customers"], min(self.cfg["sockets"], 1000))
+            self.log(f"seeding {n_customers} customers into {var_dir}; starting servers")
+            # Servers start (imports, no database access) while the seed migrates: start-up is slow.
+            seeding = self.env.popen("-m", "bench.seed", str(n_customers))
+            self.main = daphne(self.env, name="daphne")
+            peers = ["peer", "floor"] if {"fanout", "sockets"} & self.only else []
+            self.redis_pair = []
+            if "fanout" in self.only and self.env.redis_url:
+                self.redis_pair = [daphne(self.env, name="daphne-redis-a", redis=True),
+                                   daphne(self.env, name="daphne-redis-b", redis=True)]
+            for server in (self.main, *(self.make_server(k) for k in peers), *self.redis_pair):
+                server.start()
+                self.servers.append(server)
+                if server.name in ("python-socketio", "websockets-floor"):
+                    self.shared["peer" if server.name == "python-socketio" else "floor"] = server
+            out, err = seeding.communicate(timeout=600)
+            if seeding.returncode != 0:
+                raise RuntimeError(f"seeding failed:\n{err}")
+            self.seed = json.loads(out)
+            for server in self.servers:
+                server.wait_ready()
+            self.log("servers ready")
+            self.api_token = self.mint_api_token()
+            self.section("http", self.http_rows)
+            self.section("verify", self.verify_rows)
+            self.section("fanout", self.fanout_rows)
+            self.section("sockets", self.socket_rows)
+            if self.profile:
+                self.section("http", self.profile_slowest_http)
+        finally:
+            self.stop(*list(self.servers))
+            if not self.keep:
+                shutil.rmtree(var_dir, ignore_errors=True)
+        self.info["loadavg_end"] = os.getloadavg()
+        self.info["seconds"] = round(time.monotonic() - self.started, 1)
+        self.write()
+        return 0
+
+    # tokens -----------------------------------------------------------------------------------
+    def api_key_headers(self) -> dict[str, str]:
+        return {"Api-Key": self.seed["api_key"]}
+
+    def mint_api_token(self) -> str | None:
+        status, body = httpload.get_json(self.main.url("/api/v1/user/apikeys/token"), self.api_key_headers())
+        self.raw["mint_probe"] = {"status": status}
+        return body.get("token") if status == 200 and isinstance(body, dict) else None
+
+    # row 1 and 3: HTTP --------------------------------------------------------------------------
+    def http_targets(self) -> dict[str, tuple[str, dict[str, str]]]:
+        s = self.seed
+        bearer = lambda t: {"Authorization": f"Bearer {t}"}  # noqa: E731
+        targets = {
+            "none": ("/bench/none", {}),
+            "client": ("/bench/client", {"x-client-key": s["client_key"], "x-client-secret": s["client_secret"]}),
+            "api_key": ("/bench/api_key", self.api_key_headers()),
+            "api_token": ("/bench/api_token", bearer(self.api_token) if self.api_token else {}),
+            "customer_jwt": ("/bench/customer_jwt", bearer(s["customer_tokens"][0])),
+            "peer_drf_api_key": ("/bench/peer_drf_api_key", {"Authorization": f"Api-Key {s['peer_drf_api_key']}"}),
+            "peer_simplejwt": ("/bench/peer_simplejwt", bearer(s["peer_simplejwt"])),
+            "apikeys_current": ("/api/v1/user/apikeys/current", self.api_key_headers()),
+            "apikeys_token": ("/api/v1/user/apikeys/token", self.api_key_headers()),
+        }
+        return targets
+
+    def http_rows(self) -> None:
+        cfg = self.cfg
+        targets = self.http_targets()
+        usable, skipped = {}, {}
+        for name, (path, headers) in targets.items():
+            if name == "api_token" and not self.api_token:
+                skipped[name] = NOT_BUILT
+                continue
+            status, body = httpload.check(self.main.url(path), headers)
+            if status == 200:
+                usable[name] = (path, headers)
+            elif status == 404:
+                skipped[name] = NOT_BUILT
+            else:
+                skipped[name] = f"error: {status} {body[:120]}"
+        self.raw["http_skipped"] = skipped
+        runs: dict[str, list[dict]] = {name: [] for name in usable}
+        order = list(usable)
+        for name in order:  # warm-up: lazy imports, first connections, caches
+            path, headers = usable[name]
+            httpload.wrk(self.main.url(path), headers, seconds=cfg["http_warmup"], connections=cfg["http_connections"])
+        for r in range(cfg["runs"]):
+            rotated = order[r % len(order):] + order[: r % len(order)]  # no row always first or last
+            for name in rotated:
+                path, headers = usable[name]
+                runs[name].append(httpload.wrk(self.main.url(path), headers, seconds=cfg["http_seconds"],
+                                               connections=cfg["http_connections"]))
+            self.log(f"http round {r + 1}/{cfg['runs']} done")
+        self.raw["http"] = runs
+        rps = {name: [x["rps"] for x in rr] for name, rr in runs.items()}
+        bad = {name: sum(x["non2xx"] + x["socket_errors"] for x in rr) for name, rr in runs.items()}
+
+        def line(row, name, what, *, ratios=(), goal="", met=None, note_extra=""):
+            if name not in runs:
+                return Line(row, what, "req/s", na=skipped.get(name, NOT_BUILT), goal=goal)
+            p50 = median_of([x["p50_ms"] for x in runs[name]])
+            p99 = median_of([x["p99_ms"] for x in runs[name]])
+            note = f"p50 {fmt(p50)} ms, p99 {fmt(p99)} ms"
+            if bad[name]:
+                note += f"; **{bad[name]} non-2xx/socket errors**"
+            return Line(row, what, "req/s", values=rps[name], ratios=list(ratios), goal=goal, met=met,
+                        note=note + note_extra)
+
+        self.lines.append(line("1", "none", "unauthenticated (reference)"))
+        peers = [p for p in ("peer_drf_api_key", "peer_simplejwt") if p in rps]
+        best_peer = [max(vals) for vals in zip(*(rps[p] for p in peers))] if peers else []
+        for name, what in (("client", "ours: client key + secret"), ("api_key", "ours: API key (64 chars)"),
+                           ("api_token", "ours: API token (JWT from an API key)"),
+                           ("customer_jwt", "ours: customer JWT (RS256)")):
+            vs_none = ratio_list(rps.get(name), rps.get("none"))
+            vs_peer = ratio_list(rps.get(name), best_peer)
+            met = None
+            if vs_none and vs_peer:
+                met = median_of(vs_none) >= 0.90 and median_of(vs_peer) >= 1.0
+            self.lines.append(line("1", name, what, ratios=[("unauth", vs_none), ("best peer", vs_peer)],
+                                   goal="≥ 0.90× unauth and ≥ 1.0× best peer", met=met))
+        self.lines.append(line("1", "peer_drf_api_key", "peer: djangorestframework-api-key HasAPIKey",
+                               ratios=[("unauth", ratio_list(rps.get("peer_drf_api_key"), rps.get("none")))]))
+        self.lines.append(line("1", "peer_simplejwt", "peer: djangorestframework-simplejwt JWTAuthentication (HS256)",
+                               ratios=[("unauth", ratio_list(rps.get("peer_simplejwt"), rps.get("none")))]))
+        cur = rps.get("apikeys_current")
+        self.lines.append(line("3", "apikeys_current", "GET user/apikeys/current (reference)"))
+        tok_ratio = ratio_list(rps.get("apikeys_token"), cur)
+        self.lines.append(line("3", "apikeys_token", "GET user/apikeys/token (mint)",
+                               ratios=[("current", tok_ratio)], goal="≥ 0.9× current",
+                               met=(median_of(tok_ratio) >= 0.9) if tok_ratio else None))
+
+    # row 2: in process ----------------------------------------------------------------------------
+    def verify_rows(self) -> None:
+        cfg_path = self.env.var_dir / "verify.json"
+        cfg_path.write_text(json.dumps({"seed": self.seed, "api_token": self.api_token,
+                                        "target_s": self.cfg["verify_target_s"], "repeats": self.cfg["runs"]}))
+        out = json.loads(self.env.run("-m", "bench.verify", str(cfg_path), timeout=600))
+        self.raw["verify"] = out
+        labels = {
+            "floor_hmac_sha256": "floor: HMAC-SHA256 of the presented secret",
+            "floor_rs256_verify": "floor: RS256 signature verify (2048-bit)",
+            "client_hit": "ours: client key + secret, hit",
+            "client_miss_unknown_key": "ours: client key + secret, miss (unknown key)",
+            "client_miss_bad_secret": "ours: client key + secret, miss (wrong secret)",
+            "api_key_hit": "ours: API key 64 chars, hit",
+            "api_key_legacy_hit": "ours: API key legacy 32 chars, hit",
+            "api_key_miss_unknown_key": "ours: API key, miss (unknown key)",
+            "api_key_miss_bad_secret": "ours: API key, miss (wrong secret part)",
+            "api_token_hit": "ours: API token, hit",
+            "api_token_miss_bad_signature": "ours: API token, miss (bad signature)",
+            "customer_jwt_hit": "ours: customer JWT, hit",
+            "customer_jwt_miss_bad_signature": "ours: customer JWT, miss (bad signature)",
+            "customer_jwt_miss_unknown_kid": "ours: customer JWT, miss (unknown kid)",
+        }
+        for name, label in labels.items():
+            case = out.get(name)
+            if case is None:
+                continue
+            if "na" in case:
+                self.lines.append(Line("2", label, "µs/call", na=f"n/a ({case['na']})", goal="≤ 2× floor"))
+                continue
+            floor = case.get("floor")
+            if floor is None:
+                self.lines.append(Line("2", label, "µs/call", values=case["us"], note="floor"))
+                continue
+            ratios = ratio_list(case["us"], out[floor]["us"])
+            floor_name = "HMAC" if "hmac" in floor else "RS256"
+            self.lines.append(Line("2", label, "µs/call", values=case["us"], ratios=[(floor_name, ratios)],
+                                   goal="≤ 2× floor", met=median_of(ratios) <= 2.0))
+
+    # rows 5 and 6: fan-out ----------------------------------------------------------------------
+    def loadgen(self, cfg: dict, *, name: str) -> subprocess.Popen:
+        path = self.env.var_dir / f"load-{name}-{time.monotonic_ns()}.json"
+        path.write_text(json.dumps(cfg))
+        return subprocess.Popen([PYTHON, "-m", "bench.sioload", str(path)], cwd=ROOT, env=self.env.env(),
+                                stdout=subprocess.PIPE, stderr=open(self.env.var_dir / f"load-{name}.err", "ab"),
+                                text=True)
+
+    @staticmethod
+    def read_phase(proc: subprocess.Popen, phase: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"load generator ended before its '{phase}' report (exit {proc.wait()})")
+            obj = json.loads(line)
+            if obj.get("phase") == phase:
+                return obj
+        raise RuntimeError(f"no '{phase}' report within {timeout}s")
+
+    def probe_socketio(self, server: Server, path: str) -> str | None:
+        """None if a Socket.IO CONNECT with a customer token succeeds; else why not."""
+        from websockets.sync.client import connect
+
+        try:
+            with connect(server.url(path, scheme="ws"), open_timeout=10, compression=None) as ws:
+                opened = ws.recv(timeout=10)
+                if not opened.startswith("0"):
+                    return f"no Engine.IO open packet ({opened[:40]!r})"
+                ws.send("40" + json.dumps({"token": f"Bearer {self.seed['customer_tokens'][0]}"}))
+                answer = ws.recv(timeout=10)
+                while answer == "2":
+                    ws.send("3")
+                    answer = ws.recv(timeout=10)
+                return None if answer.startswith("40") else f"CONNECT answered {answer[:120]!r}"
+        except Exception as exc:
+            return f"{type(exc).__name__}: {str(exc)[:160]}"
+
+    def send_body(self, recipients: list[str]) -> dict:
+        return {"product_space_code": self.seed["product_space_code"], "recipients": recipients,
+                "title": "Bench", "body": "A message for the fan-out benchmark.", "category": "bench",
+                "data": {"bench": True}}
+
+    def client_headers(self) -> dict[str, str]:
+        return {"x-client-key": self.seed["client_key"], "x-client-secret": self.seed["client_secret"]}
+
+    def fanout(self, *, kind: str, urls: list[str], trigger: dict | None, name: str) -> dict:
+        n = self.cfg["fanout_customers"]
+        cfg = {"mode": "fanout", "kind": kind, "urls": urls, "n": n, "concurrency": self.cfg["socket_concurrency"],
+               "tokens": self.seed["customer_tokens"][:n] if kind == "sio" else None,
+               "sends": self.cfg["fanout_runs"] + 1, "trigger": trigger, "connect_deadline": 120, "wait": 15,
+               "pause": self.cfg["fanout_pause"],
+               "message": {"id": "00000000-0000-0000-0000-000000000000", **self.send_body([])}}
+        proc = self.loadgen(cfg, name=name)
+        try:
+            connected = self.read_phase(proc, "connected", 180)
+            result = self.read_phase(proc, "fanout", 300)
+        finally:
+            proc.wait(timeout=60)
+        runs = result["runs"][1:]  # the first send warms up (imports, first queries, layer connections)
+        return {"connected": connected, "warmup": result["runs"][0], "runs": runs}
+
+    def fanout_rows(self) -> None:
+        n = self.cfg["fanout_customers"]
+        recipients = self.seed["customers"][:n]
+        sfx = f" ({n:,} customers)"
+        results: dict[str, dict | str] = {}
+
+        # ours, one process
+        why = self.probe_socketio(self.main, OUR_SIO_PATH)
+        status, body = httpload.post_json(self.main.url("/api/v1/in-app-messages"), self.client_headers(),
+                                          self.send_body(recipients[:1]))
+        if why is not None:
+            results["ours_1"] = results["ours_2"] = f"{NOT_BUILT}: Socket.IO: {why}"
+            self.raw["sio_probe"] = why
+        elif status == 404:
+            results["ours_1"] = results["ours_2"] = f"{NOT_BUILT}: send API 404"
+        elif status >= 300:
+            results["ours_1"] = results["ours_2"] = f"error: send API {status} {body[:150]}"
+        else:
+            trigger = {"url": self.main.url("/api/v1/in-app-messages"), "headers": self.client_headers(),
+                       "json": self.send_body(recipients)}
+            results["ours_1"] = self.fanout(kind="sio", urls=[self.main.url(OUR_SIO_PATH, "ws")], trigger=trigger,
+                                            name="ours-1")
+            if not self.env.redis_url:
+                results["ours_2"] = "n/a (no Redis reachable: set BENCH_REDIS_URL)"
+            else:
+                a, b = self.redis_pair
+                try:
+                    trigger = {**trigger, "url": a.url("/api/v1/in-app-messages")}
+                    results["ours_2"] = self.fanout(kind="sio", urls=[a.url(OUR_SIO_PATH, "ws"), b.url(OUR_SIO_PATH, "ws")],
+                                                    trigger=trigger, name="ours-2")
+                finally:
+                    self.stop(a, b)
+        self.log("fan-out: ours done")
+
+        peer, floor = self.shared_servers("peer", "floor")
+        message = {"id": "00000000-0000-0000-0000-000000000000", **self.send_body([])}
+        results["peer"] = self.fanout(
+            kind="sio", urls=[peer.url(PEER_SIO_PATH, "ws")], name="peer",
+            trigger={"url": peer.url("/send"), "json": {
+                "workspace_code": self.seed["workspace_code"], "product_space_code": self.seed["product_space_code"],
+                "recipients": recipients, "message": message}})
+        results["floor"] = self.fanout(kind="ws", urls=[floor.url("/", "ws")], trigger=None, name="floor")
+        self.log("fan-out: peers done")
+        self.raw["fanout"] = results
+
+        def figures(res):
+            if not isinstance(res, dict):
+                return None
+            p99 = [pct(r["latencies_ms"], 99) if r["latencies_ms"] else None for r in res["runs"]]
+            return {
+                "p99": p99,
+                "p50": [pct(r["latencies_ms"], 50) for r in res["runs"] if r["latencies_ms"]],
+                "max": [r["latencies_ms"][-1] for r in res["runs"] if r["latencies_ms"]],
+                "delivered": min((r["delivered"] for r in res["runs"]), default=0),
+                "expected": n,
+                "connected": res["connected"]["ok"],
+                "status": Counter(r["status"] for r in res["runs"]),
+            }
+
+        figs = {k: figures(v) for k, v in results.items()}
+        peer_p99 = figs["peer"]["p99"] if figs.get("peer") else None
+        for key, what, goal in (
+            ("ours_1", "ours: one daphne process", "p99 ≤ 250 ms; ≤ 1.0× python-socketio"),
+            ("ours_2", "ours: two daphne processes over Redis", ""),
+            ("peer", "peer: python-socketio AsyncServer (uvicorn)", ""),
+            ("floor", "floor: bare websockets broadcast", ""),
+        ):
+            row = "6" if key in ("peer", "floor") else "5"
+            res, f = results.get(key), figs.get(key)
+            if f is None:
+                self.lines.append(Line(row, f"fan-out p99, {what}{sfx}", "ms", na=str(res), goal=goal))
+                continue
+            note = (f"p50 {fmt(median_of(f['p50']))} ms, max {fmt(median_of(f['max']))} ms; "
+                    f"delivered {f['delivered']}/{f['expected']} (sockets up {f['connected']})")
+            if key.startswith("ours"):
+                note += f"; send API {dict(f['status'])}"
+            ratios = [("python-socketio", ratio_list(f["p99"], peer_p99))] if key != "peer" and peer_p99 else []
+            met = None
+            if key == "ours_1":
+                vs = ratio_list(f["p99"], peer_p99)
+                met = median_of(f["p99"]) <= 250 and (not vs or median_of(vs) <= 1.0) \
+                    and f["delivered"] == f["expected"]
+            self.lines.append(Line(row, f"fan-out p99, {what}{sfx}", "ms", values=f["p99"], ratios=ratios,
+                                   goal=goal, met=met, note=note))
+
+    # rows 4 and 6: sockets held ---------------------------------------------------------------------
+    def socket_rows(self) -> None:
+        cfg = self.cfg
+        n = cfg["sockets"]
+        why = self.probe_socketio(self.main, OUR_SIO_PATH)
+        kinds = ["ours", "peer", "floor"] if why is None else ["peer", "floor"]
+        per_kind: dict[str, list[dict]] = {k: [] for k in ("ours", "peer", "floor")}
+        reuse: dict[str, Server] = {}
+        if cfg["fresh_socket_servers"]:
+            self.stop_shared()  # fresh servers per run below; nothing else left running
+
+        tokens = self.seed["customer_tokens"]
+        for r in range(cfg["runs"]):
+            if cfg["fresh_socket_servers"]:
+                self.stop(*reuse.values())
+                reuse = dict(zip(kinds, self.start(*(self.make_server(k) for k in kinds))))
+            else:
+                reuse = dict(zip(kinds, self.shared_servers(*kinds)))
+            order = kinds[r % len(kinds):] + kinds[: r % len(kinds)]
+            procs = {}
+            for kind in order:  # connect one server at a time; the holds overlap
+                server = reuse[kind]
+                path = {"ours": OUR_SIO_PATH, "peer": PEER_SIO_PATH, "floor": "/"}[kind]
+                load = {"mode": "hold", "kind": "ws" if kind == "floor" else "sio", "urls": [server.url(path, "ws")],
+                        "tokens": tokens if kind != "floor" else None, "n": n, "hold": cfg["hold"],
+                        "concurrency": cfg["socket_concurrency"], "connect_deadline": cfg["connect_deadline"],
+                        "warmup": cfg["socket_warmup"], "server_pid": server.pid}
+                profiling = self.profile and kind == "ours" and r == 0
+                spy = self.spy_start(server.pid, "sockets-connect") if profiling else None
+                procs[kind] = self.loadgen(load, name=f"hold-{kind}")
+                connected = self.read_phase(procs[kind], "connected", cfg["connect_deadline"] + 120)
+                if spy:
+                    self.spy_stop(spy)
+                per_kind[kind].append({"connected": connected})
+                self.log(f"sockets run {r + 1}: {kind} {connected['ok']}/{n} in {connected['seconds']:.1f}s")
+            for kind in order:
+                held = self.read_phase(procs[kind], "held", cfg["hold"] + cfg["connect_deadline"] * 3 + 120)
+                procs[kind].wait(timeout=120)
+                per_kind[kind][-1]["held"] = held
+            self.log(f"sockets run {r + 1}/{cfg['runs']} done")
+        if cfg["fresh_socket_servers"]:
+            self.stop(*reuse.values())
+        self.raw["sockets"] = per_kind
+
+        def series(kind, fn):
+            return [fn(x) for x in per_kind[kind]]
+
+        def kib_per_socket(x):
+            alive = x["held"]["alive"]
+            before, end = x["connected"]["rss_before_kib"], x["held"]["rss_end_kib"]
+            return (end - before) / alive if alive and before and end else None
+
+        goal_sockets = 10_000
+        full = n >= goal_sockets
+        labels = {"ours": ("4", "ours: daphne + Socket.IO consumer"), "peer": ("6", "peer: python-socketio (uvicorn)"),
+                  "floor": ("6", "floor: bare websockets")}
+        for kind in ("ours", "peer", "floor"):
+            row, who = labels[kind]
+            if not per_kind[kind]:
+                reason = f"{NOT_BUILT}: Socket.IO: {why}" if kind == "ours" else "no data"
+                for what, unit in (("sockets open after hold", "sockets"), ("RSS per socket", "KiB"),
+                                   ("connect rate", "conn/s")):
+                    self.lines.append(Line(row, f"{what}, {who}", unit, na=reason))
+                continue
+            alive = series(kind, lambda x: x["held"]["alive"])
+            errors = Counter()
+            for x in per_kind[kind]:
+                errors.update(x["connected"]["errors"])
+            pings = series(kind, lambda x: x["held"]["pings_answered"])
+            note = f"of {n:,} tried, held {cfg['hold']} s; Engine.IO pings answered {fmt(median_of(pings))}"
+            if kind == "floor":
+                note = f"of {n:,} tried, held {cfg['hold']} s; WebSocket pings by the library"
+            if errors:
+                top = "; ".join(f"{k} ×{v}" for k, v in errors.most_common(2))
+                note += f"; connect errors: {top}"
+            sockets_goal = f"{goal_sockets:,} on one process" if kind == "ours" else ""
+            self.lines.append(Line(row, f"sockets open after hold, {who}", "sockets", values=alive, goal=sockets_goal,
+                                   met=(median_of(alive) >= goal_sockets) if kind == "ours" and full else None,
+                                   note=note if full or kind != "ours" else note + "; 10,000 only in `make bench`"))
+            kib = series(kind, kib_per_socket)
+            peer_kib = series("peer", kib_per_socket) if per_kind["peer"] else None
+            self.lines.append(Line(row, f"RSS per socket, {who}", "KiB", values=kib,
+                                   ratios=[("python-socketio", ratio_list(kib, peer_kib))] if kind != "peer" and peer_kib else [],
+                                   goal="≤ 40 KiB" if kind == "ours" else "",
+                                   met=(median_of(kib) <= 40) if kind == "ours" and median_of(kib) is not None else None,
+                                   note="(RSS after hold − RSS before connecting) / sockets open"))
+            rate = series(kind, lambda x: x["connected"]["rate"])
+            peer_rate = series("peer", lambda x: x["connected"]["rate"]) if per_kind["peer"] else None
+            vs = ratio_list(rate, peer_rate) if kind != "peer" and peer_rate else []
+            self.lines.append(Line(row, f"connect rate, {who}", "conn/s", values=rate,
+                                   ratios=[("python-socketio", vs)] if vs else [],
+                                   goal="≥ 1.0× python-socketio" if kind == "ours" else "",
+                                   met=(median_of(vs) >= 1.0) if kind == "ours" and vs else None,
+                                   note=f"{cfg['socket_concurrency']} handshakes in flight; "
+                                        f"ping interval {per_kind[kind][0]['connected'].get('ping_interval_ms')} ms"
+                                   if kind != "floor" else f"{cfg['socket_concurrency']} handshakes in flight"))
+
+    # profiles ---------------------------------------------------------------------------------------
+    def spy_start(self, pid: int, name: str):
+        spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+        out = RESULTS / f"profile-{name}.raw"
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--output",
+                                 str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        return proc, out, name
+
+    def spy_stop(self, spy) -> None:
+        proc, out, name = spy
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if out.exists():
+            summary_path = RESULTS / f"profile-{name}.txt"
+            summary_path.write_text(summarise_profile(out))
+            self.notes.append(f"profile of `{name}`: bench/results/profile-{name}.txt (collapsed stacks in .raw)")
+
+    def profile_slowest_http(self) -> None:
+        runs = self.raw.get("http", {})
+        ours = [k for k in ("client", "api_key", "api_token", "customer_jwt") if k in runs]
+        if not ours or "none" not in runs:
+            return
+        slowest = min(ours, key=lambda k: median_of([x["rps"] for x in runs[k]]))
+        path, headers = self.http_targets()[slowest]
+        spy = self.spy_start(self.main.pid, f"http-{slowest}")
+        httpload.wrk(self.main.url(path), headers, seconds=max(3.0, self.cfg["http_seconds"]),
+                     connections=self.cfg["http_connections"])
+        self.spy_stop(spy)
+
+    # output ------------------------------------------------------------------------------------
+    def markdown(self) -> str:
+        i, c = self.info, self.cfg
+        head = [
+            f"### Benchmark ({i['mode']} run, {i['when']}, commit {i['commit']})",
+            "",
+            f"All figures measured in this one run on one machine with **{i['cpus']} cores shared by the server(s) "
+            "and the load generator** (wrk, 1 thread, "
+            f"{c['http_connections']} connections, for HTTP; a Python asyncio client process for sockets), so "
+            "absolute numbers move with whatever else runs there; compare rows by their ratios. Settings are "
+            "identical across rows: one server process each (daphne for ours; uvicorn for python-socketio), "
+            f"DEBUG=0, no access log, {i['database']} database, project middleware, in-memory channel layer "
+            f"except the two-process row (Redis). Each line: median of {c['runs']} runs (min, max); ratios are per run "
+            "(rows measured in the same round) and summarised the same way. "
+            f"HTTP runs {c['http_seconds']} s each; sockets: {c['sockets']:,} per server, "
+            f"{c['socket_concurrency']} handshakes in flight, held {c['hold']} s with the servers' pings; fan-out: "
+            f"{c['fanout_customers']:,} customers with one socket each, one send call per run. "
+            f"Load average at start {i['loadavg_start'][0]:.2f}, end {i['loadavg_end'][0]:.2f}; "
+            f"file-descriptor limit {i['fd_limit']:,}; wall time {i['seconds']} s.",
+            "",
+            "| # | measurement | median | min | max | unit | ratio (median, min–max) | goal | met | notes |",
+            "|---|---|---:|---:|---:|---|---|---|:-:|---|",
+        ]
+        body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in line.cells()) + " |" for line in self.lines]
+        tail = [""] + [f"- {n}" for n in self.notes] if self.notes else []
+        return "\n".join(head + body + tail) + "\n"
+
+    def write(self) -> None:
+        text = self.markdown()
+        print(text)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "latest.md").write_text(text)
+        (RESULTS / "latest.json").write_text(json.dumps(
+            {"info": self.info, "lines": [asdict(l) for l in self.lines], "notes": self.notes, "raw": self.raw},
+            indent=1, default=str))
+
+
+def summarise_profile(raw_path: Path, top: int = 25) -> str:
+    """Top functions by own and by total samples, from py-spy's collapsed stacks."""
+    own, total, samples = Counter(), Counter(), 0
+    for line in raw_path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        samples += n
+        frames = stack.split(";")
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    out = [f"{samples} samples", "", "own time:"]
+    out += [f"{100 * v / samples:5.1f}%  {k}" for k, v in own.most_common(top)]
+    out += ["", "total time (function on the stack):"]
+    out += [f"{100 * v / samples:5.1f}%  {k}" for k, v in total.most_common(top * 2)]
+    return "\n".join(out) + "\n"
+
+
+def redis_reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                               text=True).stdout.strip()
+        return sha + (" + uncommitted changes" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small counts, under a minute (make bench-quick)")
+    parser.add_argument("--only", default=",".join(GROUPS), help=f"comma list of row groups: {', '.join(GROUPS)}")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the slowest of our HTTP rows and our socket connects (bench/results/profile-*)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary database and server logs")
+    parser.add_argument("--sockets", type=int, help="sockets per server in the sockets-held rows")
+    parser.add_argument("--connect-deadline", type=float,
+                        help="seconds one server may take to connect its sockets, per run (full: 40)")
+    parser.add_argument("--runs", type=int, help="runs per row (at least 3 for figures; fewer only to try the bench)")
+    parser.add_argument("--hold", type=float, help="seconds the sockets are held (full: 60)")
+    args = parser.parse_args(argv)
+    only = {g.strip() for g in args.only.split(",") if g.strip()}
+    unknown = only - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown group(s): {', '.join(sorted(unknown))}")
+    mode = "quick" if args.quick else "full"
+    if args.sockets:
+        MODES[mode]["sockets"] = args.sockets
+    if args.connect_deadline:
+        MODES[mode]["connect_deadline"] = args.connect_deadline
+    if args.runs:
+        MODES[mode]["runs"] = args.runs
+        MODES[mode]["fanout_runs"] = args.runs
+    if args.hold is not None:
+        MODES[mode]["hold"] = args.hold
+    return Bench(mode, only=only, profile=args.profile, keep=args.keep).run()
