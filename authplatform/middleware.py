@@ -10,12 +10,17 @@ from __future__ import annotations
 import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 
 from authplatform.errors import error_response, status_message
 
 logger = logging.getLogger("authplatform.errors")
 
 HTML_PREFIXES = ("/admin/", "/static/")
+# Exceptions that are answers, not failures: Django turns them into 400/403/404 responses.
+DJANGO_ANSWERS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
 
 
 class JSONErrorMiddleware:
@@ -36,6 +41,8 @@ class JSONErrorMiddleware:
         return self._rewrite(request, await self.get_response(request))
 
     def process_exception(self, request, exception):
+        if isinstance(exception, DJANGO_ANSWERS):
+            return None  # Django answers these itself (404/403/400); _rewrite makes them JSON
         # Logged with the traceback for operators; the caller sees only the generic body.
         logger.error("Unhandled exception on %s %s", request.method, request.path, exc_info=exception)
         return error_response(500, "Something went wrong on our side.")

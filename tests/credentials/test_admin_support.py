@@ -113,15 +113,7 @@ def run_action(client, model, action: str, objects, **values):
 
 
 def assert_forbidden(response) -> None:
-    """Django refuses with 403 (PermissionDenied).
-
-    Known issue, reported: authplatform.middleware.JSONErrorMiddleware.process_exception answers every
-    exception raised in a view, PermissionDenied included, with its JSON 500. Accept exactly that until
-    it is fixed, then tighten this to 403 only.
-    """
-    if response.status_code == 500:
-        assert response.json()["reason"] == "server_error"
-        return
+    """Django refuses with 403 (PermissionDenied), not an error page of ours."""
     assert response.status_code == 403
 
 

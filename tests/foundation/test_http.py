@@ -64,3 +64,4 @@ def test_admin_requires_staff(daphne_server):
     response = httpx.get(f"{daphne_server.url}/admin/", follow_redirects=False)
     assert response.status_code == 302
     assert "/admin/login/" in response.headers["location"]
+
