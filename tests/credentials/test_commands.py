@@ -369,3 +369,16 @@ def test_bootstrap_through_manage_py(transactional_db):
     refused = manage("createworkspace", "acme-prod", "--json")
     assert refused.returncode != 0 and refused.stdout == "" and "already exists" in refused.stderr
     assert stored_rows() == before
+
+
+@pytest.mark.parametrize("command, args, action", [
+    ("createclient", ["--workspace", "ZZZZZZZZ"], "client.create"),
+    ("createsigningkey", ["--workspace", "ZZZZZZZZ"], "signing_key.create"),
+    ("createapiuser", ["someone@example.com", "--workspace", "ZZZZZZZZ", "--role", "read"], "api_user.create"),
+])
+def test_unknown_code_refusal_is_audited(command, args, action):
+    """A refused admin action is audited even when it stops before any service runs."""
+    assert_refused(command, *args, message="No workspace has the code 'ZZZZZZZZ'")
+    event = AuditEvent.objects.get(action=action)
+    assert (event.outcome, event.via, event.actor_label) == ("failure", "cli", "system (cli)")
+    assert "ZZZZZZZZ" in event.details["errors"][0]

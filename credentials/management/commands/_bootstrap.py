@@ -16,8 +16,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from credentials.audit import Actor
-from credentials.models import ProductSpace, Workspace
+from credentials.audit import Actor, audit_record
+from credentials.models import AuditOutcome, ProductSpace, Workspace
 
 CLI_ACTOR = Actor(via="cli")
 
@@ -36,6 +36,10 @@ def one_line(error: ValidationError) -> str:
     return " ".join(" ".join(parts).split())  # no newlines: scripts read stderr line by line
 
 
+class UnknownCode(CommandError):
+    """A code that names nothing: the command stops before any service runs."""
+
+
 @dataclass(frozen=True)
 class Created:
     data: dict[str, Any]  # the JSON object, keys exactly as DESIGN.md "Bootstrap commands" lists them
@@ -43,7 +47,13 @@ class Created:
 
 
 class BootstrapCommand(BaseCommand):
-    """Base of the bootstrap commands: subclasses implement ``create``."""
+    """Base of the bootstrap commands: subclasses implement ``create``.
+
+    ``audit_action`` names the action a refusal by lookup is audited as (the services audit their own
+    refusals; a code that names nothing never reaches them, so the command records it).
+    """
+
+    audit_action = ""
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--json", action="store_true",
@@ -57,6 +67,10 @@ class BootstrapCommand(BaseCommand):
             created = self.create(**options)
         except ValidationError as error:
             raise CommandError(one_line(error)) from None
+        except UnknownCode as error:
+            audit_record(actor=CLI_ACTOR, action=self.audit_action, outcome=AuditOutcome.FAILURE,
+                         details={"errors": [str(error)]})
+            raise
         self.stdout.write(json.dumps(created.data) if options["json"] else created.summary)
 
     # Lookups by the codes operators see; an unknown code stops the command before anything is made.
@@ -65,7 +79,7 @@ class BootstrapCommand(BaseCommand):
         normalized = (code or "").strip().upper()
         workspace = Workspace.objects.filter(code=normalized).first()
         if workspace is None:
-            raise CommandError(f"No workspace has the code {code!r}. Nothing was changed.")
+            raise UnknownCode(f"No workspace has the code {code!r}. Nothing was changed.")
         return workspace
 
     @staticmethod
@@ -73,7 +87,7 @@ class BootstrapCommand(BaseCommand):
         normalized = (code or "").strip().upper()
         product_space = workspace.product_spaces.filter(code=normalized).first()
         if product_space is None:
-            raise CommandError(
+            raise UnknownCode(
                 f"Workspace {workspace.code} has no product space with the code {code!r}. Nothing was changed."
             )
         return product_space

@@ -10,6 +10,7 @@ from credentials.models import Role
 
 class Command(BootstrapCommand):
     help = "Create an API user with a first API key, optionally with a role in a workspace."
+    audit_action = "api_user.create"
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("email")

@@ -9,6 +9,7 @@ from credentials.management.commands._bootstrap import CLI_ACTOR, SHOWN_ONCE, Bo
 
 class Command(BootstrapCommand):
     help = "Create a server-to-server client (x-client-key / x-client-secret) in a workspace."
+    audit_action = "client.create"
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--workspace", required=True, metavar="CODE", help="The workspace's 8-character code.")

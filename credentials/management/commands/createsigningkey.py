@@ -16,6 +16,7 @@ from credentials.management.commands._bootstrap import CLI_ACTOR, SHOWN_ONCE, Bo
 
 class Command(BootstrapCommand):
     help = "Create a customer signing key (RS256) for a workspace: generate a key pair, or register a public key."
+    audit_action = "signing_key.create"
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--workspace", required=True, metavar="CODE", help="The workspace's 8-character code.")

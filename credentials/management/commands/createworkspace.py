@@ -9,6 +9,7 @@ from credentials.management.commands._bootstrap import CLI_ACTOR, BootstrapComma
 
 class Command(BootstrapCommand):
     help = "Create a workspace (NAME is a unique slug, e.g. acme-prod), optionally with a first product space."
+    audit_action = "workspace.create"
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="Unique slug, e.g. acme-prod.")
