@@ -70,7 +70,7 @@ class BootstrapCommand(BaseCommand):
         except UnknownCode as error:
             audit_record(actor=CLI_ACTOR, action=self.audit_action, outcome=AuditOutcome.FAILURE,
                          details={"errors": [str(error)]})
-            raise
+            raise CommandError(str(error)) from None  # Django prints the class name: keep it CommandError
         self.stdout.write(json.dumps(created.data) if options["json"] else created.summary)
 
     # Lookups by the codes operators see; an unknown code stops the command before anything is made.
