@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from credentials.models import ApiKey
@@ -35,6 +37,7 @@ class ApiKeyCreateSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=500, required=False, allow_blank=True, allow_null=True, default="")
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class IpsField(serializers.Field):
     """The ``ips`` option: a comma list as the seed sends it, or (in a JSON body) a list of strings."""
 

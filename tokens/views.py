@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 
 from django.shortcuts import get_object_or_404
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -37,6 +38,31 @@ from tokens.serializers import (
     NewApiKeySerializer,
     TokenOptionsSerializer,
 )
+
+# Response shapes for the OpenAPI schema only (the views build plain dicts).
+USER_SCHEMA = inline_serializer("ApiUser", {
+    "user_id": serializers.UUIDField(), "email": serializers.EmailField(), "api_keys": ApiKeySerializer(many=True),
+})
+TOKEN_SCHEMA = inline_serializer("ApiToken", {
+    "token": serializers.CharField(),
+    "payload": inline_serializer("ApiTokenPayload", {
+        "id": serializers.UUIDField(), "exp": serializers.IntegerField(), "expt": serializers.IntegerField(),
+        "ips": serializers.ListField(child=serializers.CharField()), "rn": serializers.BooleanField(),
+    }),
+})
+CUSTOMER_SCHEMA = inline_serializer("Customer", {
+    "customer_id": serializers.CharField(), "workspace_id": serializers.CharField(),
+    "product_space_code": serializers.CharField(), "signing_key_id": serializers.UUIDField(),
+    "expires_at": serializers.DateTimeField(),
+})
+WORKSPACE_SCHEMA = inline_serializer("WorkspaceForCaller", {
+    "workspace_id": serializers.CharField(), "name": serializers.CharField(),
+    "display_name": serializers.CharField(), "product_spaces": serializers.ListField(child=serializers.DictField()),
+    "caller": serializers.DictField(),
+})
+MEMBERSHIP_SCHEMA = inline_serializer("WorkspaceMembership", {
+    "user_id": serializers.UUIDField(), "email": serializers.EmailField(), "role": serializers.CharField(),
+}, many=True)
 
 
 class ApiUserView(APIView):
@@ -69,6 +95,7 @@ class ApiUserView(APIView):
 class UserView(ApiUserView):
     """``GET user``: ``{user_id, email, api_keys}``."""
 
+    @extend_schema(responses=USER_SCHEMA)
     def get(self, request):
         return Response({
             "user_id": str(request.user.pk),
@@ -80,9 +107,11 @@ class UserView(ApiUserView):
 class ApiKeyListView(ApiUserView):
     """``GET user/apikeys``: a bare array of the user's active keys; ``POST``: add one."""
 
+    @extend_schema(responses=ApiKeySerializer(many=True))
     def get(self, request):
         return Response(ApiKeySerializer(self.active_keys(), many=True).data)
 
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: NewApiKeySerializer})
     def post(self, request):
         data = ApiKeyCreateSerializer(data=request.data if isinstance(request.data, dict) else {})
         data.is_valid(raise_exception=True)
@@ -95,6 +124,7 @@ class ApiKeyListView(ApiUserView):
 class ApiKeyDetailView(ApiUserView):
     """``DELETE user/apikeys/{id}``: 204; 404 when it is not one of the caller's active keys."""
 
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
     def delete(self, request, key_id: str):
         try:
             pk = uuid.UUID(key_id)
@@ -111,6 +141,7 @@ class ApiKeyDetailView(ApiUserView):
 class CurrentApiKeyView(ApiUserView):
     """``GET user/apikeys/current``: the key this request authenticated with (directly or via a token)."""
 
+    @extend_schema(responses=ApiKeySerializer)
     def get(self, request):
         return Response(ApiKeySerializer(request.auth.api_key).data)
 
@@ -118,9 +149,11 @@ class CurrentApiKeyView(ApiUserView):
 class ApiTokenView(ApiUserView):
     """``GET|POST user/apikeys/token``: ``{token, payload}``; options in the query string or a JSON body."""
 
+    @extend_schema(parameters=[TokenOptionsSerializer], responses=TOKEN_SCHEMA)
     def get(self, request):
         return self._mint(request)
 
+    @extend_schema(request=TokenOptionsSerializer, responses=TOKEN_SCHEMA)
     def post(self, request):
         return self._mint(request)
 
@@ -145,6 +178,7 @@ class CustomerMeView(APIView):
     authentication_classes = [CustomerJWTAuthentication]
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses=CUSTOMER_SCHEMA)
     def get(self, request):
         customer = request.user
         return Response({
@@ -173,6 +207,7 @@ class WorkspaceView(ServerToServerView):
 
     permission_classes = [IsAuthenticated, WorkspaceRolePermission.of("read")]
 
+    @extend_schema(responses=WORKSPACE_SCHEMA)
     def get(self, request, code: str):
         workspace = self.workspace()
         caller = request.user
@@ -194,6 +229,7 @@ class WorkspaceMembershipsView(ServerToServerView):
 
     permission_classes = [IsAuthenticated, WorkspaceRolePermission.of("admin")]
 
+    @extend_schema(responses=MEMBERSHIP_SCHEMA)
     def get(self, request, code: str):
         memberships = Membership.objects.filter(workspace=self.workspace()).select_related("user").order_by("created_at")
         return Response([
