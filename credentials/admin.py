@@ -36,6 +36,7 @@ from credentials.audit import Actor
 from credentials.forms import (
     ApiKeyCreateForm,
     ApiKeyImportForm,
+    ApiUserCreateForm,
     ClientCreateForm,
     ProductSpaceCreateForm,
     ReasonForm,
@@ -760,8 +761,42 @@ class ApiKeyInline(ReadOnlyInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServicePagesAdmin, DjangoUserAdmin):
     inlines = (MembershipInline, ApiKeyInline)
+
+    def get_urls(self):
+        return [
+            path("add-api-user/", self.admin_site.admin_view(self.add_api_user_view),
+                 name="credentials_user_add_api_user"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "extra_object_tools": self.extra_object_tools(request, [
+            (User, "add_api_user", "Create API user", None)])}
+        return super().changelist_view(request, extra_context)
+
+    def add_api_user_view(self, request):
+        """An API user (no password; signs in with keys) and their first API key, shown once —
+        what `manage.py createapiuser` makes."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ApiUserCreateForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            actor = admin_actor(request)
+            try:
+                user = services.api_user_create(actor=actor, email=form.cleaned_data["email"],
+                                                workspace=form.cleaned_data["workspace"],
+                                                role=form.cleaned_data["role"] or None)
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                # A brand-new user has no keys, so the first key cannot hit the limit.
+                api_key, plaintext = services.api_key_create(actor=actor, user=user, comment="first key")
+                return self.show_once(request, title="New API user", issued=[issued_api_key(api_key, plaintext)],
+                                      next_url=object_url(user))
+        return self.form_page(request, form=form, title="Create API user", submit_label="Create API user",
+                              intro="A user who calls the API with API keys, and their first key, shown once.")
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:

@@ -68,6 +68,14 @@ class ClientCreateForm(forms.Form):
     name = forms.CharField(max_length=200, required=False, help_text="Default: Client.")
 
 
+class ApiUserCreateForm(forms.Form):
+    # No EmailField or role choices here: the service validates both, so its refusals are audited.
+    email = forms.CharField(max_length=254, help_text="The API user's email; also their username.")
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.all(), required=False,
+                                       help_text="Optional: give the user a role in this workspace.")
+    role = forms.CharField(max_length=16, required=False, help_text="admin, write or read (default: read).")
+
+
 class ApiKeyCreateForm(forms.Form):
     user = forms.ModelChoiceField(queryset=User.objects.order_by("username"))
     comment = forms.CharField(max_length=500, required=False, widget=forms.TextInput(attrs={"size": 60}))

@@ -221,3 +221,50 @@ def test_membership_admin_goes_through_the_services(admin_client, admin_user, ap
     assert response.status_code == 302
     assert not Membership.objects.filter(pk=membership.pk).exists()
     assert_audited("membership.remove", by=admin_user, target=api_user)
+
+
+def create_api_user_page(client):
+    return client.get("/admin/credentials/user/add-api-user/")
+
+
+def test_create_api_user_with_role_shows_the_first_key_once(admin_client, admin_user, workspace):
+    listing = admin_client.get(admin_page(User)).content.decode()
+    assert "add-api-user/" in listing  # linked from the user list
+
+    response = submit(admin_client, create_api_user_page(admin_client), "user_form",
+                      email="ci@example.com", workspace=str(workspace.pk), role="write")
+
+    assert_show_once_page(response)
+    [plaintext] = shown_secrets(response)
+    user = User.objects.get(email="ci@example.com")
+    assert not user.has_usable_password() and not user.is_staff
+    assert Membership.objects.get(user=user).role == "write"
+    assert api_key_match(key=plaintext).user == user
+    assert_audited("api_user.create", by=admin_user, target=user)
+    assert_audited("membership.set", by=admin_user, target=user)
+    assert_audited("api_key.create", by=admin_user, target=ApiKey.objects.get(user=user), secret=plaintext)
+    assert_nowhere_else(admin_client, plaintext, admin_page(User, "change", user.pk), shown_by=response)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"email": "not-an-email"}, "is not a valid email address"),
+    ({"email": "new@example.com", "role": "admin"}, "A role needs a workspace."),
+    ({"email": "new@example.com", "role": "owner", "workspace": "WS"}, "Unknown role"),
+])
+def test_create_api_user_refusals_change_nothing_and_are_audited(admin_client, admin_user, workspace, values, message):
+    if values.get("workspace") == "WS":
+        values = {**values, "workspace": str(workspace.pk)}
+    users_before = User.objects.count()
+
+    response = submit(admin_client, create_api_user_page(admin_client), "user_form", **values)
+
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not shown_secrets(response)
+    assert User.objects.count() == users_before and not ApiKey.objects.exists()
+    assert_audited("api_user.create", by=admin_user, outcome=AuditOutcome.FAILURE)
+
+
+def test_create_api_user_needs_add_permission(client, django_user_model):
+    staff = django_user_model.objects.create_user(username="viewer", password="pw-viewer-1", is_staff=True)
+    client.force_login(staff)
+    assert create_api_user_page(client).status_code == 403
