@@ -142,6 +142,10 @@ AUTHPLATFORM = {
     "KEY_ENCRYPTION_KEY_FALLBACKS": env_list("AUTHPLATFORM_KEY_ENCRYPTION_KEY_FALLBACKS", []),
     "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", []),
 }
+# Tunables that operators may set from the environment; absent ones keep authplatform.conf's defaults.
+for _name in ("AUTH_FAILURE_BURST", "AUTH_FAILURE_WINDOW"):
+    if os.environ.get(_name):
+        AUTHPLATFORM[_name] = env_int(_name, 0)
 
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
