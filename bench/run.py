@@ -52,8 +52,8 @@ MODES = {
     # `make bench`: the issue's counts. About 10 minutes on the 2-core machine.
     # The connect deadline bounds one server's connect phase per run, so a slow connect rate cannot
     # push the run past 15 minutes; the table then says how many sockets got in.
-    "full": dict(runs=3, http_seconds=4.0, http_warmup=1.0, http_connections=8, verify_target_s=0.25,
-                 sockets=10_000, hold=60, socket_concurrency=50, connect_deadline=40, socket_warmup=20,
+    "full": dict(runs=3, http_seconds=3.0, http_warmup=1.0, http_connections=8, verify_target_s=0.25,
+                 sockets=10_000, hold=60, socket_concurrency=50, connect_deadline=30, socket_warmup=20,
                  fanout_customers=1000, fanout_runs=3, fanout_pause=0.5, fresh_socket_servers=True),
     # `make bench-quick`: the same rows with small counts, under a minute; for development, not figures.
     # Servers are shared between rows and runs here (fresh per run in `full`).
@@ -427,14 +427,19 @@ class Bench:
         n = self.cfg["fanout_customers"]
         cfg = {"mode": "fanout", "kind": kind, "urls": urls, "n": n, "concurrency": self.cfg["socket_concurrency"],
                "tokens": self.seed["customer_tokens"][:n] if kind == "sio" else None,
-               "sends": self.cfg["fanout_runs"] + 1, "trigger": trigger, "connect_deadline": 120, "wait": 15,
+               "sends": self.cfg["fanout_runs"] + 1, "trigger": trigger, "connect_deadline": 60, "wait": 15, "quiet": 3,
                "pause": self.cfg["fanout_pause"],
                "message": {"id": "00000000-0000-0000-0000-000000000000", **self.send_body([])}}
         proc = self.loadgen(cfg, name=name)
+        spy = None
         try:
             connected = self.read_phase(proc, "connected", 180)
+            if self.profile and name == "ours-1":  # the sends only, not the connects
+                spy = self.spy_start(self.main.pid, "fanout-send")
             result = self.read_phase(proc, "fanout", 300)
         finally:
+            if spy:
+                self.spy_stop(spy)
             proc.wait(timeout=60)
         runs = result["runs"][1:]  # the first send warms up (imports, first queries, layer connections)
         return {"connected": connected, "warmup": result["runs"][0], "runs": runs}
@@ -450,10 +455,10 @@ class Bench:
         status, body = httpload.post_json(self.main.url("/api/v1/in-app-messages"), self.client_headers(),
                                           self.send_body(recipients[:1]))
         if why is not None:
-            results["ours_1"] = results["ours_2"] = f"{NOT_BUILT}: Socket.IO: {why}"
+            results["ours_1"] = results["ours_2"] = f"{NOT_BUILT}|Socket.IO endpoint: {why}"
             self.raw["sio_probe"] = why
         elif status == 404:
-            results["ours_1"] = results["ours_2"] = f"{NOT_BUILT}: send API 404"
+            results["ours_1"] = results["ours_2"] = f"{NOT_BUILT}|send API answers 404"
         elif status >= 300:
             results["ours_1"] = results["ours_2"] = f"error: send API {status} {body[:150]}"
         else:
@@ -509,10 +514,13 @@ class Bench:
             row = "6" if key in ("peer", "floor") else "5"
             res, f = results.get(key), figs.get(key)
             if f is None:
-                self.lines.append(Line(row, f"fan-out p99, {what}{sfx}", "ms", na=str(res), goal=goal))
+                na, _, detail = str(res).partition("|")
+                self.lines.append(Line(row, f"fan-out p99, {what}{sfx}", "ms", na=na, goal=goal, note=detail))
                 continue
             note = (f"p50 {fmt(median_of(f['p50']))} ms, max {fmt(median_of(f['max']))} ms; "
                     f"delivered {f['delivered']}/{f['expected']} (sockets up {f['connected']})")
+            if f["delivered"] < f["expected"]:
+                note += "; **messages lost: percentiles are of those delivered**"
             if key.startswith("ours"):
                 note += f"; send API {dict(f['status'])}"
             ratios = [("python-socketio", ratio_list(f["p99"], peer_p99))] if key != "peer" and peer_p99 else []
@@ -583,10 +591,11 @@ class Bench:
         for kind in ("ours", "peer", "floor"):
             row, who = labels[kind]
             if not per_kind[kind]:
-                reason = f"{NOT_BUILT}: Socket.IO: {why}" if kind == "ours" else "no data"
+                detail = f"Socket.IO endpoint: {why}" if kind == "ours" else ""
                 for what, unit in (("sockets open after hold", "sockets"), ("RSS per socket", "KiB"),
                                    ("connect rate", "conn/s")):
-                    self.lines.append(Line(row, f"{what}, {who}", unit, na=reason))
+                    self.lines.append(Line(row, f"{what}, {who}", unit, na=NOT_BUILT if kind == "ours" else "no data",
+                                           note=detail))
                 continue
             alive = series(kind, lambda x: x["held"]["alive"])
             errors = Counter()
@@ -605,11 +614,13 @@ class Bench:
                                    note=note if full or kind != "ours" else note + "; 10,000 only in `make bench`"))
             kib = series(kind, kib_per_socket)
             peer_kib = series("peer", kib_per_socket) if per_kind["peer"] else None
+            fresh = cfg["fresh_socket_servers"]
             self.lines.append(Line(row, f"RSS per socket, {who}", "KiB", values=kib,
                                    ratios=[("python-socketio", ratio_list(kib, peer_kib))] if kind != "peer" and peer_kib else [],
                                    goal="≤ 40 KiB" if kind == "ours" else "",
-                                   met=(median_of(kib) <= 40) if kind == "ours" and median_of(kib) is not None else None,
-                                   note="(RSS after hold − RSS before connecting) / sockets open"))
+                                   met=(median_of(kib) <= 40) if kind == "ours" and fresh and median_of(kib) is not None else None,
+                                   note="(RSS after hold − RSS before connecting) / sockets open" + (
+                                       "" if fresh else "; servers reused across runs: not comparable")))
             rate = series(kind, lambda x: x["connected"]["rate"])
             peer_rate = series("peer", lambda x: x["connected"]["rate"]) if per_kind["peer"] else None
             vs = ratio_list(rate, peer_rate) if kind != "peer" and peer_rate else []
@@ -622,17 +633,18 @@ class Bench:
                                    if kind != "floor" else f"{cfg['socket_concurrency']} handshakes in flight"))
 
     # profiles ---------------------------------------------------------------------------------------
-    def spy_start(self, pid: int, name: str):
+    def spy_start(self, pid: int, name: str, *, measured: bool = True):
+        """py-spy samples a server (200 Hz, without pausing it) until spy_stop."""
         spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
         out = RESULTS / f"profile-{name}.raw"
         RESULTS.mkdir(parents=True, exist_ok=True)
         proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--output",
                                  str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
-        return proc, out, name
+        return proc, out, name, measured
 
     def spy_stop(self, spy) -> None:
-        proc, out, name = spy
+        proc, out, name, measured = spy
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=60)
@@ -641,7 +653,8 @@ class Bench:
         if out.exists():
             summary_path = RESULTS / f"profile-{name}.txt"
             summary_path.write_text(summarise_profile(out))
-            self.notes.append(f"profile of `{name}`: bench/results/profile-{name}.txt (collapsed stacks in .raw)")
+            self.notes.append(f"profile of `{name}`: bench/results/profile-{name}.txt (collapsed stacks in .raw)" + (
+                "; py-spy sampled that server during the measured runs" if measured else "; an extra, unmeasured run"))
 
     def profile_slowest_http(self) -> None:
         runs = self.raw.get("http", {})
@@ -650,7 +663,7 @@ class Bench:
             return
         slowest = min(ours, key=lambda k: median_of([x["rps"] for x in runs[k]]))
         path, headers = self.http_targets()[slowest]
-        spy = self.spy_start(self.main.pid, f"http-{slowest}")
+        spy = self.spy_start(self.main.pid, f"http-{slowest}", measured=False)
         httpload.wrk(self.main.url(path), headers, seconds=max(3.0, self.cfg["http_seconds"]),
                      connections=self.cfg["http_connections"])
         self.spy_stop(spy)
@@ -673,12 +686,18 @@ class Bench:
             f"{c['socket_concurrency']} handshakes in flight, held {c['hold']} s with the servers' pings; fan-out: "
             f"{c['fanout_customers']:,} customers with one socket each, one send call per run. "
             f"Load average at start {i['loadavg_start'][0]:.2f}, end {i['loadavg_end'][0]:.2f}; "
-            f"file-descriptor limit {i['fd_limit']:,}; wall time {i['seconds']} s.",
+            f"file-descriptor limit {i['fd_limit']:,}; wall time {i['seconds']} s."
+            + (" **Quick run: small counts and servers reused across runs, to try the bench; not figures to "
+               "quote.**" if i["mode"] == "quick" else ""),
             "",
             "| # | measurement | median | min | max | unit | ratio (median, min–max) | goal | met | notes |",
             "|---|---|---:|---:|---:|---|---|---|:-:|---|",
         ]
-        body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in line.cells()) + " |" for line in self.lines]
+        def topic(line: Line) -> int:  # 1, 2, 3, then sockets (4 with its peers), then fan-out (5 with its peers)
+            return 4 if line.what.startswith("fan-out") else {"1": 0, "2": 1, "3": 2}.get(line.row, 3)
+
+        lines = sorted(self.lines, key=topic)  # stable: the order within a topic stays
+        body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in line.cells()) + " |" for line in lines]
         tail = [""] + [f"- {n}" for n in self.notes] if self.notes else []
         return "\n".join(head + body + tail) + "\n"
 
@@ -740,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary database and server logs")
     parser.add_argument("--sockets", type=int, help="sockets per server in the sockets-held rows")
     parser.add_argument("--connect-deadline", type=float,
-                        help="seconds one server may take to connect its sockets, per run (full: 40)")
+                        help="seconds one server may take to connect its sockets, per run (full: 30)")
     parser.add_argument("--runs", type=int, help="runs per row (at least 3 for figures; fewer only to try the bench)")
     parser.add_argument("--hold", type=float, help="seconds the sockets are held (full: 60)")
     args = parser.parse_args(argv)

@@ -190,10 +190,17 @@ class Gen:
                     resp = await http.post(t["url"], headers=t.get("headers", {}), json=t["json"])
                     status, body = resp.status_code, resp.text[:300]
                 responded = time.perf_counter() - t0
-                try:
-                    await asyncio.wait_for(self.all_got.wait(), cfg.get("wait", 15))
-                except asyncio.TimeoutError:
-                    pass
+                # Wait for every socket, but give up once nothing has arrived for `quiet` seconds
+                # (lost messages must not cost the whole `wait`).
+                deadline, seen = time.perf_counter() + cfg.get("wait", 15), -1
+                while not self.all_got.is_set() and time.perf_counter() < deadline:
+                    if self.got == seen:
+                        break
+                    seen = self.got
+                    try:
+                        await asyncio.wait_for(self.all_got.wait(), cfg.get("quiet", 3))
+                    except asyncio.TimeoutError:
+                        pass
                 self.armed = False
                 lat = sorted((s.got_at - t0) * 1000 for s in self.socks if s.got_at is not None)
                 runs.append({"status": status, "body": body if status and status >= 300 else "",

@@ -2,7 +2,7 @@
 
 The connect handler calls the project's ``verify_customer_jwt`` (the function our Socket.IO consumer
 and the REST API call) through Channels' ``database_sync_to_async``, on the same database, and puts
-the socket in the same per-customer room name. ``POST /send {"recipients": [...], "message": {...}}``
+the socket in a room per customer. ``POST /send {"recipients": [...], "message": {...}}``
 emits ``inAppMessage`` to each customer's room: it stores nothing, so it is the Socket.IO layer's own
 cost that our send API (store, then fan out) is compared with. ``GET /healthz`` answers 200.
 
@@ -20,12 +20,16 @@ django.setup()
 import socketio  # noqa: E402
 from channels.db import database_sync_to_async  # noqa: E402
 
-from realtime.fanout import IN_APP_MESSAGE_EVENT, customer_group  # noqa: E402
 from tokens.customer_jwt import CustomerTokenError, verify_customer_jwt  # noqa: E402
 
 sio = socketio.AsyncServer(async_mode="asgi", transports=["websocket"])
 verify = database_sync_to_async(verify_customer_jwt)
 BEARER = "Bearer "
+IN_APP_MESSAGE_EVENT = "inAppMessage"
+
+
+def customer_room(workspace_code: str, product_space_code: str, customer_id: str) -> str:
+    return f"customer:{workspace_code}:{product_space_code}:{customer_id}"
 
 
 @sio.event
@@ -37,9 +41,8 @@ async def connect(sid, environ, auth):
         principal = await verify(token[len(BEARER):])
     except CustomerTokenError as exc:
         raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
-    await sio.enter_room(sid, customer_group(workspace_code=principal.workspace.code,
-                                             product_space_code=principal.product_space.code,
-                                             customer_id=principal.customer_id))
+    await sio.enter_room(sid, customer_room(principal.workspace.code, principal.product_space.code,
+                                            principal.customer_id))
 
 
 async def _body(receive) -> bytes:
@@ -67,8 +70,7 @@ async def http_app(scope, receive, send):
         request = json.loads(await _body(receive))
         workspace, product_space = request["workspace_code"], request["product_space_code"]
         for customer_id in request["recipients"]:
-            room = customer_group(workspace_code=workspace, product_space_code=product_space, customer_id=customer_id)
-            await sio.emit(IN_APP_MESSAGE_EVENT, request["message"], to=room)
+            await sio.emit(IN_APP_MESSAGE_EVENT, request["message"], to=customer_room(workspace, product_space, customer_id))
         return await _answer(send, 202, {"recipients": len(request["recipients"])})
     return await _answer(send, 404, {"code": 404})
 
