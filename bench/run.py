@@ -52,8 +52,8 @@ MODES = {
     # `make bench`: the counts. About 10 minutes on the 2-core machine.
     # The connect deadline bounds one server's connect phase per run, so a slow connect rate cannot
     # push the run past 15 minutes; the table then says how many sockets got in.
-    "full": dict(runs=3, http_seconds=3.0, http_warmup=1.0, http_connections=8, verify_target_s=0.25,
-                 sockets=10_000, hold=60, socket_concurrency=50, connect_deadline=30, socket_warmup=20,
+    "full": dict(runs=3, http_seconds=3.0, http_warmup=0.5, http_connections=8, verify_target_s=0.25,
+                 sockets=10_000, hold=60, socket_concurrency=50, connect_deadline=25, socket_warmup=20,
                  fanout_customers=1000, fanout_runs=3, fanout_pause=0.5, fresh_socket_servers=True),
     # `make bench-quick`: the same rows with small counts, under a minute; for development, not figures.
     # Servers are shared between rows and runs here (fresh per run in `full`).
@@ -508,7 +508,7 @@ class Bench:
         for key, what, goal in (
             ("ours_1", "ours: one daphne process", "p99 ≤ 250 ms; ≤ 1.0× python-socketio"),
             ("ours_2", "ours: two daphne processes over Redis", ""),
-            ("peer", "peer: python-socketio AsyncServer (uvicorn)", ""),
+            ("peer", "peer: python-socketio AsyncServer (uvicorn), emit only, stores nothing", ""),
             ("floor", "floor: bare websockets broadcast", ""),
         ):
             row = "6" if key in ("peer", "floor") else "5"
@@ -759,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary database and server logs")
     parser.add_argument("--sockets", type=int, help="sockets per server in the sockets-held rows")
     parser.add_argument("--connect-deadline", type=float,
-                        help="seconds one server may take to connect its sockets, per run (full: 30)")
+                        help="seconds one server may take to connect its sockets, per run (full: 25)")
     parser.add_argument("--runs", type=int, help="runs per row (at least 3 for figures; fewer only to try the bench)")
     parser.add_argument("--hold", type=float, help="seconds the sockets are held (full: 60)")
     args = parser.parse_args(argv)
