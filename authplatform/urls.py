@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("tokens.urls")),
     path("api/v1/", include("realtime.urls")),
+    path("api/v1/wss/", include("realtime.socketio_urls")),  # Socket.IO over HTTP: 400, WebSocket only
 ]
 
 handler400 = "authplatform.errors.handler400"

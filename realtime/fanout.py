@@ -4,11 +4,15 @@ The send API and the inbox endpoints call ``notify_customers`` after their trans
 (``transaction.on_commit``), so whatever a socket receives is already stored. Delivery goes through
 channel-layer groups (Redis across processes when REDIS_URL is set; in-memory on one process).
 A failure of the layer is logged and swallowed: the message is in the inbox and a reconnecting
-client fetches it from there.
+client fetches it from there (README "Live delivery": every ``connect`` is the client's cue to resync).
+
+Group names are decided here and nowhere else: the Socket.IO consumer joins ``customer_group`` and
+``signing_key_group`` after authenticating.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -17,9 +21,19 @@ from typing import Any, Iterable
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from authplatform.conf import platform_settings
+
 logger = logging.getLogger(__name__)
 
 IN_APP_MESSAGE_EVENT = "inAppMessage"
+# {"count": n}: the customer's unread inbox count, after each delivery and read (badges).
+UNREAD_COUNT_EVENT = "unreadCount"
+
+# Channel-layer message types the consumer handles (``socketio.emit`` → ``socketio_emit``).
+EMIT_MESSAGE_TYPE = "socketio.emit"
+END_SESSION_MESSAGE_TYPE = "socketio.end_session"
+
+SIGNING_KEY_REVOKED = "signing_key_revoked"
 
 
 @dataclass(frozen=True)
@@ -42,19 +56,78 @@ def customer_group(*, workspace_code: str, product_space_code: str, customer_id:
     return f"customer.{digest[:40]}"
 
 
+def signing_key_group(kid: Any) -> str:
+    """The channel-layer group of the sockets that authenticated with signing key ``kid``."""
+    return f"signing-key.{str(kid).lower()}"
+
+
 def notify_customers(notifications: Iterable[CustomerNotification]) -> None:
     """Emit each notification to its customer's sockets. Never raises (see module docstring)."""
+    sends = [
+        (customer_group(workspace_code=n.workspace_code, product_space_code=n.product_space_code,
+                        customer_id=n.customer_id),
+         {"type": EMIT_MESSAGE_TYPE, "event": n.event, "data": n.data})
+        for n in notifications
+    ]
+    _group_send_now(sends, what="Live fan-out")
+
+
+def end_signing_key_sessions(kid: Any, *, reason: str = SIGNING_KEY_REVOKED,
+                             message: str = "The signing key of this session's token was revoked.") -> None:
+    """Disconnect every socket, on every process, that authenticated with signing key ``kid``."""
+    _group_send_now([(signing_key_group(kid),
+                      {"type": END_SESSION_MESSAGE_TYPE, "reason": reason, "message": message})],
+                    what="Ending signing-key sessions")
+
+
+def _group_send_now(sends: list[tuple[str, dict]], *, what: str) -> None:
+    """Run the group sends from sync code (views, on_commit hooks, signal receivers) or, when this
+    thread already runs an event loop, schedule them on it. Never raises."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not sends:
         return
     try:
-        async_to_sync(_send_all)(layer, list(notifications))
-    except Exception:
-        logger.exception("Live fan-out failed; the messages are stored and clients resync from the inbox.")
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None:
+        try:
+            async_to_sync(_group_send_all)(layer, sends, what)
+        except Exception:
+            logger.exception("%s failed; the messages are stored and clients resync from the inbox.", what)
+        return
+    task = loop.create_task(_group_send_all(layer, sends, what))
+    _pending.add(task)  # keep a reference until done, or the task may be collected mid-flight
+    task.add_done_callback(_pending.discard)
 
 
-async def _send_all(layer, notifications: list[CustomerNotification]) -> None:
-    for n in notifications:
-        group = customer_group(workspace_code=n.workspace_code, product_space_code=n.product_space_code,
-                               customer_id=n.customer_id)
-        await layer.group_send(group, {"type": "socketio.emit", "event": n.event, "data": n.data})
+_pending: set[asyncio.Task] = set()
+
+
+async def _group_send_all(layer, sends: list[tuple[str, dict]], what: str) -> None:
+    """Send to different groups concurrently (a send to 1,000 customers is 2,000 group sends; one after
+    the other they cost as many Redis round trips) but to one group in order, so a customer hears
+    ``inAppMessage`` before the ``unreadCount`` that follows it. Each send is bounded by the layer
+    timeout; failures are counted and logged, not raised."""
+    timeout = platform_settings.CHANNEL_LAYER_TIMEOUT_MS / 1000
+    in_flight = asyncio.Semaphore(max(1, platform_settings.FANOUT_CONCURRENCY))
+    by_group: dict[str, list[dict]] = {}
+    for group, message in sends:
+        by_group.setdefault(group, []).append(message)
+
+    async def send_in_order(group: str, messages: list[dict]) -> int:
+        failed = 0
+        async with in_flight:
+            for message in messages:
+                try:
+                    await asyncio.wait_for(layer.group_send(group, message), timeout)
+                except Exception as exc:
+                    failed += 1
+                    first_error.append(exc)
+        return failed
+
+    first_error: list[BaseException] = []
+    failures = sum(await asyncio.gather(*(send_in_order(g, m) for g, m in by_group.items())))
+    if failures:
+        logger.error("%s: %d of %d group sends failed (first: %r); the messages are stored and "
+                     "clients resync from the inbox.", what, failures, len(sends), first_error[0])
