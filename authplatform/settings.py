@@ -105,26 +105,17 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # channels_redis queues all of one process's sockets under one Redis key, and the
+                # default capacity (100) silently drops the rest of a larger fan-out to that process.
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 100_000),
+            },
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-# --- cache (failed-authentication throttle counters, tokens/throttle.py) ---------------------------
-# Shared through Redis when REDIS_URL is set, so every server process counts the same failures;
-# local memory (per process) otherwise. Short socket timeouts: a slow cache must not stall logins.
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "authplatform",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Channels' in-memory layer with a cheaper expiry sweep (see authplatform/layers.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "authplatform.layers.InMemoryChannelLayer"}}
 
 # --- auth and passwords -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

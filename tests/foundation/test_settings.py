@@ -37,7 +37,7 @@ def test_development_generates_secrets_once_and_reuses_them(tmp_path):
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
     # the embedded defaults: SQLite in var/ and the in-memory channel layer
     assert a["db"] == "django.db.backends.sqlite3"
-    assert a["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert a["layer"] == "authplatform.layers.InMemoryChannelLayer"
 
 
 def test_refuses_to_start_with_debug_off_and_no_secret_key(tmp_path):
