@@ -60,6 +60,16 @@ DEFAULTS: dict[str, Any] = {
     "SOCKETIO_KEY_RECHECK_MS": env_int("SOCKETIO_KEY_RECHECK_MS", 1_000),
     # Fan-out: channel-layer sends in flight at once for one call (e.g. a send to 1,000 customers).
     "FANOUT_CONCURRENCY": env_int("FANOUT_CONCURRENCY", 64),
+    # In-app messages (realtime/): recipients per send, size of the free-form ``data`` object as
+    # compact UTF-8 JSON, how long an Idempotency-Key answers with the first result, inbox page sizes.
+    "REALTIME_MAX_RECIPIENTS": 1000,
+    "REALTIME_DATA_MAX_BYTES": 8192,
+    "REALTIME_DATA_MAX_DEPTH": 16,
+    "REALTIME_IDEMPOTENCY_TTL": 24 * 3600,
+    "REALTIME_INBOX_PAGE_SIZE": 20,
+    "REALTIME_INBOX_MAX_PAGE_SIZE": 100,
+    # Categories a customer may hold preferences for (a bound on what one customer can store).
+    "REALTIME_MAX_PREFERENCE_CATEGORIES": 100,
 }
 
 
