@@ -112,12 +112,17 @@ def verify_customer_jwt(token: str) -> CustomerPrincipal:
         raise CustomerTokenError("unknown_product_space",
                                  "The token's 'product_space_code' is not a product space of its workspace.")
 
+    try:
+        expires_at = datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc)
+    except (OverflowError, ValueError, OSError):  # signed, numeric, but past year 9999
+        raise CustomerTokenError("invalid_claims", "The 'exp' claim is out of range.") from None
+
     last_used_touch(key)
     return CustomerPrincipal(
         customer_id=subject,
         workspace=key.workspace,
         product_space=product_space,
         signing_key=key,
-        expires_at=datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc),
+        expires_at=expires_at,
         claims=claims,
     )

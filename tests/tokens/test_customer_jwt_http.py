@@ -130,6 +130,8 @@ def test_wrong_type_string_exp_and_missing_sub_are_401(api, signing):
     assert_refused(me(api, rs256(private_pem, key.kid, string_exp)), "invalid_claims")
     no_sub = {k: v for k, v in claims(env).items() if k != "sub"}
     assert_refused(me(api, rs256(private_pem, key.kid, no_sub)), "invalid_claims")
+    for far_future in (253402300800, 10**20):  # year 10000; beyond any platform's time_t
+        assert_refused(me(api, rs256(private_pem, key.kid, claims(env, exp=far_future))), "invalid_claims")
 
 
 def test_alg_none_and_hs256_with_the_public_key_are_401(api, signing):
