@@ -29,7 +29,7 @@ from authplatform.conf import platform_settings
 from authplatform.errors import APIError
 from credentials.models import ProductSpace, Role
 from realtime import selectors
-from realtime.fanout import IN_APP_MESSAGE_EVENT, CustomerNotification, notify_customers
+from realtime.fanout import IN_APP_MESSAGE_EVENT, UNREAD_COUNT_EVENT, CustomerNotification, notify_customers
 from realtime.models import (
     Channel,
     CommunicationSettings,
@@ -41,7 +41,6 @@ from realtime.models import (
 from realtime.selectors import Sender
 from realtime.serializers import inbox_item_data, timestamp_data
 
-UNREAD_COUNT_EVENT = "unreadCount"
 SEND_ACCEPTED = 202
 
 
