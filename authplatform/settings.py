@@ -141,7 +141,7 @@ for _name in ("AUTH_FAILURE_BURST", "AUTH_FAILURE_WINDOW"):
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["authplatform.api.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "authplatform.api.JSONBodyNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

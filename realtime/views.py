@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers as drf_serializers
-from rest_framework.exceptions import ParseError
-from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from authplatform.api import JSONBodyNegotiation
 from authplatform.conf import platform_settings
 from credentials.models import Role
 from realtime import selectors, services
@@ -36,51 +32,6 @@ from tokens.authentication import (
 )
 
 
-# --- parsing ------------------------------------------------------------------------------------
-def _has_lone_surrogate(value) -> bool:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            try:
-                node.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
-
-
-class SafeJSONParser(JSONParser):
-    """JSON that can be stored: refuses nesting deep enough to exhaust the parser's recursion (which
-    would otherwise be a 500) and ``\\ud800``-style escapes that are not valid Unicode (which no
-    database column takes)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
-        if _has_lone_surrogate(data):
-            raise ParseError("JSON parse error - a string escape is not valid Unicode (lone surrogate).")
-        return data
-
-
-class SafeJSONNegotiation(JSONBodyNegotiation):
-    """As the API's negotiation (a body is JSON whatever its Content-Type says), with SafeJSONParser."""
-
-    def select_parser(self, request, parsers):
-        return DefaultContentNegotiation.select_parser(self, request, parsers) or SafeJSONParser()
-
-
-class RealtimeView(APIView):
-    parser_classes = [SafeJSONParser]
-    content_negotiation_class = SafeJSONNegotiation
-
-
 def _validated(serializer_class, data, *, partial: bool = False) -> dict:
     serializer = serializer_class(data=data, partial=partial)
     serializer.is_valid(raise_exception=True)
@@ -88,7 +39,7 @@ def _validated(serializer_class, data, *, partial: bool = False) -> dict:
 
 
 # --- server-to-server ---------------------------------------------------------------------------
-class ServerView(RealtimeView):
+class ServerView(APIView):
     """Client key + secret, or an API key / API token whose user has a role in the workspace.
     Client credentials first: a request without any credential gets their 401 and challenge."""
 
@@ -118,7 +69,7 @@ class InAppMessageStatusView(ServerView):
 
 
 # --- customer-scoped ----------------------------------------------------------------------------
-class CustomerView(RealtimeView):
+class CustomerView(APIView):
     """Customer JWT; ``request.user`` is a tokens.principals.CustomerPrincipal."""
 
     authentication_classes = [CustomerJWTAuthentication]
