@@ -12,8 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from authplatform.env import env_int
-
 DEFAULTS: dict[str, Any] = {
     # Keyed digests of secrets and API keys: HMAC-SHA256 with this pepper. Fallbacks verify digests
     # made with an older pepper while it is being rotated out.
@@ -44,22 +42,21 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_FAILURE_BURST": 20,
     "AUTH_FAILURE_WINDOW": 60,
     # Live delivery over Socket.IO (realtime/socketio_*.py). Times in milliseconds, as Engine.IO states
-    # them to clients. Unlike the keys above, each default also reads the environment variable of the
-    # same name, so operators and the tests' daphne processes can tune them without a settings file.
-    "SOCKETIO_PING_INTERVAL_MS": env_int("SOCKETIO_PING_INTERVAL_MS", 25_000),
-    "SOCKETIO_PING_TIMEOUT_MS": env_int("SOCKETIO_PING_TIMEOUT_MS", 20_000),
+    # them to clients.
+    "SOCKETIO_PING_INTERVAL_MS": 25_000,
+    "SOCKETIO_PING_TIMEOUT_MS": 20_000,
     # Largest Engine.IO frame a client may send (daphne itself refuses frames over 1 MiB).
-    "SOCKETIO_MAX_PAYLOAD_BYTES": env_int("SOCKETIO_MAX_PAYLOAD_BYTES", 1_000_000),
+    "SOCKETIO_MAX_PAYLOAD_BYTES": 1_000_000,
     # Time from the WebSocket handshake to an accepted Socket.IO CONNECT before the socket is closed.
-    "SOCKETIO_CONNECT_TIMEOUT_MS": env_int("SOCKETIO_CONNECT_TIMEOUT_MS", 45_000),
+    "SOCKETIO_CONNECT_TIMEOUT_MS": 45_000,
     # Checking a token (database) and joining/leaving channel-layer groups: longer counts as failed.
-    "SOCKETIO_AUTH_TIMEOUT_MS": env_int("SOCKETIO_AUTH_TIMEOUT_MS", 10_000),
-    "CHANNEL_LAYER_TIMEOUT_MS": env_int("CHANNEL_LAYER_TIMEOUT_MS", 5_000),
+    "SOCKETIO_AUTH_TIMEOUT_MS": 10_000,
+    "CHANNEL_LAYER_TIMEOUT_MS": 5_000,
     # Safety net behind the revocation signal: how often each server process re-reads whether the
     # signing keys of its open sockets are still active (one query per process; 0 turns it off).
-    "SOCKETIO_KEY_RECHECK_MS": env_int("SOCKETIO_KEY_RECHECK_MS", 1_000),
+    "SOCKETIO_KEY_RECHECK_MS": 1_000,
     # Fan-out: channel-layer sends in flight at once for one call (e.g. a send to 1,000 customers).
-    "FANOUT_CONCURRENCY": env_int("FANOUT_CONCURRENCY", 64),
+    "FANOUT_CONCURRENCY": 64,
     # In-app messages (realtime/): recipients per send, size of the free-form ``data`` object as
     # compact UTF-8 JSON, how long an Idempotency-Key answers with the first result, inbox page sizes.
     "REALTIME_MAX_RECIPIENTS": 1000,

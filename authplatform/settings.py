@@ -133,8 +133,15 @@ AUTHPLATFORM = {
     "KEY_ENCRYPTION_KEY_FALLBACKS": env_list("AUTHPLATFORM_KEY_ENCRYPTION_KEY_FALLBACKS", []),
     "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", []),
 }
-# Tunables that operators may set from the environment; absent ones keep authplatform.conf's defaults.
-for _name in ("AUTH_FAILURE_BURST", "AUTH_FAILURE_WINDOW"):
+# Tunables that operators (and the tests' daphne processes) may set from the environment, under the
+# same names; absent ones keep authplatform.conf's defaults.
+ENV_TUNABLE_SETTINGS = (
+    "AUTH_FAILURE_BURST", "AUTH_FAILURE_WINDOW",
+    "SOCKETIO_PING_INTERVAL_MS", "SOCKETIO_PING_TIMEOUT_MS", "SOCKETIO_MAX_PAYLOAD_BYTES",
+    "SOCKETIO_CONNECT_TIMEOUT_MS", "SOCKETIO_AUTH_TIMEOUT_MS", "SOCKETIO_KEY_RECHECK_MS",
+    "CHANNEL_LAYER_TIMEOUT_MS", "FANOUT_CONCURRENCY",
+)
+for _name in ENV_TUNABLE_SETTINGS:
     if os.environ.get(_name):
         AUTHPLATFORM[_name] = env_int(_name, 0)
 
