@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tests.live import LiveServer
+from tests.live import LiveServer, api_client
 
 requires_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (second CI pass)")
 
@@ -31,3 +31,22 @@ def daphne_server_factory(django_db_setup, django_db_blocker):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def client_from(daphne_server, transactional_db):
+    """``client_from(ip=None)``: an httpx client for the shared server's /api/v1/, from its own address."""
+    clients = []
+
+    def make(ip: str | None = None):
+        clients.append(api_client(daphne_server, ip))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def api(client_from):
+    return client_from()

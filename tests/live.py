@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -120,3 +121,35 @@ def run_node(script: str | Path, *args: str, env: dict[str, str] | None = None, 
         raise AssertionError(f"node {script} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     return json.loads(lines[-1])
+
+
+def random_loopback() -> str:
+    """A random 127.x.y.z (Linux routes all of 127.0.0.0/8 to lo). A client bound to it is a distinct
+    client IP to the server: IP-bound tokens and the per-IP failure throttle see one address per test."""
+    return f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(254) + 1}.{secrets.randbelow(253) + 2}"
+
+
+def api_client(server: LiveServer, ip: str | None = None) -> httpx.Client:
+    """An httpx client for ``server``'s /api/v1/, connecting from ``ip`` (random loopback by default)."""
+    ip = ip or random_loopback()
+    client = httpx.Client(base_url=f"{server.api}/", timeout=30, transport=httpx.HTTPTransport(local_address=ip))
+    client.source_ip = ip  # what the server sees as the client IP
+    return client
+
+
+def assert_error(response: httpx.Response, code: int, reason: str | None = None, *,
+                 invalid_authentication: bool = False) -> dict:
+    """The one error body (DESIGN.md "Error body"), exactly: the flag only when credentials were bad."""
+    assert response.status_code == code, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["code"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    if reason is not None:
+        assert body["reason"] == reason, body
+    if invalid_authentication:
+        assert body["invalid_authentication"] is True, body
+    else:
+        assert "invalid_authentication" not in body, body
+    assert set(body) <= {"code", "message", "reason", "invalid_authentication", "details"}
+    return body

@@ -9,7 +9,6 @@ puts those very rows (same codes, kid, digests) back before each test that needs
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass, field
 
@@ -29,7 +28,7 @@ from credentials.models import (
     User,
     Workspace,
 )
-from tests.live import run_node
+from tests.live import assert_error, run_node
 
 SIGN_SCRIPT = "sign_customer_jwt.mjs"  # the seed's example, unchanged (tests/js)
 
@@ -157,49 +156,6 @@ def world(realtime_world, transactional_db) -> World:
     if not Workspace.objects.filter(pk=realtime_world.a.workspace.pk).exists():
         _restore(realtime_world.rows)
     return realtime_world
-
-
-def random_loopback() -> str:
-    # Each client connects from its own 127.x.y.z, so the per-IP failed-authentication throttle of one
-    # test (isolation tests present many wrong credentials) never reaches another.
-    return f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(254) + 1}.{secrets.randbelow(253) + 2}"
-
-
-@pytest.fixture
-def client_from(daphne_server, world):
-    """``client_from()``: another httpx client for /api/v1/ on the live daphne server, each from its
-    own loopback address."""
-    clients: list[httpx.Client] = []
-
-    def make() -> httpx.Client:
-        client = httpx.Client(base_url=f"{daphne_server.api}/", timeout=30,
-                              transport=httpx.HTTPTransport(local_address=random_loopback()))
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-@pytest.fixture
-def api(client_from) -> httpx.Client:
-    return client_from()
-
-
-def assert_error(response: httpx.Response, code: int, reason: str | None = None, *,
-                 invalid_authentication: bool = False) -> dict:
-    """The one error body (DESIGN.md "Error body"), exactly."""
-    assert response.status_code == code, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    if reason is not None:
-        assert body["reason"] == reason, body
-    assert body.get("invalid_authentication", False) is invalid_authentication, body
-    assert set(body) <= {"code", "message", "reason", "invalid_authentication", "details"}
-    return body
 
 
 def assert_invalid(response: httpx.Response, *path: str | int) -> list[str]:

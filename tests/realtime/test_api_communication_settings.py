@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from realtime.models import CommunicationSettings
-from tests.realtime.conftest import assert_error, assert_invalid
+from tests.live import assert_error
+from tests.realtime.conftest import assert_invalid
 
 pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from tests.realtime.conftest import assert_error, assert_invalid, send_ok
+from tests.live import assert_error
+from tests.realtime.conftest import assert_invalid, send_ok
 
 pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from realtime.models import CustomerPreference, InboxItem, PreferenceDefault
-from tests.realtime.conftest import assert_error, assert_invalid, send_ok
+from tests.live import assert_error
+from tests.realtime.conftest import assert_invalid, send_ok
 
 pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transaction=True)]
 

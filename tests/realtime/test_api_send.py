@@ -14,7 +14,8 @@ import pytest
 from django.utils import timezone
 
 from realtime.models import IdempotencyRecord, InAppMessage, InboxItem
-from tests.realtime.conftest import assert_error, assert_invalid, message_payload, send, send_ok
+from tests.live import assert_error
+from tests.realtime.conftest import assert_invalid, message_payload, send, send_ok
 
 pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transaction=True)]
 

@@ -37,7 +37,7 @@ from credentials import services as credential_services
 from credentials.audit import CLI
 from credentials.models import CustomerSigningKey, ProductSpace, User, Workspace
 from tests.live import JS_DIR, LiveServer
-from tests.realtime.conftest import random_loopback
+from tests.live import random_loopback
 
 SOCKET_PATH = "/api/v1/wss/socket.io"
 WAIT = 10.0  # upper bound for anything that should happen "now"

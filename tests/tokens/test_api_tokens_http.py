@@ -10,7 +10,7 @@ import pytest
 from credentials import services
 from credentials.audit import CLI
 from credentials.models import ApiKey, AuditEvent, PlatformTokenKey
-from tests.tokens.conftest import assert_error
+from tests.live import assert_error
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

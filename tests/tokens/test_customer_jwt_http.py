@@ -15,7 +15,7 @@ from credentials import services
 from credentials.audit import CLI
 from credentials.models import CustomerSigningKey
 from tests.live import JS_DIR, run_node
-from tests.tokens.conftest import assert_error
+from tests.live import assert_error
 
 pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transaction=True)]
 

@@ -4,7 +4,7 @@ import pytest
 
 from credentials.models import ApiKey, AuditEvent
 from tests.live import run_node
-from tests.tokens.conftest import random_loopback
+from tests.live import random_loopback
 
 pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transaction=True)]
 

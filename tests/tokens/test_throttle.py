@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from authplatform.conf import platform_settings
-from tests.tokens.conftest import assert_error, random_loopback
+from tests.live import assert_error, random_loopback
 from tokens.throttle import auth_failure_register
 from authplatform.client_ip import parse_ip
 
