@@ -65,3 +65,15 @@ def test_admin_requires_staff(daphne_server):
     assert response.status_code == 302
     assert "/admin/login/" in response.headers["location"]
 
+
+
+def test_development_server_serves_admin_static_files(daphne_server_factory):
+    server = daphne_server_factory(DEBUG="1")
+    response = httpx.get(f"{server.url}/static/admin/css/base.css")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/css")
+
+
+def test_startup_warns_when_fan_out_is_single_process(daphne_server_factory):
+    server = daphne_server_factory(REDIS_URL="")
+    assert "REDIS_URL is not set" in server.log_tail()
