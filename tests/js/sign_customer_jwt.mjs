@@ -11,34 +11,11 @@
 //          ENV_FILE, when given, is a .env file (e.g. the block `manage.py createsigningkey` prints) loaded
 //          first with process.loadEnvFile; variables already in the environment win.
 // Output:  one JSON line on stdout, {"token": "<jwt>"}. Any error: a message on stderr, exit status 1.
-import jwt from 'jsonwebtoken';
-
 if (process.argv[2]) {
   process.loadEnvFile(process.argv[2]);
 }
 
-// --- from here on, the seed's example, unchanged apart from TypeScript annotations ---
-function normalizePrivateKey(privateKey) {
-  return privateKey.includes('\\n')
-    ? privateKey.replace(/\\n/g, '\n')
-    : privateKey;
-}
-
-const token = jwt.sign(
-  {
-    type: 'customer',
-    workspace_id: process.env.CUSTOMER_WORKSPACE_ID,
-    product_space_code: process.env.CUSTOMER_PRODUCT_SPACE_CODE
-  },
-  normalizePrivateKey(process.env.CUSTOMER_JWT_PRIVATE_KEY || ''),
-  {
-    algorithm: 'RS256',
-    keyid: process.env.CUSTOMER_SIGNING_KEY_ID,
-    subject: process.env.CUSTOMER_UNIQUE_CUSTOMER_ID,
-    expiresIn: process.env.CUSTOMER_JWT_EXPIRES_IN || '15m',
-    jwtid: `customer-${process.env.CUSTOMER_UNIQUE_CUSTOMER_ID}-${Date.now()}`
-  }
-);
-// --- end of the seed's example ---
+// The seed's example lives in seed_token.mjs; imported only now, after the .env file is loaded.
+const { token } = await import('./seed_token.mjs');
 
 console.log(JSON.stringify({ token }));

@@ -9,34 +9,12 @@
 //   @@ {"event": "connect" | "inAppMessage" | "unreadCount" | "sessionEnded" | "connect_error" |
 //       "disconnect" | "timeout", ...}
 // The script runs until its stdin closes (the test closes it) or MAX_SECONDS pass.
-import jwt from 'jsonwebtoken';  // the seed's TypeScript `import * as jwt`; in plain ESM the CommonJS module is the default export
 import { io } from 'socket.io-client';
+// The seed's token example, signed from the CUSTOMER_* variables (seed_token.mjs).
+import { token } from './seed_token.mjs';
 
 const SERVER_URL = process.env.SERVER_URL;
 const report = (record) => console.log('@@ ' + JSON.stringify(record));
-
-// --- the seed's token example, unchanged apart from TypeScript annotations ---
-function normalizePrivateKey(privateKey) {
-  return privateKey.includes('\\n')
-    ? privateKey.replace(/\\n/g, '\n')
-    : privateKey;
-}
-
-const token = jwt.sign(
-  {
-    type: 'customer',
-    workspace_id: process.env.CUSTOMER_WORKSPACE_ID,
-    product_space_code: process.env.CUSTOMER_PRODUCT_SPACE_CODE
-  },
-  normalizePrivateKey(process.env.CUSTOMER_JWT_PRIVATE_KEY || ''),
-  {
-    algorithm: 'RS256',
-    keyid: process.env.CUSTOMER_SIGNING_KEY_ID,
-    subject: process.env.CUSTOMER_UNIQUE_CUSTOMER_ID,
-    expiresIn: process.env.CUSTOMER_JWT_EXPIRES_IN || '15m',
-    jwtid: `customer-${process.env.CUSTOMER_UNIQUE_CUSTOMER_ID}-${Date.now()}`
-  }
-);
 
 // --- the seed's WebSocket example, unchanged except for the URL ---
 const socket = io(SERVER_URL, {
