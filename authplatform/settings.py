@@ -117,6 +117,21 @@ else:
     # Channels' in-memory layer with a cheaper expiry sweep (see authplatform/layers.py).
     CHANNEL_LAYERS = {"default": {"BACKEND": "authplatform.layers.InMemoryChannelLayer"}}
 
+# --- cache (failed-authentication throttle counters, tokens/throttle.py) ---------------------------
+# Shared through Redis when REDIS_URL is set, so every server process counts the same failures;
+# local memory (per process) otherwise. Short socket timeouts: a slow cache must not stall logins.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "authplatform",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- auth and passwords -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

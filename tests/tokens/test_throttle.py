@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from authplatform.conf import platform_settings
+from tests.conftest import requires_redis
 from tests.live import assert_error, random_loopback
 from tokens.throttle import auth_failure_register
 from authplatform.client_ip import parse_ip
@@ -57,3 +58,21 @@ def test_a_burst_of_failures_gets_429_and_good_credentials_still_pass(daphne_ser
     assert attacker.get("user", headers={"Api-Key": api_key}).status_code == 200
     # Other addresses are not affected.
     assert bystander.get("user", headers={"Api-Key": "A" * 32}).status_code == 403
+
+
+@requires_redis
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_failures_are_counted_across_server_processes(daphne_server_factory):
+    """With REDIS_URL the counters live in Redis: N processes behind a balancer give no N× budget."""
+    burst = 6
+    env = {"AUTH_FAILURE_BURST": str(burst), "AUTH_FAILURE_WINDOW": "60"}
+    servers = [daphne_server_factory(**env), daphne_server_factory(**env)]
+    source = random_loopback()
+    wait_for_fresh_window()
+    statuses = []
+    for n in range(burst + 2):
+        with httpx.Client(base_url=f"{servers[n % 2].api}/", timeout=20,
+                          transport=httpx.HTTPTransport(local_address=source)) as attacker:
+            statuses.append(attacker.get("user", headers={"Api-Key": "A" * 32}).status_code)
+    assert statuses == [403] * burst + [429, 429]
