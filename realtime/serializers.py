@@ -330,11 +330,17 @@ class PreferencesField(serializers.Field):
     """``{category or "*": {channel: true | false | null}}``. null means "no choice of my own" (the
     workspace default applies); a whole category may be null too."""
 
-    default_error_messages = {"not_object": "Must be an object of categories."}
+    default_error_messages = {
+        "not_object": "Must be an object of categories.",
+        "too_many": "At most {limit} categories can have preferences.",
+    }
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             self.fail("not_object")
+        limit = platform_settings.REALTIME_MAX_PREFERENCE_CATEGORIES
+        if len(data) > limit:  # don't validate 100,000 categories to refuse them (the service decides too)
+            self.fail("too_many", limit=limit)
         errors: dict[str, Any] = {}
         result: dict[str, dict[str, bool | None] | None] = {}
         for category, channels in data.items():

@@ -246,6 +246,11 @@ def customer_preferences_update(
     """Apply ``{category: {channel: true | false | null}}``; null (for a channel or a whole category)
     removes the customer's own choice so the workspace default applies. ``replace`` (PUT) first removes
     every choice not in ``changes``. At most REALTIME_MAX_PREFERENCE_CATEGORIES categories are kept."""
+    limit = platform_settings.REALTIME_MAX_PREFERENCE_CATEGORIES
+    too_many = ValidationError({"preferences": [f"At most {limit} categories can have preferences."]})
+    if len(changes) > limit:
+        # Before any write: a huge body must not hold the write lock for one query per category.
+        raise too_many
     with transaction.atomic():
         own = CustomerPreference.objects.filter(product_space=product_space, customer_id=customer_id)
         if replace:
@@ -262,9 +267,8 @@ def customer_preferences_update(
                         product_space=product_space, customer_id=customer_id, category=category, channel=channel,
                         defaults={"enabled": enabled},
                     )
-        limit = platform_settings.REALTIME_MAX_PREFERENCE_CATEGORIES
-        if own.values("category").distinct().count() > limit:
-            raise ValidationError({"preferences": [f"At most {limit} categories can have preferences."]})
+        if own.values("category").distinct().count() > limit:  # a PATCH adding to what is stored
+            raise too_many
     return selectors.customer_preferences_get(product_space=product_space, customer_id=customer_id)
 
 

@@ -183,3 +183,22 @@ def test_malformed_body(api, world):
                        headers={**world.customer_headers("a", "alice"), "Content-Type": "application/json"})
     assert_error(response, 400)
     assert_error(api.post("customer/preferences", json={}, headers=world.customer_headers("a", "alice")), 405)
+
+
+def test_too_many_categories_are_refused_before_any_write(world, django_assert_max_num_queries):
+    """One query per category inside one transaction let a single body hold the write lock for minutes."""
+    from django.core.exceptions import ValidationError
+
+    from realtime.services import customer_preferences_update
+
+    huge = {f"category-{n}": {"email": False, "sms": False} for n in range(5000)}
+    with django_assert_max_num_queries(0), pytest.raises(ValidationError):
+        customer_preferences_update(product_space=world.a.product_spaces[0], customer_id=ALICE, changes=huge,
+                                    replace=True)
+    assert not CustomerPreference.objects.exists()
+
+
+def test_a_huge_preferences_body_is_a_400(api, world):
+    huge = {f"category-{n}": {"email": False} for n in range(20_000)}
+    assert_invalid(prefs(api, world, "PUT", {"preferences": huge}), "preferences")
+    assert not CustomerPreference.objects.exists()
