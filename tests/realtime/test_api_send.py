@@ -329,8 +329,9 @@ def test_all_errors_are_reported_at_once(api, world):
 
 @pytest.mark.parametrize("raw", [
     b"", b"{", b"[1, 2]", b'"text"', b"null", b'{"title": NaN}', b"\xff\xfe", b"[" * 50_000 + b"]" * 50_000,
-    b'{"title": "\\ud800"}',
-], ids=["empty", "truncated", "array", "string", "null", "nan", "not-utf8", "deeply-nested", "lone-surrogate"])
+    b'{"title": "\\ud800"}', b'{"data": {"x": 1e400}}',
+], ids=["empty", "truncated", "array", "string", "null", "nan", "not-utf8", "deeply-nested", "lone-surrogate",
+        "infinite-number"])
 def test_malformed_bodies_are_400_never_500(api, world, raw):
     response = api.post("in-app-messages", content=raw,
                         headers={**world.a.client_headers(), "Content-Type": "application/json"})

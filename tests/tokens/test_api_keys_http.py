@@ -168,8 +168,9 @@ def test_errors_and_answers_are_json_without_charset(api, api_key):
     assert_error(api.put("user", headers={"Api-Key": api_key}), 405, invalid_authentication=False)
 
 
-@pytest.mark.parametrize("raw", [b"[" * 50_000 + b"]" * 50_000, b'{"comment": "\\ud800"}', b"{", b"\xff\xfe"],
-                         ids=["deeply-nested", "lone-surrogate", "truncated", "not-utf8"])
+@pytest.mark.parametrize("raw", [b"[" * 50_000 + b"]" * 50_000, b'{"comment": "\\ud800"}', b"{", b"\xff\xfe",
+                                 b'{"comment": "x", "n": 1e400}'],
+                         ids=["deeply-nested", "lone-surrogate", "truncated", "not-utf8", "infinite-number"])
 @pytest.mark.parametrize("content_type", [None, "application/json"], ids=["no-content-type", "json"])
 def test_malformed_bodies_are_400_never_500(api, api_key, raw, content_type):
     """The API-wide parser (authplatform/api.py): nothing a body holds can crash a view or the database."""
