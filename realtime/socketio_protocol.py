@@ -101,7 +101,7 @@ def decode_engineio(text: str) -> eio.Packet:
     """An Engine.IO packet from a text frame (binary frames never reach here)."""
     try:
         packet = eio.Packet(encoded_packet=text)
-    except (ValueError, IndexError, TypeError) as exc:
+    except (ValueError, IndexError, TypeError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise ProtocolError(f"not an Engine.IO packet: {exc}") from None
     if packet.packet_type not in (eio.OPEN, eio.CLOSE, eio.PING, eio.PONG, eio.MESSAGE, eio.UPGRADE, eio.NOOP):
         raise ProtocolError(f"unknown Engine.IO packet type {packet.packet_type}")
@@ -118,7 +118,7 @@ def decode_socketio(data: Any) -> sio.Packet:
         raise ProtocolError("an Engine.IO message must carry a Socket.IO packet")
     try:
         packet = sio.Packet(encoded_packet=data)
-    except (ValueError, IndexError, TypeError) as exc:
+    except (ValueError, IndexError, TypeError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise ProtocolError(f"not a Socket.IO packet: {exc}") from None
     if packet.packet_type in (sio.BINARY_EVENT, sio.BINARY_ACK):
         raise ProtocolError("binary events are not accepted", CloseCode.UNSUPPORTED_DATA)

@@ -675,6 +675,8 @@ async def assert_server_still_serves(server: LiveServer, tenant: Tenant) -> None
     ("48", 4002),  # unknown Socket.IO type
     ('44{"message":"x"}', 4002),  # CONNECT_ERROR comes from servers only
     ("40{not json", 4002),
+    ("4" + "[" * 2000 + "]" * 2000, 4002),  # nested past the JSON decoder's recursion (Engine.IO payload)
+    ("42" + "[" * 2000 + "]" * 2000, 4002),  # the same inside a Socket.IO EVENT
     ('451-["upload",{"_placeholder":true,"num":0}]', 4003),  # binary event
     (b"\x04\x00\x01", 4003),  # binary frame
     ("4" + "2" + json.dumps(["big", "x" * 5000]), 4009),  # over maxPayload (4096)
