@@ -27,6 +27,7 @@ Usage in a view (e.g. the send API)::
 
 from __future__ import annotations
 
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
 from authplatform.errors import APIError
@@ -79,7 +80,8 @@ class WorkspaceRolePermission(BasePermission):
     ``WorkspaceRolePermission.of("write")`` makes the class to list. Before the handler, the workspace
     comes from ``view.get_permission_workspace(request)`` when the view has it (None: not found → the
     view answers 404 itself); object checks take the object itself if it is a Workspace, else its
-    ``workspace``. Unauthenticated callers get DRF's usual 401/403 with ``invalid_authentication``.
+    ``workspace``. A caller with no role in the workspace gets 404, as for an unknown code; one whose
+    role is too low gets 403. Unauthenticated callers get DRF's usual 401/403 with ``invalid_authentication``.
     """
 
     role: str = Role.READ
@@ -92,6 +94,9 @@ class WorkspaceRolePermission(BasePermission):
     def _check(self, request, workspace: Workspace | None) -> bool:
         if workspace is None:
             return True
+        if caller_role(request, workspace) is None:
+            # No role at all answers like an unknown code, so codes of other workspaces cannot be probed.
+            raise NotFound()
         if not caller_can(request, workspace, self.role):
             raise role_denied(workspace, self.role)
         return True

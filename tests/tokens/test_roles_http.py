@@ -18,22 +18,21 @@ def user_with_role(workspace, role):
     return services.api_key_create(actor=CLI, user=user)[1]
 
 
-@pytest.mark.parametrize("role, can_read, can_admin", [
-    (None, False, False), ("read", True, False), ("write", True, False), ("admin", True, True),
-])
-def test_roles_rank_read_write_admin(api, workspace, role, can_read, can_admin):
+@pytest.mark.parametrize("role, can_admin", [(None, False), ("read", False), ("write", False), ("admin", True)])
+def test_roles_rank_read_write_admin(api, workspace, role, can_admin):
     key = user_with_role(workspace, role)
     read = api.get(f"workspaces/{workspace.code}", headers={"Api-Key": key})
-    if can_read:
-        assert read.status_code == 200 and read.json()["caller"]["role"] == role
-    else:
-        body = assert_error(read, 403, "insufficient_role", invalid_authentication=False)
-        assert "'read'" in body["message"] and workspace.code in body["message"]
     admin = api.get(f"workspaces/{workspace.code}/memberships", headers={"Api-Key": key})
+    if role is None:  # no role at all: 404 like an unknown code, so codes cannot be probed
+        assert_error(read, 404, "not_found", invalid_authentication=False)
+        assert_error(admin, 404, "not_found", invalid_authentication=False)
+        return
+    assert read.status_code == 200 and read.json()["caller"]["role"] == role
     if can_admin:
         assert admin.status_code == 200 and admin.json()[0]["role"] == "admin"
     else:
-        assert_error(admin, 403, "insufficient_role", invalid_authentication=False)
+        body = assert_error(admin, 403, "insufficient_role", invalid_authentication=False)
+        assert "'admin'" in body["message"] and workspace.code in body["message"]
 
 
 def test_role_applies_to_tokens_and_is_read_on_every_request(api, workspace, api_user, api_key):
@@ -43,16 +42,19 @@ def test_role_applies_to_tokens_and_is_read_on_every_request(api, workspace, api
     assert_error(api.get(f"workspaces/{workspace.code}/memberships", headers=bearer), 403, "insufficient_role",
                  invalid_authentication=False)
     services.membership_remove(actor=CLI, membership=Membership.objects.get(user=api_user))
-    assert_error(api.get(f"workspaces/{workspace.code}", headers=bearer), 403, "insufficient_role",
+    # No role left: the workspace is as unknown to this caller as a code that names nothing.
+    assert_error(api.get(f"workspaces/{workspace.code}", headers=bearer), 404, "not_found",
                  invalid_authentication=False)
 
 
-def test_client_of_another_workspace_is_403(api, workspace):
+def test_another_workspace_is_404_for_a_client_so_codes_cannot_be_probed(api, workspace):
     other = services.workspace_create(actor=CLI, name=f"ws-{uuid.uuid4().hex[:10]}")
     client, secret = services.client_create(actor=CLI, workspace=other)
     headers = {"x-client-key": client.client_key, "x-client-secret": secret}
-    assert_error(api.get(f"workspaces/{workspace.code}", headers=headers), 403, "insufficient_role",
-                 invalid_authentication=False)
+    existing = api.get(f"workspaces/{workspace.code}", headers=headers)
+    unknown = api.get("workspaces/ZZZZZZZZ", headers=headers)
+    assert_error(existing, 404, "not_found", invalid_authentication=False)
+    assert existing.json() == unknown.json()
     assert api.get(f"workspaces/{other.code}", headers=headers).status_code == 200
     # A client is its workspace's backend ("write"), not an administrator.
     assert_error(api.get(f"workspaces/{other.code}/memberships", headers=headers), 403, "insufficient_role",
