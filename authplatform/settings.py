@@ -95,6 +95,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so a live daphne server in another process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
+    # Under ASGI every request (and every database_sync_to_async call) runs in a new context, so with
+    # CONN_MAX_AGE=0 each one opened a new PostgreSQL connection (profiled: the biggest cost after the
+    # ORM), and persistent connections would leak one per context (Django's docs). A pool hands each
+    # request an open connection and takes it back when Django closes it. Needs psycopg[pool].
+    if DATABASES["default"].get("CONN_MAX_AGE"):
+        from django.core.exceptions import ImproperlyConfigured
+        raise ImproperlyConfigured("CONN_MAX_AGE must be 0 with DATABASE_POOL=1 (set DATABASE_POOL=0 to use it).")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+        # Per process; size processes x max_size below PostgreSQL's max_connections (default 100).
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
+        "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),  # seconds a request waits for a connection
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "credentials.User"

@@ -61,3 +61,39 @@ def test_bad_boolean_is_a_clear_error(tmp_path):
     result = run_settings({"VAR_DIR": str(tmp_path), "DEBUG": "maybe"})
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+PRINT_DATABASE = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "d = s.DATABASES['default']; print(json.dumps({'pool': d.get('OPTIONS', {}).get('pool'), "
+    "'conn_max_age': d['CONN_MAX_AGE']}))"
+)
+
+
+def run_database_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CONN_MAX_AGE"))}
+    return subprocess.run(
+        [sys.executable, "-c", PRINT_DATABASE], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "authplatform.settings", **env},
+    )
+
+
+def test_postgresql_uses_a_connection_pool_sized_from_the_environment(tmp_path):
+    """Under ASGI each request has its own context: without a pool each one opened a new connection."""
+    url = "postgres://user@127.0.0.1:5432/db"
+    result = run_database_settings({"VAR_DIR": str(tmp_path), "DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"pool": {"min_size": 2, "max_size": 20, "timeout": 10}, "conn_max_age": 0}
+    sized = run_database_settings({"VAR_DIR": str(tmp_path), "DATABASE_URL": url, "DATABASE_POOL_MAX_SIZE": "5"})
+    assert json.loads(sized.stdout)["pool"]["max_size"] == 5
+    off = run_database_settings({"VAR_DIR": str(tmp_path), "DATABASE_URL": url, "DATABASE_POOL": "0",
+                                 "CONN_MAX_AGE": "60"})
+    assert json.loads(off.stdout) == {"pool": None, "conn_max_age": 60}
+    both = run_database_settings({"VAR_DIR": str(tmp_path), "DATABASE_URL": url, "CONN_MAX_AGE": "60"})
+    assert both.returncode != 0 and "CONN_MAX_AGE must be 0 with DATABASE_POOL=1" in both.stderr
+    sqlite = run_database_settings({"VAR_DIR": str(tmp_path)})
+    assert json.loads(sqlite.stdout)["pool"] is None
+
+
+def test_the_pool_driver_is_installed():
+    import psycopg_pool  # noqa: F401  (psycopg[pool]: Django's pool option needs it)
