@@ -19,12 +19,12 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
-from django.utils import timezone
 
 from authplatform.client_ip import IPAddress
 from credentials import hashing, selectors, services
 from credentials.audit import Actor
 from credentials.models import ApiKey, PlatformTokenKey
+from tokens.bearer import unverified_header
 from tokens.ip_rules import check_ip_allowed
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def api_token_verify(token: str, *, ip: IPAddress | None) -> VerifiedApiToken:
     if len(token) > API_TOKEN_MAX_BYTES:
         raise ApiTokenError("token_too_large", "The token is too large.")
     try:
-        header = jwt.get_unverified_header(token)
+        header = unverified_header(token)
     except jwt.PyJWTError:
         raise ApiTokenError("token_malformed", "The token is not a well-formed JWT.") from None
     kid = header.get("kid")
@@ -120,9 +120,7 @@ def api_token_verify(token: str, *, ip: IPAddress | None) -> VerifiedApiToken:
         raise ApiTokenError("token_invalid", "The token is not a valid API token.")
     if not check_ip_allowed(ip, payload["ips"]):
         raise ApiTokenError("ip_not_allowed", f"This token may not be used from your address ({ip}).")
-    api_key = (
-        ApiKey.objects.active(timezone.now()).select_related("user").filter(pk=uuid.UUID(payload["id"])).first()
-    )
+    api_key = selectors.api_key_get_active(key_id=uuid.UUID(payload["id"]))
     if api_key is None or not api_key.user.is_active:
         raise ApiTokenError("api_key_revoked",
                             "The API key this token was minted from was deleted or rotated.")

@@ -1,0 +1,106 @@
+"""A queryset whose SQL is built once per database, for the lookups that run on every request.
+
+py-spy and cProfile of every credential kind (issue 7) show that Django spends ~90% of an
+authentication building and compiling its one query (filter(), select_related, WHERE and SELECT
+compilation, per-column converters), and ~5% running it. A ``PreparedQuery`` builds the queryset once
+with sample values, keeps the compiled SQL, the parameter positions of each value and the row-to-model
+machinery, and on each call only binds the new values and runs that same SQL. It is still a query per
+call, so revocation, expiry and deactivation are decided by the database on every request exactly as
+before; only the Python that writes the SQL is skipped.
+
+Instances are built as Django's ModelIterable builds them (``from_db`` and the select_related
+populators), so callers get the same objects as from the queryset. Each value is adapted with the
+model field it is compared to (``get_db_prep_value``), as the ORM's lookups do.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Field, QuerySet
+from django.db.models.query import get_related_populators
+
+
+class _Compiled:
+    def __init__(self, queryset: QuerySet, samples: dict[str, Any], fields: dict[str, Field], connection) -> None:
+        self.compiler = queryset.query.get_compiler(using=queryset.db)
+        self.sql, params = self.compiler.as_sql()  # also fills compiler.select and klass_info
+        self.params = list(params)
+        self.positions: dict[str, list[int]] = {}
+        for name, sample in samples.items():
+            adapted = fields[name].get_db_prep_value(sample, connection, prepared=False)
+            self.positions[name] = [i for i, param in enumerate(self.params) if param == adapted]
+            if not self.positions[name]:
+                raise ValueError(f"PreparedQuery: the sample value of {name!r} is not a parameter of its query")
+        taken = [i for positions in self.positions.values() for i in positions]
+        if len(taken) != len(set(taken)):
+            raise ValueError("PreparedQuery: two sample values compile to the same parameter; use distinct ones")
+        compiler = self.compiler
+        klass_info, select = compiler.klass_info, compiler.select
+        self.model = klass_info["model"]
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        self.model_slice = slice(start, end)
+        self.init_list = [column[0].target.attname for column in select[start:end]]
+        self.related_populators = get_related_populators(klass_info, select, queryset.db)
+        self.converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
+        if compiler.annotation_col_map:
+            raise ValueError("PreparedQuery does not handle annotations")
+
+
+class PreparedQuery:
+    """``build(**values)`` -> queryset, compiled once per database alias and engine.
+
+    ``samples`` gives each value a sample of its type that appears nowhere else in the query (it
+    marks the value's parameter positions); ``fields`` names the model field each value is compared to.
+    """
+
+    def __init__(self, build: Callable[..., QuerySet], *, samples: dict[str, Any], fields: dict[str, Field],
+                 using: str = DEFAULT_DB_ALIAS) -> None:
+        self._build = build
+        self._using = using
+        self._samples = samples
+        self._fields = fields
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, queryset_db: str) -> tuple[_Compiled, Any]:
+        connection = connections[queryset_db]
+        key = (queryset_db, connection.settings_dict["ENGINE"])
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            with self._lock:
+                compiled = self._compiled.get(key)
+                if compiled is None:
+                    queryset = self._build(**self._samples).using(queryset_db)
+                    compiled = _Compiled(queryset, self._samples, self._fields, connection)
+                    self._compiled[key] = compiled
+        return compiled, connection
+
+    def all(self, **values) -> list:
+        """The model instances the queryset ``build(**values)`` would give, in its order."""
+        db = self._using
+        compiled, connection = self._get(db)
+        params = list(compiled.params)
+        for name, value in values.items():
+            adapted = self._fields[name].get_db_prep_value(value, connection, prepared=False)
+            for i in compiled.positions[name]:
+                params[i] = adapted
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        if compiled.converters:
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        out = []
+        for row in rows:
+            obj = compiled.model.from_db(db, compiled.init_list, row[compiled.model_slice])
+            for populator in compiled.related_populators:
+                populator.populate(row, obj)
+            out.append(obj)
+        return out
+
+    def first(self, **values):
+        """The only row of a lookup by a unique column, or None."""
+        rows = self.all(**values)
+        return rows[0] if rows else None
