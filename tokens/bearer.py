@@ -53,11 +53,17 @@ def _unverified_header(token: str) -> dict:
 def unverified_header(token: str) -> dict:
     """``jwt.get_unverified_header(token)``, remembered for recently seen tokens.
 
+    A compact JWT is ASCII only (base64url and dots). Anything else is refused here as a DecodeError,
+    before PyJWT encodes it: a lone surrogate (possible in a Socket.IO auth payload, which is JSON)
+    raised UnicodeEncodeError there, which no caller expects.
+
     PyJWT checks every character of all three segments in Python (~0.2 ms for an RS256 token), and a
     request read the header twice (token_kind, then the verifier) before jwt.decode parsed it a third
     time. The header is a pure function of the token string, so this is only a memo; a token that does
     not parse raises every time (exceptions are not cached). A copy, so callers cannot alter the memo.
     """
+    if not token.isascii():
+        raise jwt.DecodeError("A JWT is ASCII only.")
     return dict(_unverified_header(token))
 
 

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 
 from authplatform.conf import platform_settings
 from credentials import selectors
-from credentials.models import ProductSpace
+from credentials.models import CODE_VALIDATOR, ProductSpace
 from credentials.services import last_used_touch
 from tokens.bearer import unverified_header
 from tokens.principals import CustomerPrincipal
@@ -80,6 +80,21 @@ def _product_space(workspace_id: int, code: str) -> ProductSpace | None:
     return ProductSpace.from_db(ProductSpace.objects.db, _PRODUCT_SPACE_FIELDS, values)
 
 
+def _storable_text(value: str) -> bool:
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_code(value) -> bool:
+    """A product space code's shape, checked before it reaches a query (a NUL is a 500 on PostgreSQL)."""
+    return isinstance(value, str) and CODE_VALIDATOR.regex.fullmatch(value) is not None
+
+
 def _is_numeric(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -130,12 +145,16 @@ def verify_customer_jwt(token: str) -> CustomerPrincipal:
     subject = claims["sub"]
     if not subject or len(subject) > MAX_SUBJECT_LENGTH:
         raise CustomerTokenError("invalid_claims", f"The 'sub' claim must be 1 to {MAX_SUBJECT_LENGTH} characters.")
+    if not _storable_text(subject):
+        # The subject becomes a customer id in the database and a channel-layer group name: PostgreSQL
+        # refuses NUL and a lone surrogate cannot be encoded, either would be a 500 later on.
+        raise CustomerTokenError("invalid_claims", "The 'sub' claim must be text without NUL or lone surrogates.")
     if claims.get("type") != CUSTOMER_TOKEN_TYPE:
         raise CustomerTokenError("wrong_token_type", "The token's 'type' claim must be \"customer\".")
     if claims.get("workspace_id") != key.workspace.code:
         raise CustomerTokenError("wrong_workspace", "The token's 'workspace_id' is not the signing key's workspace.")
     code = claims.get("product_space_code")
-    product_space = _product_space(key.workspace_id, code) if isinstance(code, str) else None
+    product_space = _product_space(key.workspace_id, code) if _is_code(code) else None
     if product_space is None:
         raise CustomerTokenError("unknown_product_space",
                                  "The token's 'product_space_code' is not a product space of its workspace.")

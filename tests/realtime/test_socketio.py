@@ -450,6 +450,12 @@ BAD_TOKENS = {
     "other_workspace_product_space": (lambda t, o: t.token("C1", product_space=o.product_space),
                                       "unknown_product_space"),
     "not_a_jwt": (lambda t, o: "not-a-jwt", "token_malformed"),
+    # JSON can carry what an HTTP header cannot: a lone surrogate in the token, NUL in signed claims
+    "lone_surrogate_in_token": (lambda t, o: t.token("C1")[:-4] + "\ud800", "token_malformed"),
+    "nul_in_sub": (lambda t, o: t.token("C\x001"), "invalid_claims"),
+    "lone_surrogate_in_sub": (lambda t, o: t.token("C\ud8001"), "invalid_claims"),
+    "nul_in_product_space_code": (lambda t, o: t.token("C1", product_space_code="ABCD\x00EFG"),
+                                  "unknown_product_space"),
 }
 
 

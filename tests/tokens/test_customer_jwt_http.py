@@ -132,6 +132,12 @@ def test_wrong_type_string_exp_and_missing_sub_are_401(api, signing):
     assert_refused(me(api, rs256(private_pem, key.kid, no_sub)), "invalid_claims")
     for far_future in (253402300800, 10**20):  # year 10000; beyond any platform's time_t
         assert_refused(me(api, rs256(private_pem, key.kid, claims(env, exp=far_future))), "invalid_claims")
+    # signed, but not storable as a customer id (PostgreSQL refuses NUL; a lone surrogate cannot be encoded)
+    for sub in ("CUST\x001", "CUST\ud800"):
+        assert_refused(me(api, rs256(private_pem, key.kid, claims(env, sub=sub))), "invalid_claims")
+    for code in ("ABCD\x00EFG", env["CUSTOMER_PRODUCT_SPACE_CODE"] + "\n", env["CUSTOMER_PRODUCT_SPACE_CODE"].lower()):
+        assert_refused(me(api, rs256(private_pem, key.kid, claims(env, product_space_code=code))),
+                       "unknown_product_space")
 
 
 def test_alg_none_and_hs256_with_the_public_key_are_401(api, signing):
