@@ -75,11 +75,7 @@ def ip_rules_parse(
                                   f"'{item[:64]}' in 'ips' is not an IP address or a network in CIDR notation.") from None
         if network not in networks:
             networks.append(network)
-    covered = sum(
-        net.num_addresses
-        for version in (4, 6)
-        for net in ipaddress.collapse_addresses(n for n in networks if n.version == version)
-    )
+    covered = _covered(networks, 4) + _covered(networks, 6)
     if covered > max_addresses:
         raise IPRuleError("too_many_ip_addresses",
                           f"'ips' may cover at most {max_addresses:,} addresses in total; these cover {covered:,}.")
@@ -116,4 +112,11 @@ def check_ips_within(narrower: Sequence[str], wider: Sequence[str]) -> bool:
     inner, outer = _rule_networks(tuple(narrower)), _rule_networks(tuple(wider))
     if inner is None or outer is None:
         return False
-    return all(any(n.version == w.version and n.subnet_of(w) for w in outer) for n in inner)
+    # Covered by the union, not by one network: 10.0.0.0/24 lies within 10.0.0.0/25 + 10.0.0.128/25.
+    # Adding ``inner`` to ``outer`` leaves the union's size unchanged exactly when it adds no address.
+    return all(_covered(inner + outer, version) == _covered(outer, version) for version in (4, 6))
+
+
+def _covered(networks: Iterable[Network], version: int) -> int:
+    """How many addresses of IP ``version`` the union of ``networks`` covers (overlaps counted once)."""
+    return sum(net.num_addresses for net in ipaddress.collapse_addresses(n for n in networks if n.version == version))

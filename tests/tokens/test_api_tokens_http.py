@@ -163,6 +163,11 @@ def test_renewal_with_the_token(api, api_key):
     assert narrower.status_code == 200
     assert narrower.json()["payload"]["ips"] == [api.source_ip]
     assert AuditEvent.objects.filter(action="api_token.renew").count() == 2
+    # Within the union of the old networks, though in none of them alone, is not wider.
+    halves = token_of(api, api_key, ips="request_ip,192.0.2.0/25,192.0.2.128/25")
+    whole = api.get("user/apikeys/token", headers=bearer(halves), params={"ips": "request_ip,192.0.2.0/24"})
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["payload"]["ips"] == [api.source_ip, "192.0.2.0/24"]
 
 
 def test_renewal_beyond_expt_is_403(api, api_key):

@@ -77,3 +77,8 @@ def test_check_ips_within():
     assert not check_ips_within(["::a00:1"], ["10.0.0.0/8"])  # versions never mix
     assert check_ips_within([], []) and check_ips_within(["1.2.3.4"], [])
     assert not check_ips_within([], ["10.0.0.0/8"])  # dropping protection widens
+    # the union counts, not each network alone
+    assert check_ips_within(["10.0.0.0/24"], ["10.0.0.0/25", "10.0.0.128/25"])
+    assert check_ips_within(["10.0.0.0/23", "::1"], ["10.0.1.0/24", "::1", "10.0.0.0/24"])
+    assert not check_ips_within(["10.0.0.0/23"], ["10.0.0.0/25", "10.0.0.128/25"])  # 10.0.1.x is new
+    assert not check_ips_within(["10.0.0.0/24", "::2"], ["10.0.0.0/24", "::1"])
