@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 from authplatform.env import DevSecrets, env_bool, env_int, env_list, random_secret
 
@@ -101,7 +102,6 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_b
     # ORM), and persistent connections would leak one per context (Django's docs). A pool hands each
     # request an open connection and takes it back when Django closes it. Needs psycopg[pool].
     if DATABASES["default"].get("CONN_MAX_AGE"):
-        from django.core.exceptions import ImproperlyConfigured
         raise ImproperlyConfigured("CONN_MAX_AGE must be 0 with DATABASE_POOL=1 (set DATABASE_POOL=0 to use it).")
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
@@ -115,21 +115,31 @@ AUTH_USER_MODEL = "credentials.User"
 
 # --- channel layer ------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Seconds a group membership lasts unless renewed; sockets renew theirs every half of it
+# (realtime/consumers.py), so only memberships of dead processes expire. Channels' default: one day.
+CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400)
+if CHANNEL_LAYER_GROUP_EXPIRY < 2:
+    raise ImproperlyConfigured("CHANNEL_LAYER_GROUP_EXPIRY must be at least 2 seconds.")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, as long as channels_redis's
+                # blocking BZPOPMIN (5 s): an idle socket's receive then failed every ~5 s and closed
+                # it (channels_redis#422). A longer timeout keeps dead connections detectable.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # channels_redis queues all of one process's sockets under one Redis key, and the
                 # default capacity (100) silently drops the rest of a larger fan-out to that process.
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 100_000),
+                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
             },
         }
     }
 else:
     # Channels' in-memory layer with a cheaper expiry sweep (see authplatform/layers.py).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "authplatform.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "authplatform.layers.InMemoryChannelLayer",
+                                  "CONFIG": {"group_expiry": CHANNEL_LAYER_GROUP_EXPIRY}}}
 
 # --- cache (failed-authentication throttle counters, tokens/throttle.py) ---------------------------
 # Shared through Redis when REDIS_URL is set, so every server process counts the same failures;

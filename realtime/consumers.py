@@ -135,7 +135,7 @@ class SocketIOConsumer(AsyncWebsocketConsumer):
         self._released = False
         self._pong = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
-        self._expiry: asyncio.Task | None = None
+        self._session_tasks: list[asyncio.Task] = []  # the session's expiry and group refresh
         self._connect_deadline: asyncio.Task | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -232,6 +232,10 @@ class SocketIOConsumer(AsyncWebsocketConsumer):
         elif packet.packet_type == sio.DISCONNECT:
             if namespace == DEFAULT_NAMESPACE:
                 await self._leave_session()
+                if self._connect_deadline is None:
+                    # Without a session the socket must CONNECT again in time, as after the handshake,
+                    # or it would idle on its pings for ever.
+                    self._connect_deadline = self._spawn(self._close_unless_connected_in_time())
         # EVENT / ACK: clients have no events to send here; ignored like events without a handler.
 
     async def _connect_customer(self, auth: Any) -> None:
@@ -270,7 +274,8 @@ class SocketIOConsumer(AsyncWebsocketConsumer):
             self._connect_deadline = None
         signing_key_sessions.add(session.kid, self)
         await self._send_frame(connected_frame(session.sid))
-        self._expiry = self._spawn(self._end_at_expiry(session.expires_at))
+        self._session_tasks = [self._spawn(self._end_at_expiry(session.expires_at)),
+                               self._spawn(self._keep_groups(session))]
 
     async def _refuse(self, reason: str, message: str) -> None:
         logger.info("Socket.IO CONNECT from %s refused: %s.", scope_client_ip(self.scope), reason)
@@ -311,13 +316,23 @@ class SocketIOConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(delay)
         await self.end_session(TOKEN_EXPIRED, "The token has expired; connect again with a new one.")
 
+    async def _keep_groups(self, session: CustomerSession) -> None:
+        """Join the session's groups again every half group_expiry (CHANNEL_LAYER_GROUP_EXPIRY): the
+        layer drops a membership older than that, and a socket may outlive it (a token can last days),
+        which would leave it connected and deaf. A failure ends the socket (see _task_done)."""
+        interval = max(self.channel_layer.group_expiry / 2, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            for group in session.groups:
+                await self._layer(self.channel_layer.group_add(group, self.channel_name))
+
     async def _leave_session(self) -> None:
         session, self.session = self.session, None
         if session is None:
             return
-        if self._expiry is not None:
-            self._expiry.cancel()
-            self._expiry = None
+        for task in self._session_tasks:
+            task.cancel()
+        self._session_tasks = []
         signing_key_sessions.discard(session.kid, self)
         await self._leave_groups(session)
 

@@ -97,3 +97,17 @@ def test_postgresql_uses_a_connection_pool_sized_from_the_environment(tmp_path):
 
 def test_the_pool_driver_is_installed():
     import psycopg_pool  # noqa: F401  (psycopg[pool]: Django's pool option needs it)
+
+
+def test_group_expiry_reaches_the_channel_layer_and_is_at_least_two_seconds(tmp_path):
+    printed = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings as s; "
+                               "print(s.CHANNEL_LAYERS['default']['CONFIG']['group_expiry'])"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "authplatform.settings", "VAR_DIR": str(tmp_path),
+             "CHANNEL_LAYER_GROUP_EXPIRY": "600"},
+    )
+    assert printed.stdout.strip() == "600", printed.stderr
+    result = run_settings({"VAR_DIR": str(tmp_path), "CHANNEL_LAYER_GROUP_EXPIRY": "1"})
+    assert result.returncode != 0
+    assert "CHANNEL_LAYER_GROUP_EXPIRY must be at least 2 seconds" in result.stderr

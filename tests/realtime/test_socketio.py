@@ -761,18 +761,76 @@ def test_unknown_namespace_gets_connect_error_and_the_connection_stays_usable(tu
 
 
 def test_client_disconnect_leaves_the_customer_group(tuned_server):
-    """A namespace DISCONNECT from the client ends delivery to that connection."""
+    """A namespace DISCONNECT from the client ends delivery to that connection; without a new CONNECT
+    the socket is closed once the connect timeout passes again, as after the handshake."""
+    tenant = make_tenant()
+
+    async def scenario():
+        raw = await RawSocket.open(tuned_server)
+        assert (await raw.connect_customer(tenant.token("C1"))).startswith("40{")
+        await asyncio.sleep(2.0)  # past the first connect timeout (1.5 s): that deadline was met
+        await raw.send("41")
+        started = time.monotonic()
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(send_message, tuned_server, tenant, ["C1"], title="nobody listens")
+        heard = []
+        while (frame := await raw.receive()) is not None:  # pings are answered, nothing else comes
+            heard.append(frame)
+        assert heard == [] and raw.ws.close_code == 4008
+        assert 1.2 < time.monotonic() - started < 4.0
+        await raw.close()
+
+    run(scenario())
+
+
+def test_connect_again_after_disconnect_on_the_same_socket(tuned_server):
     tenant = make_tenant()
 
     async def scenario():
         raw = await RawSocket.open(tuned_server)
         assert (await raw.connect_customer(tenant.token("C1"))).startswith("40{")
         await raw.send("41")
-        await asyncio.sleep(0.2)
-        await asyncio.to_thread(send_message, tuned_server, tenant, ["C1"], title="nobody listens")
-        with pytest.raises(asyncio.TimeoutError):  # the transport stays open (pings), but silent
-            await raw.receive(timeout=1.0)
+        assert (await raw.connect_customer(tenant.token("C1"))).startswith("40{")
+        await asyncio.sleep(2.0)  # past the connect timeout: the re-armed deadline was met as well
+        await asyncio.to_thread(send_message, tuned_server, tenant, ["C1"], title="after reconnect")
+        assert json.loads((await raw.receive())[2:])[0] == "inAppMessage"
         await raw.close()
+
+    run(scenario())
+
+
+def test_a_socket_silent_for_longer_than_the_layers_blocking_read_still_receives(daphne_server):
+    """channels_redis waits for messages with a 5 s blocking read; with redis-py 8's default 5 s socket
+    timeout that read failed on a quiet socket and closed it (second CI pass)."""
+    tenant = make_tenant()
+
+    async def scenario():
+        client = PyClient()
+        assert await client.connect(daphne_server, tenant.token("C1")), client.events
+        await asyncio.sleep(7.0)
+        await asyncio.to_thread(send_message, daphne_server, tenant, ["C1"], title="after the quiet")
+        [message] = await client.wait_for("inAppMessage")
+        assert message["title"] == "after the quiet"
+        assert client.data("disconnect") == []
+        await client.close()
+
+    run(scenario())
+
+
+def test_sockets_keep_their_groups_past_the_layers_group_expiry(daphne_server_factory):
+    """The layer forgets a membership after CHANNEL_LAYER_GROUP_EXPIRY (a day by default); a socket
+    connected longer renews its own, so it still hears its customer's messages."""
+    server = daphne_server_factory(**TUNED_ENV, CHANNEL_LAYER_GROUP_EXPIRY="2")
+    tenant = make_tenant()
+
+    async def scenario():
+        client = PyClient()
+        assert await client.connect(server, tenant.token("C1")), client.events
+        await asyncio.sleep(5.0)  # over twice the group expiry
+        await asyncio.to_thread(send_message, server, tenant, ["C1"], title="still here")
+        [message] = await client.wait_for("inAppMessage")
+        assert message["title"] == "still here"
+        await client.close()
 
     run(scenario())
 
