@@ -33,6 +33,25 @@ def test_in_memory_layer_sweeps_at_most_once_per_interval_and_still_expires():
     assert name not in layer.channels
 
 
+def test_in_memory_group_send_copies_per_member_and_skips_only_a_full_channel():
+    layer = InMemoryChannelLayer(capacity=1)
+
+    async def scenario():
+        full, first, second = [await layer.new_channel() for _ in range(3)]
+        for name in (full, first, second):
+            await layer.group_add("g", name)
+        await layer.send(full, {"type": "earlier"})  # capacity 1: this channel is now full
+        await layer.group_send("g", {"type": "x", "data": {"n": 1}})
+        got = [await asyncio.wait_for(layer.receive(name), 1) for name in (full, first, second)]
+        assert [m["type"] for m in got] == ["earlier", "x", "x"]
+        got[1]["data"]["n"] = 2  # one receiver's copy is not another's
+        assert got[2]["data"] == {"n": 1}
+        with pytest.raises(asyncio.TimeoutError):  # the full channel missed the group message
+            await asyncio.wait_for(layer.receive(full), 0.1)
+
+    asyncio.run(scenario())
+
+
 @requires_redis
 def test_redis_layer_delivers_a_fan_out_larger_than_the_library_default_capacity():
     """channels_redis keeps a process's channels under one key; its default capacity (100) drops the rest."""
