@@ -283,15 +283,18 @@ class SocketIOConsumer(AsyncWebsocketConsumer):
 
     # --- messages from the channel layer ------------------------------------------------------
     async def socketio_emit(self, message: dict) -> None:
-        """``{"type": "socketio.emit", "event", "data"}``: an event for this customer's sockets."""
+        """``{"type": "socketio.emit", "events": [{"event", "data"}, ...]}``: events for this customer's
+        sockets, sent in order (realtime/fanout.py)."""
         if self.session is None:
             return
-        try:
-            frame = event_frame(message.get("event"), message.get("data"))
-        except (TypeError, ValueError):
-            logger.error("Dropped a Socket.IO event that cannot be sent as JSON: %r.", message.get("event"))
-            return
-        await self._send_frame(frame)
+        for item in message.get("events") or ():
+            try:
+                frame = event_frame(item.get("event"), item.get("data"))
+            except (TypeError, ValueError, AttributeError):
+                logger.error("Dropped a Socket.IO event that cannot be sent as JSON: %r.",
+                             item.get("event") if isinstance(item, dict) else item)
+                continue
+            await self._send_frame(frame)
 
     async def socketio_end_session(self, message: dict) -> None:
         """``{"type": "socketio.end_session", "reason", "message"}``: e.g. its signing key was revoked."""

@@ -29,12 +29,14 @@ def group_of(tenant, customer_id: str, product_space: int = 0) -> str:
                           product_space_code=tenant.product_spaces[product_space].code, customer_id=customer_id)
 
 
-async def next_event(layer, channel: str, timeout: float) -> tuple[str, object] | None:
+async def next_events(layer, channel: str, timeout: float) -> list[tuple[str, object]] | None:
+    """The events of the next layer message (one per customer per change: realtime/fanout.py)."""
     try:
         message = await asyncio.wait_for(layer.receive(channel), timeout)
     except asyncio.TimeoutError:
         return None
-    return message["event"], message["data"]
+    assert message["type"] == "socketio.emit"
+    return [(item["event"], item["data"]) for item in message["events"]]
 
 
 def listen(groups: list[str], action, *, expect: int, quiet: float = 0.5):
@@ -47,12 +49,14 @@ def listen(groups: list[str], action, *, expect: int, quiet: float = 0.5):
         for group in groups:
             await layer.group_add(group, channel)
         async def poll_async(timeout: float):
-            return await next_event(layer, channel, timeout)
+            return await next_events(layer, channel, timeout)
 
         poll = async_to_sync(poll_async)
         result = await sync_to_async(action)(poll)
-        events = [await next_event(layer, channel, 10) for _ in range(expect)]
-        extra = await next_event(layer, channel, quiet)
+        events = []
+        while len(events) < expect and (batch := await next_events(layer, channel, 10)) is not None:
+            events += batch
+        extra = await next_events(layer, channel, quiet)
         for group in groups:
             await layer.group_discard(group, channel)
         return result, events, extra
