@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone as dt_timezone
 
-from django.db.models import Q
 from django.utils import timezone
 
 from credentials import hashing
@@ -22,11 +21,9 @@ MAX_PRESENTED_LENGTH = 256  # nothing we issue is longer; longer input is refuse
 
 
 def _active(model, now, **lookups):
-    """``model.objects.active(now).filter(**lookups)`` in one filter() and without the Meta ordering,
-    which a lookup by a unique column does not need."""
-    return model.objects.filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True, **lookups
-    ).order_by()
+    """The active rows (CredentialQuerySet.active, the one place that says what active means) matching
+    ``lookups``, without the Meta ordering, which a lookup by a unique column does not need."""
+    return model.objects.active(now).filter(**lookups).order_by()
 
 
 # The per-request lookups, compiled once (credentials/prepared.py: building the query was ~90% of an
