@@ -93,7 +93,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # lock instead of failing, and take the write lock up front so it can't deadlock on upgrade.
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
+        # Write-ahead log: readers never wait for a writer, and a commit is one fsync of the log
+        # instead of the rollback journal's several (measured 0.29 vs 1.23 ms on the bench machine).
+        # synchronous stays FULL, so a commit that returned survives a power cut (a revocation too).
+        "init_command": "PRAGMA journal_mode=WAL",
     }
+    if env_bool("DATABASE_POOL", True):
+        # Open connections are reused across requests, as with PostgreSQL below (authplatform/db/sqlite3).
+        if DATABASES["default"].get("CONN_MAX_AGE"):
+            raise ImproperlyConfigured("CONN_MAX_AGE must be 0 with DATABASE_POOL=1 (set DATABASE_POOL=0 to use it).")
+        DATABASES["default"]["ENGINE"] = "authplatform.db.sqlite3"
+        DATABASES["default"]["OPTIONS"]["pool"] = {"max_size": env_int("DATABASE_POOL_MAX_SIZE", 20)}
     # A file, not memory, so a live daphne server in another process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):

@@ -33,7 +33,7 @@ def free_port() -> int:
 def database_url_for_tests() -> str:
     """A DATABASE_URL for the database the tests run on (the test database, once it exists)."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     user = db.get("USER") or ""
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""

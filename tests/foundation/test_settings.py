@@ -36,7 +36,7 @@ def test_development_generates_secrets_once_and_reuses_them(tmp_path):
     secrets_file = tmp_path / "dev-secrets.json"
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
     # the embedded defaults: SQLite in var/ and the in-memory channel layer
-    assert a["db"] == "django.db.backends.sqlite3"
+    assert a["db"] == "authplatform.db.sqlite3"  # SQLite with its connections pooled (test_sqlite_pool.py)
     assert a["layer"] == "authplatform.layers.InMemoryChannelLayer"
 
 
@@ -91,8 +91,27 @@ def test_postgresql_uses_a_connection_pool_sized_from_the_environment(tmp_path):
     assert json.loads(off.stdout) == {"pool": None, "conn_max_age": 60}
     both = run_database_settings({"VAR_DIR": str(tmp_path), "DATABASE_URL": url, "CONN_MAX_AGE": "60"})
     assert both.returncode != 0 and "CONN_MAX_AGE must be 0 with DATABASE_POOL=1" in both.stderr
-    sqlite = run_database_settings({"VAR_DIR": str(tmp_path)})
-    assert json.loads(sqlite.stdout)["pool"] is None
+
+
+def test_sqlite_pools_its_connections_and_writes_ahead(tmp_path):
+    """SQLite gets the same switch and size as PostgreSQL (authplatform/db/sqlite3/base.py)."""
+    print_sqlite = PRINT_DATABASE.replace("'conn_max_age'", "'engine': d['ENGINE'], "
+                                          "'init': d['OPTIONS'].get('init_command'), 'conn_max_age'")
+
+    def run(env):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CONN_MAX_AGE"))}
+        return subprocess.run([sys.executable, "-c", print_sqlite], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60, env={**clean, "DJANGO_SETTINGS_MODULE": "authplatform.settings",
+                                               "VAR_DIR": str(tmp_path), **env})
+
+    pooled = json.loads(run({}).stdout)
+    assert pooled == {"pool": {"max_size": 20}, "engine": "authplatform.db.sqlite3",
+                      "init": "PRAGMA journal_mode=WAL", "conn_max_age": 0}
+    assert json.loads(run({"DATABASE_POOL_MAX_SIZE": "3"}).stdout)["pool"] == {"max_size": 3}
+    off = json.loads(run({"DATABASE_POOL": "0", "CONN_MAX_AGE": "60"}).stdout)
+    assert off["pool"] is None and off["engine"] == "django.db.backends.sqlite3" and off["conn_max_age"] == 60
+    both = run({"CONN_MAX_AGE": "60"})
+    assert both.returncode != 0 and "CONN_MAX_AGE must be 0 with DATABASE_POOL=1" in both.stderr
 
 
 def test_the_pool_driver_is_installed():

@@ -1,0 +1,138 @@
+"""The embedded database's connection pool (authplatform/db/sqlite3/base.py).
+
+Each test drives its own wrappers on a file of its own, so the suite's database is not involved and
+the tests run on either CI pass.
+"""
+
+import sqlite3
+import threading
+
+import pytest
+
+from authplatform.db.sqlite3.base import DatabaseWrapper, close_idle_connections, idle_connections
+
+
+@pytest.fixture(autouse=True)
+def _own_files_only(django_db_blocker):
+    # pytest-django guards the suite's database; these wrappers open files of their own.
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def database(tmp_path):
+    path = str(tmp_path / "pool.sqlite3")
+    first = wrapper(path)
+    with first.cursor() as cursor:
+        cursor.execute("CREATE TABLE item (name TEXT)")
+    first.close()
+    yield path
+    close_idle_connections()
+
+
+def wrapper(path: str, *, max_size: int = 2, alias: str = "pool_test") -> DatabaseWrapper:
+    return DatabaseWrapper({
+        "ENGINE": "authplatform.db.sqlite3", "NAME": path, "USER": "", "PASSWORD": "", "HOST": "", "PORT": "",
+        "ATOMIC_REQUESTS": False, "AUTOCOMMIT": True, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,
+        "TIME_ZONE": None, "TEST": {},
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL",
+                    "pool": {"max_size": max_size}},
+    }, alias)
+
+
+def raw(w: DatabaseWrapper) -> sqlite3.Connection:
+    w.ensure_connection()
+    return w.connection
+
+
+def names(w: DatabaseWrapper) -> list[str]:
+    with w.cursor() as cursor:
+        cursor.execute("SELECT name FROM item ORDER BY name")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_closed_connection_is_reused_by_the_next_request(database):
+    w = wrapper(database)
+    conn = raw(w)
+    w.close()
+    assert idle_connections(database) == 1
+    assert raw(wrapper(database)) is conn
+    assert idle_connections(database) == 0
+
+
+def test_write_ahead_log_is_on_and_commits_are_seen_by_pooled_connections(database):
+    writer, reader = wrapper(database), wrapper(database)
+    assert names(reader) == []
+    reader.close()  # pooled, holding no snapshot
+    with writer.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+        cursor.execute("INSERT INTO item VALUES ('revoked')")
+    assert names(wrapper(database)) == ["revoked"]
+
+
+def test_an_open_transaction_is_rolled_back_before_the_connection_goes_back(database):
+    w = wrapper(database)
+    conn = raw(w)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO item VALUES ('uncommitted')")
+    w.close()
+    again = wrapper(database)
+    assert raw(again) is conn and not conn.in_transaction
+    assert names(again) == []
+
+
+def test_a_connection_closed_inside_atomic_is_really_closed(database):
+    w = wrapper(database)
+    conn = raw(w)
+    w.in_atomic_block = True  # what transaction.atomic() sets; closing there is an error path
+    w.close()
+    assert idle_connections(database) == 0
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")
+
+
+def test_at_most_max_size_connections_wait(database):
+    wrappers = [wrapper(database, max_size=2) for _ in range(3)]
+    conns = [raw(w) for w in wrappers]
+    for w in wrappers:
+        w.close()
+    assert idle_connections(database) == 2
+    with pytest.raises(sqlite3.ProgrammingError):
+        conns[2].execute("SELECT 1")  # the third found the pool full and was closed
+
+
+def test_each_database_file_has_its_own_pool(database, tmp_path):
+    other = str(tmp_path / "other.sqlite3")
+    w = wrapper(database)
+    conn = raw(w)
+    w.close()
+    elsewhere = wrapper(other)
+    assert raw(elsewhere) is not conn
+    elsewhere.close()
+    assert idle_connections(database) == 1 and idle_connections(other) == 1
+
+
+def test_in_memory_databases_are_not_pooled():
+    w = wrapper(":memory:")
+    raw(w)
+    assert w.pool_max_size == 0
+
+
+def test_a_connection_opened_on_one_thread_serves_another(database):
+    """Under ASGI each request runs on a thread of its own: the pool is only useful across threads."""
+    opened: list[sqlite3.Connection] = []
+
+    def request(name: str) -> None:
+        w = wrapper(database)
+        opened.append(raw(w))
+        with w.cursor() as cursor:
+            cursor.execute("INSERT INTO item VALUES (%s)", [name])
+        w.close()
+
+    for name in ("first", "second"):
+        thread = threading.Thread(target=request, args=(name,))
+        thread.start()
+        thread.join()
+    assert opened[0] is opened[1]
+    assert names(wrapper(database)) == ["first", "second"]
