@@ -141,11 +141,7 @@ def _message_store(*, product_space: ProductSpace, sender: Sender, product_space
         category=category, action_url=action_url, data=data, sent_by=sender.label[:200],
         recipient_count=len(distinct), stored_count=len(delivered), suppressed_count=len(suppressed),
     )
-    InboxItem.objects.bulk_create(
-        [InboxItem(message=message, product_space=product_space, customer_id=customer_id, category=category,
-                   created_at=message.created_at) for customer_id in delivered],
-        batch_size=500,
-    )
+    _inbox_items_insert(message=message, customer_ids=delivered)
     if delivered:
         transaction.on_commit(partial(_announce_message, message=message, customer_ids=delivered), robust=True)
     body = {
@@ -157,6 +153,32 @@ def _message_store(*, product_space: ProductSpace, sender: Sender, product_space
         "created_at": timestamp_data(message.created_at),
     }
     return SendResult(status=SEND_ACCEPTED, body=body, message=message)
+
+
+def _inbox_items_insert(*, message: InAppMessage, customer_ids: Sequence[str]) -> None:
+    """One inbox row per customer, in one ``executemany``.
+
+    Not ``bulk_create``: building and preparing 1,000 model instances took ~105 ms of a 1,000-customer
+    send (issue 7's fan-out profile; 8 INSERTs under SQLite's variable limit), yet the rows differ only
+    in ``customer_id``. The shared values are prepared once by the model's own fields, and the table
+    and column names come from the model, so the statement follows the schema. The other columns (id,
+    read_at, archived_at) take their defaults.
+    """
+    if not customer_ids:
+        return
+    connection = transaction.get_connection(InboxItem.objects.db)
+    meta = InboxItem._meta
+    columns = [meta.get_field(name) for name in ("message", "product_space", "customer_id", "category", "created_at")]
+    message_id, product_space_id, _, category, created_at = (
+        field.get_db_prep_save(value, connection) for field, value in
+        zip(columns, (message.pk, message.product_space_id, None, message.category, message.created_at))
+    )
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(meta.db_table), ", ".join(quote(field.column) for field in columns), ", ".join(["%s"] * len(columns)))
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(message_id, product_space_id, customer_id, category, created_at)
+                                 for customer_id in customer_ids])
 
 
 def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None:
