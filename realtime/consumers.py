@@ -283,18 +283,17 @@ class SocketIOConsumer(AsyncWebsocketConsumer):
 
     # --- messages from the channel layer ------------------------------------------------------
     async def socketio_emit(self, message: dict) -> None:
-        """``{"type": "socketio.emit", "events": [{"event", "data"}, ...]}``: events for this customer's
-        sockets, sent in order (realtime/fanout.py)."""
+        """``{"type": "socketio.emit", "frames": [str, ...]}``: Socket.IO event frames for this
+        customer's sockets, encoded once by the sender (realtime/fanout.py), sent in order."""
         if self.session is None:
             return
-        for item in message.get("events") or ():
-            try:
-                frame = event_frame(item.get("event"), item.get("data"))
-            except (TypeError, ValueError, AttributeError):
-                logger.error("Dropped a Socket.IO event that cannot be sent as JSON: %r.",
-                             item.get("event") if isinstance(item, dict) else item)
-                continue
-            await self._send_frame(frame)
+        for i, frame in enumerate(message.get("frames") or ()):
+            if i:
+                # Let the other consumers woken by the same fan-out send their first event (the
+                # message) before this one sends its next (the unread count).
+                await asyncio.sleep(0)
+            if isinstance(frame, str):
+                await self._send_frame(frame)
 
     async def socketio_end_session(self, message: dict) -> None:
         """``{"type": "socketio.end_session", "reason", "message"}``: e.g. its signing key was revoked."""

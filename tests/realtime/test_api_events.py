@@ -16,6 +16,7 @@ from django.db import transaction
 from realtime import services
 from realtime.fanout import customer_group
 from realtime.selectors import Sender
+from realtime.socketio_protocol import decode_engineio, decode_socketio
 from tests.conftest import requires_redis
 from tests.realtime.conftest import send_ok
 
@@ -36,7 +37,11 @@ async def next_events(layer, channel: str, timeout: float) -> list[tuple[str, ob
     except asyncio.TimeoutError:
         return None
     assert message["type"] == "socketio.emit"
-    return [(item["event"], item["data"]) for item in message["events"]]
+    events = []
+    for frame in message["frames"]:  # the frames the consumer sends as they are
+        packet = decode_socketio(decode_engineio(frame).data)
+        events.append((packet.data[0], packet.data[1]))
+    return events
 
 
 def listen(groups: list[str], action, *, expect: int, quiet: float = 0.5):
@@ -138,3 +143,19 @@ def test_a_send_over_http_is_announced_across_processes(api, world):
     assert [name for name, _ in events] == ["inAppMessage", "unreadCount"]
     assert events[0][1]["id"] == sent["id"] and events[1][1] == {"count": 1}
     assert extra is None  # nothing for the same sub in the other product space
+
+
+def test_an_event_that_cannot_be_encoded_is_dropped_alone(world, caplog):
+    """Frames are encoded once by the sender (realtime/fanout.py); a payload that is not JSON must not
+    take the other customers' events, or the caller, down with it."""
+    from realtime.fanout import CustomerNotification, notify_customers
+
+    def notify(poll):
+        notify_customers([
+            CustomerNotification(world.a.workspace.code, world.a.code, "alice", "inAppMessage", {"bad": object()}),
+            CustomerNotification(world.a.workspace.code, world.a.code, "alice", "unreadCount", {"count": 2}),
+        ])
+
+    _, events, extra = listen([group_of(world.a, "alice")], notify, expect=1)
+    assert events == [("unreadCount", {"count": 2})] and extra is None
+    assert "cannot be sent as JSON" in caplog.text
