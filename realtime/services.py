@@ -185,11 +185,14 @@ def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None
     product_space = message.product_space
     payload = inbox_item_data(InboxItem(message=message))
     counts = selectors.inbox_unread_counts(product_space=product_space, customer_ids=customer_ids)
+    # One payload object per distinct count: notify_customers encodes each distinct payload once.
+    count_payloads: dict[int, dict[str, int]] = {}
     notifications: list[CustomerNotification] = []
     for customer_id in customer_ids:
+        count = counts.get(customer_id, 0)
         notifications.append(_notification(product_space, customer_id, IN_APP_MESSAGE_EVENT, payload))
         notifications.append(_notification(product_space, customer_id, UNREAD_COUNT_EVENT,
-                                           {"count": counts.get(customer_id, 0)}))
+                                           count_payloads.setdefault(count, {"count": count})))
     notify_customers(notifications)
 
 
