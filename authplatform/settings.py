@@ -87,6 +87,16 @@ DATABASES = {
         conn_max_age=env_int("CONN_MAX_AGE", 0),
     )
 }
+# Under ASGI every request (and every database_sync_to_async call) runs in a context, and a thread, of
+# its own, so with CONN_MAX_AGE=0 each one opened a new connection (profiled: on PostgreSQL the biggest
+# cost after the ORM; on SQLite a schema parse per request), and persistent connections would leak one
+# per context (Django's docs). A pool per process hands each request an open connection and takes it
+# back when Django closes it: Django's own for PostgreSQL (needs psycopg[pool]), authplatform/db/sqlite3
+# for SQLite.
+_POOLED_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
+_database_pool = env_bool("DATABASE_POOL", True) and DATABASES["default"]["ENGINE"] in _POOLED_ENGINES
+if _database_pool and DATABASES["default"].get("CONN_MAX_AGE"):
+    raise ImproperlyConfigured("CONN_MAX_AGE must be 0 with DATABASE_POOL=1 (set DATABASE_POOL=0 to use it).")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # daphne's worker threads and the tests' live server write to the same file: wait for the
@@ -98,21 +108,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # synchronous stays FULL, so a commit that returned survives a power cut (a revocation too).
         "init_command": "PRAGMA journal_mode=WAL",
     }
-    if env_bool("DATABASE_POOL", True):
-        # Open connections are reused across requests, as with PostgreSQL below (authplatform/db/sqlite3).
-        if DATABASES["default"].get("CONN_MAX_AGE"):
-            raise ImproperlyConfigured("CONN_MAX_AGE must be 0 with DATABASE_POOL=1 (set DATABASE_POOL=0 to use it).")
+    if _database_pool:
         DATABASES["default"]["ENGINE"] = "authplatform.db.sqlite3"
         DATABASES["default"]["OPTIONS"]["pool"] = {"max_size": env_int("DATABASE_POOL_MAX_SIZE", 20)}
     # A file, not memory, so a live daphne server in another process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
-    # Under ASGI every request (and every database_sync_to_async call) runs in a new context, so with
-    # CONN_MAX_AGE=0 each one opened a new PostgreSQL connection (profiled: the biggest cost after the
-    # ORM), and persistent connections would leak one per context (Django's docs). A pool hands each
-    # request an open connection and takes it back when Django closes it. Needs psycopg[pool].
-    if DATABASES["default"].get("CONN_MAX_AGE"):
-        raise ImproperlyConfigured("CONN_MAX_AGE must be 0 with DATABASE_POOL=1 (set DATABASE_POOL=0 to use it).")
+elif _database_pool:  # PostgreSQL
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
         # Per process; size processes x max_size below PostgreSQL's max_connections (default 100).
