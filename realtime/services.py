@@ -168,17 +168,15 @@ def _inbox_items_insert(*, message: InAppMessage, customer_ids: Sequence[str]) -
         return
     connection = transaction.get_connection(InboxItem.objects.db)
     meta = InboxItem._meta
-    columns = [meta.get_field(name) for name in ("message", "product_space", "customer_id", "category", "created_at")]
-    message_id, product_space_id, _, category, created_at = (
-        field.get_db_prep_save(value, connection) for field, value in
-        zip(columns, (message.pk, message.product_space_id, None, message.category, message.created_at))
-    )
+    shared = {name: meta.get_field(name).get_db_prep_save(value, connection) for name, value in (
+        ("message", message.pk), ("product_space", message.product_space_id), ("category", message.category),
+        ("created_at", message.created_at))}
+    columns = [meta.get_field(name).column for name in (*shared, "customer_id")]
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(meta.db_table), ", ".join(quote(field.column) for field in columns), ", ".join(["%s"] * len(columns)))
+        quote(meta.db_table), ", ".join(map(quote, columns)), ", ".join(["%s"] * len(columns)))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(message_id, product_space_id, customer_id, category, created_at)
-                                 for customer_id in customer_ids])
+        cursor.executemany(sql, [(*shared.values(), customer_id) for customer_id in customer_ids])
 
 
 def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None:
