@@ -1,6 +1,6 @@
 // The first seed document's TypeScript example, unchanged (between the markers), plus one line that
-// exports the token for the test. Run through seed_customer_jwt.mjs, which compiles it with the real
-// `typescript` package and runs it against the real `jsonwebtoken` package.
+// exports the token for the test. seed_example.mjs compiles it with the real `typescript` package and
+// runs it against the real `jsonwebtoken` package, for every script that signs a customer token.
 // --- seed example: begin ---
 import * as jwt from 'jsonwebtoken';
 

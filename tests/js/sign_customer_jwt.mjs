@@ -11,11 +11,11 @@
 //          ENV_FILE, when given, is a .env file (e.g. the block `manage.py createsigningkey` prints) loaded
 //          first with process.loadEnvFile; variables already in the environment win.
 // Output:  one JSON line on stdout, {"token": "<jwt>"}. Any error: a message on stderr, exit status 1.
+// The seed's example (seed_example.mjs) reads the CUSTOMER_* variables when it signs, below.
+import { signSeedToken } from './seed_example.mjs';
+
 if (process.argv[2]) {
   process.loadEnvFile(process.argv[2]);
 }
 
-// The seed's example lives in seed_token.mjs; imported only now, after the .env file is loaded.
-const { token } = await import('./seed_token.mjs');
-
-console.log(JSON.stringify({ token }));
+console.log(JSON.stringify({ token: signSeedToken() }));

@@ -10,8 +10,10 @@
 //       "disconnect" | "timeout", ...}
 // The script runs until its stdin closes (the test closes it) or MAX_SECONDS pass.
 import { io } from 'socket.io-client';
-// The seed's token example, signed from the CUSTOMER_* variables (seed_token.mjs).
-import { token } from './seed_token.mjs';
+// The seed's token example, signed from the CUSTOMER_* variables (seed_example.mjs).
+import { signSeedToken } from './seed_example.mjs';
+
+const token = signSeedToken();
 
 const SERVER_URL = process.env.SERVER_URL;
 const report = (record) => console.log('@@ ' + JSON.stringify(record));
