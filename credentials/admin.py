@@ -762,7 +762,31 @@ class ApiKeyInline(ReadOnlyInline):
 
 @admin.register(User)
 class UserAdmin(ServicePagesAdmin, DjangoUserAdmin):
+    """Only superusers grant admin access. Staff who may change users manage API users and their own
+    profile: the privilege fields are read-only to them (left out of the form, so a POST naming them
+    changes nothing), and accounts with admin access other than their own (whose password they could
+    otherwise set, then sign in as) are view-only to them."""
+
     inlines = (MembershipInline, ApiKeyInline)
+    privilege_fields = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return readonly
+        return readonly + tuple(name for name in self.privilege_fields if name not in readonly)
+
+    @staticmethod
+    def may_manage(request, obj) -> bool:
+        return (obj is None or request.user.is_superuser or obj.pk == request.user.pk
+                or not (obj.is_staff or obj.is_superuser))
+
+    def has_change_permission(self, request, obj=None):
+        # Also guards the password page, which asks with the user whose password it sets.
+        return self.may_manage(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.may_manage(request, obj) and super().has_delete_permission(request, obj)
 
     def get_urls(self):
         return [
