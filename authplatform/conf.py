@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_KEY_MIN_BITS": 2048,
     # Client-secret rotation: the longest grace period an admin may give the old secret.
     "CLIENT_SECRET_MAX_GRACE_SECONDS": 30 * 86400,
+    # Seconds a client is told to wait (Retry-After) when the database or Redis does not answer (503).
+    "UNAVAILABLE_RETRY_AFTER": 5,
     # Failed-authentication throttle per client IP.
     "AUTH_FAILURE_BURST": 20,
     "AUTH_FAILURE_WINDOW": 60,

@@ -10,11 +10,14 @@ uncaught exceptions) through ``JSONErrorMiddleware`` and the ``handler*`` views 
 from __future__ import annotations
 
 import logging
+import sys
 from http import HTTPStatus
 from typing import Any
 
+import redis.exceptions
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -178,7 +181,38 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
-    return error_response(500, "Something went wrong on our side.")
+    # Django calls this inside its ``except`` block, so the exception is still at hand: an exception
+    # raised outside any view (in a middleware, e.g. the session's database read) is classified here.
+    response = exception_response(sys.exc_info()[1])
+    return response or error_response(500, "Something went wrong on our side.")
+
+
+# A dependency that does not answer: the database (refused, timed out, pool exhausted, SQLite locked)
+# or Redis (channel layer, cache). Not the request's fault, and likely to pass: 503 with Retry-After.
+DEPENDENCY_DOWN = (OperationalError, InterfaceError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def exception_response(exc: BaseException | None) -> JsonResponse | None:
+    """The answer for an exception that is no bug of the request handler's own, else None (a 500).
+
+    - a dependency down → 503 ``unavailable`` with ``Retry-After``;
+    - ``DataError``: the database refused a value (a NUL, a number out of range). Every presented
+      value is meant to be checked before it reaches a query (authplatform/text.py), so this is a
+      defect to fix, logged with its traceback — but the request was bad input: 400, never a 500.
+    """
+    from authplatform.conf import platform_settings  # conf reads settings; errors is imported early
+
+    if isinstance(exc, DataError):
+        logger.error("A request value reached the database unchecked and was refused.", exc_info=exc)
+        return error_response(400, "The request holds a value that cannot be stored.", "invalid_value")
+    if isinstance(exc, DEPENDENCY_DOWN):
+        wait = int(platform_settings.UNAVAILABLE_RETRY_AFTER)
+        logger.warning("Answered 503: a dependency is unavailable (%s).", type(exc).__name__)
+        response = error_response(503, f"A service this API depends on is unavailable. Try again in {wait} seconds.",
+                                  "unavailable")
+        response["Retry-After"] = str(wait)
+        return response
+    return None
 
 
 def status_message(code: int) -> str:

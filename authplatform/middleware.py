@@ -14,7 +14,7 @@ from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOpera
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 
-from authplatform.errors import error_response, status_message
+from authplatform.errors import error_response, exception_response, status_message
 
 logger = logging.getLogger("authplatform.errors")
 
@@ -43,6 +43,9 @@ class JSONErrorMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, DJANGO_ANSWERS):
             return None  # Django answers these itself (404/403/400); _rewrite makes them JSON
+        answer = exception_response(exception)  # a dependency down (503), a value the database refused (400)
+        if answer is not None:
+            return answer
         # Logged with the traceback for operators; the caller sees only the generic body.
         logger.error("Unhandled exception on %s %s", request.method, request.path, exc_info=exception)
         return error_response(500, "Something went wrong on our side.")

@@ -17,7 +17,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-CODE_VALIDATOR = RegexValidator(r"^[A-Z0-9]{8}$", "Codes are 8 characters from A-Z and 0-9.")
+CODE_PATTERN = "[A-Z0-9]{8}"  # workspace and product space codes; also the URL converter's (tokens/urls.py)
+CODE_VALIDATOR = RegexValidator(rf"^{CODE_PATTERN}$", "Codes are 8 characters from A-Z and 0-9.")
 
 
 class User(AbstractUser):

@@ -1,6 +1,7 @@
 """Selectors: reading credentials back, as the authentication classes need them.
 
 Each finds a presented credential with one indexed query and checks its secret in constant time.
+A presented value reaches a query only once it has the stored column's shape (authplatform/text.py).
 They return None for anything that does not match (unknown, wrong secret, revoked, expired): the
 caller decides which error to show, and no lookup here says *why* to an attacker.
 """
@@ -12,6 +13,7 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.utils import timezone
 
+from authplatform.text import is_storable_text
 from credentials import hashing
 from credentials.models import ApiKey, Client, ClientSecret, CustomerSigningKey, PlatformTokenKey
 from credentials.prepared import PreparedQuery
@@ -67,6 +69,8 @@ def client_secret_match(*, client_key: str, client_secret: str, now=None) -> Cli
     """The active secret of the active client ``client_key`` that equals ``client_secret``."""
     if not client_key or not client_secret or max(len(client_key), len(client_secret)) > MAX_PRESENTED_LENGTH:
         return None
+    if not is_storable_text(client_key):  # the secret is only hashed; the key reaches the query
+        return None
     candidates = _client_secrets.all(now=now or timezone.now(), client_key=client_key)
     match = None
     for secret in candidates:  # a client has one secret, or two during a rotation grace period
@@ -113,7 +117,7 @@ def platform_token_key_current(*, now=None) -> PlatformTokenKey | None:
 
 def platform_token_key_get_active(*, kid: str, now=None) -> PlatformTokenKey | None:
     """An active (possibly retired) platform key by ``kid``: retired keys still verify."""
-    if not isinstance(kid, str) or len(kid) > 32:
+    if not is_storable_text(kid) or len(kid) > PlatformTokenKey._meta.pk.max_length:
         return None
     return _platform_key_by_kid.first(now=now or timezone.now(), kid=kid)
 

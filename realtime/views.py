@@ -25,6 +25,7 @@ from realtime.serializers import (
     inbox_item_data,
 )
 from tokens.authentication import (
+    AcceptedCredentialsMixin,
     ApiKeyAuthentication,
     ApiTokenAuthentication,
     ClientCredentialsAuthentication,
@@ -39,7 +40,7 @@ def _validated(serializer_class, data, *, partial: bool = False) -> dict:
 
 
 # --- server-to-server ---------------------------------------------------------------------------
-class ServerView(APIView):
+class ServerView(AcceptedCredentialsMixin, APIView):
     """Client key + secret, or an API key / API token whose user has a role in the workspace.
     Client credentials first: a request without any credential gets their 401 and challenge."""
 
@@ -69,7 +70,7 @@ class InAppMessageStatusView(ServerView):
 
 
 # --- customer-scoped ----------------------------------------------------------------------------
-class CustomerView(APIView):
+class CustomerView(AcceptedCredentialsMixin, APIView):
     """Customer JWT; ``request.user`` is a tokens.principals.CustomerPrincipal."""
 
     authentication_classes = [CustomerJWTAuthentication]

@@ -81,8 +81,48 @@ def _bearer(request, challenge: str) -> str | None:
         raise credentials_refused(request, str(exc.detail), reason=exc.reason, challenge=challenge) from None
 
 
+def _presented_bearer(request) -> str | None:
+    try:
+        return request_bearer_token(request)
+    except InvalidCredentials:
+        return None
+
+
+CREDENTIAL_CLASSES: list[type] = []  # filled below: every kind, to name what a request sent
+
+
+def credentials_not_accepted(request, authenticators) -> InvalidCredentials:
+    """401 for a request that no class of the view claimed: it sent no credential, or only kinds
+    this endpoint does not take (a customer JWT on a server-to-server endpoint). The message names
+    the kinds the endpoint accepts, and what was sent instead."""
+    accepted = [type(a).credential_name for a in authenticators if hasattr(a, "credential_name")]
+    accepted_text = ", ".join(accepted[:-1]) + f" or {accepted[-1]}" if len(accepted) > 1 else "".join(accepted)
+    sent = [cls.credential_name for cls in CREDENTIAL_CLASSES
+            if cls.presented(request) and not any(isinstance(a, cls) for a in authenticators)]
+    if sent:
+        return InvalidCredentials(f"This endpoint accepts {accepted_text}; the request sent {' and '.join(sent)}, "
+                                  "which it does not accept.", reason="credentials_not_accepted")
+    return InvalidCredentials(f"This endpoint needs {accepted_text}; none was sent.", reason="not_authenticated")
+
+
+class AcceptedCredentialsMixin:
+    """For an APIView: a request that no authentication class claimed is told which kinds the view
+    accepts (DRF would say only "Authentication credentials were not provided.")."""
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.authenticators and not request.successful_authenticator:
+            raise credentials_not_accepted(request, request.authenticators)
+        super().permission_denied(request, message, code)
+
+
 class ClientCredentialsAuthentication(BaseAuthentication):
     """Server-to-server: ``x-client-key`` + ``x-client-secret``. Failure is 401."""
+
+    credential_name = "client credentials (x-client-key and x-client-secret)"
+
+    @staticmethod
+    def presented(request) -> bool:
+        return CLIENT_KEY_HEADER in request.META or CLIENT_SECRET_HEADER in request.META
 
     def authenticate(self, request):
         key = request.META.get(CLIENT_KEY_HEADER)
@@ -112,6 +152,12 @@ class ApiKeyAuthentication(BaseAuthentication):
     ``authenticate_header()``. Sent together with an API token, the key wins (seed).
     """
 
+    credential_name = "an API key (Api-Key)"
+
+    @staticmethod
+    def presented(request) -> bool:
+        return API_KEY_HEADER in request.META
+
     def authenticate(self, request):
         key = request.META.get(API_KEY_HEADER)
         if key is None:
@@ -135,6 +181,13 @@ class ApiTokenAuthentication(BaseAuthentication):
     as malformed, as the seed says: 401 "just not in the right format").
     """
 
+    credential_name = "an API token (Authorization: Bearer, minted from an API key)"
+
+    @staticmethod
+    def presented(request) -> bool:
+        token = _presented_bearer(request)
+        return token is not None and token_kind(token) != "customer"
+
     def authenticate(self, request):
         if API_KEY_HEADER in request.META:
             return None  # the API key wins when both are sent (seed)
@@ -157,6 +210,13 @@ class ApiTokenAuthentication(BaseAuthentication):
 class CustomerJWTAuthentication(BaseAuthentication):
     """Customer-scoped: ``Authorization: Bearer <customer JWT>``. Failure is 401 with the reason."""
 
+    credential_name = "a customer JWT (Authorization: Bearer)"
+
+    @staticmethod
+    def presented(request) -> bool:
+        token = _presented_bearer(request)
+        return token is not None and token_kind(token) == "customer"
+
     def authenticate(self, request):
         token = _bearer(request, self.authenticate_header(request))
         if token is None or token_kind(token) == "api":
@@ -170,3 +230,7 @@ class CustomerJWTAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return BEARER_CHALLENGE
+
+
+CREDENTIAL_CLASSES += [ClientCredentialsAuthentication, ApiKeyAuthentication, ApiTokenAuthentication,
+                       CustomerJWTAuthentication]

@@ -26,6 +26,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from authplatform.conf import platform_settings
+from authplatform.text import is_storable_text
 from credentials import selectors
 from credentials.models import CODE_VALIDATOR, ProductSpace
 from credentials.services import last_used_touch
@@ -78,16 +79,6 @@ def _product_space(workspace_id: int, code: str) -> ProductSpace | None:
             _product_spaces.clear()
         _product_spaces[(workspace_id, code)] = values
     return ProductSpace.from_db(ProductSpace.objects.db, _PRODUCT_SPACE_FIELDS, values)
-
-
-def _storable_text(value: str) -> bool:
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _is_code(value) -> bool:
@@ -145,7 +136,7 @@ def verify_customer_jwt(token: str) -> CustomerPrincipal:
     subject = claims["sub"]
     if not subject or len(subject) > MAX_SUBJECT_LENGTH:
         raise CustomerTokenError("invalid_claims", f"The 'sub' claim must be 1 to {MAX_SUBJECT_LENGTH} characters.")
-    if not _storable_text(subject):
+    if not is_storable_text(subject):
         # The subject becomes a customer id in the database and a channel-layer group name: PostgreSQL
         # refuses NUL and a lone surrogate cannot be encoded, either would be a 500 later on.
         raise CustomerTokenError("invalid_claims", "The 'sub' claim must be text without NUL or lone surrogates.")

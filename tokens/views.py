@@ -23,6 +23,7 @@ from credentials.audit import Actor
 from credentials.models import ApiKey, Membership, Workspace
 from tokens import services
 from tokens.authentication import (
+    AcceptedCredentialsMixin,
     CREDENTIALS_NOT_SUPPLIED,
     ApiKeyAuthentication,
     ApiTokenAuthentication,
@@ -172,7 +173,7 @@ class ApiTokenView(ApiUserView):
         return Response({"token": minted.token, "payload": minted.payload})
 
 
-class CustomerMeView(APIView):
+class CustomerMeView(AcceptedCredentialsMixin, APIView):
     """``GET customer/me``: who a customer JWT speaks for (a client's way to check its signing set-up)."""
 
     authentication_classes = [CustomerJWTAuthentication]
@@ -190,7 +191,7 @@ class CustomerMeView(APIView):
         })
 
 
-class ServerToServerView(APIView):
+class ServerToServerView(AcceptedCredentialsMixin, APIView):
     """Base for workspace endpoints of customers' backends and API users; missing credentials → 401."""
 
     authentication_classes = [ClientCredentialsAuthentication, ApiKeyAuthentication, ApiTokenAuthentication]

@@ -169,7 +169,10 @@ def test_oversized_and_malformed_tokens_are_401(api, signing):
 
 def test_no_token_or_an_api_token_is_not_a_customer(api, signing, api_key):
     response = api.get("customer/me")
-    assert_error(response, 401, "not_authenticated", invalid_authentication=True)
+    body = assert_error(response, 401, "not_authenticated", invalid_authentication=True)
+    assert body["message"] == "This endpoint needs a customer JWT (Authorization: Bearer); none was sent."
     assert response.headers["www-authenticate"] == 'Bearer realm="api"'
     api_token = api.get("user/apikeys/token", headers={"Api-Key": api_key}).json()["token"]
-    assert_error(me(api, api_token), 401, "not_authenticated", invalid_authentication=True)
+    body = assert_error(me(api, api_token), 401, "credentials_not_accepted", invalid_authentication=True)
+    assert body["message"] == ("This endpoint accepts a customer JWT (Authorization: Bearer); the request sent "
+                               "an API token (Authorization: Bearer, minted from an API key), which it does not accept.")
