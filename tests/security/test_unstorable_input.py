@@ -13,7 +13,7 @@ import socket
 import pytest
 
 from credentials.models import AuditEvent
-from tests.live import assert_error
+from tests.live import api_client, assert_error
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -101,3 +101,16 @@ def test_json_body_with_nul_is_a_400_and_changes_nothing(api, api_key, api_user,
 def test_query_parameter_with_nul_is_not_a_500(api, api_key):
     response = api.get("workspaces/ABCDEFGH?x=%00", headers={"Api-Key": api_key})
     assert response.status_code == 404
+
+
+def test_refused_unstorable_kids_count_against_the_failure_budget(daphne_server_factory):
+    # Its own server with a small burst (the shared one has a burst no test reaches).
+    burst = 3
+    server = daphne_server_factory(AUTH_FAILURE_BURST=str(burst), AUTH_FAILURE_WINDOW="3600")
+    token = unsigned_jwt({"alg": "HS256", "kid": "ab\x00cd"})
+    with api_client(server) as attacker:
+        for _ in range(burst):
+            assert_error(attacker.get("user", headers={"Authorization": f"Bearer {token}"}), 401,
+                         "signing_key_unknown", invalid_authentication=True)
+        response = attacker.get("user", headers={"Authorization": f"Bearer {token}"})
+        assert_error(response, 429, "too_many_authentication_failures", invalid_authentication=True)
