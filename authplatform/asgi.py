@@ -11,7 +11,7 @@ django_http = get_asgi_application()  # sets Django up before the consumers are 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from live.routing import websocket_urlpatterns  # noqa: E402
 
 if settings.DEBUG:
     # Development serves the admin's CSS and JS itself; production puts them behind a web server

@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     # Failed-authentication throttle per client IP.
     "AUTH_FAILURE_BURST": 20,
     "AUTH_FAILURE_WINDOW": 60,
-    # Live delivery over Socket.IO (realtime/socketio_*.py). Times in milliseconds, as Engine.IO states
+    # Live delivery over Socket.IO (live/socketio_*.py). Times in milliseconds, as Engine.IO states
     # them to clients.
     "SOCKETIO_PING_INTERVAL_MS": 25_000,
     "SOCKETIO_PING_TIMEOUT_MS": 20_000,
@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "SOCKETIO_KEY_RECHECK_MS": 1_000,
     # Fan-out: channel-layer sends in flight at once for one call (e.g. a send to 1,000 customers).
     "FANOUT_CONCURRENCY": 64,
-    # In-app messages (realtime/): recipients per send, size of the free-form ``data`` object as
+    # In-app messages (notifications/): recipients per send, size of the free-form ``data`` object as
     # compact UTF-8 JSON, how long an Idempotency-Key answers with the first result, inbox page sizes.
     "REALTIME_MAX_RECIPIENTS": 1000,
     "REALTIME_DATA_MAX_BYTES": 8192,

@@ -1,4 +1,4 @@
-"""The one error format of the whole API (DESIGN.md "Error body").
+"""The one error format of the whole API (docs/design.md "Error body").
 
     {"code": <HTTP status>, "message": "<for a person>", "reason": "<machine code>"}
 

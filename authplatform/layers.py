@@ -1,7 +1,7 @@
 """Channel layer for the embedded, single-process default.
 
 Channels' InMemoryChannelLayer (4.3) costs more than it needs to on a large fan-out, which profiles of
-a 1,000-customer send showed (issue 7):
+a 1,000-customer send showed (`python -m bench --only fanout --profile`):
 - it sweeps every channel and every group for expired entries on *each* send and receive, so fanning
   one message out to N sockets was O(N²) (~75% of server time). Sweeping at most once per second keeps
   expiry working (an expired message may linger up to a second longer) at O(N) per fan-out;

@@ -47,7 +47,8 @@ INSTALLED_APPS = [
     "authplatform",
     "credentials",
     "tokens",
-    "realtime",
+    "notifications",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -127,7 +128,7 @@ AUTH_USER_MODEL = "credentials.User"
 # --- channel layer ------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Seconds a group membership lasts unless renewed; sockets renew theirs every half of it
-# (realtime/consumers.py), so only memberships of dead processes expire. Channels' default: one day.
+# (live/consumers.py), so only memberships of dead processes expire. Channels' default: one day.
 CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400)
 if CHANNEL_LAYER_GROUP_EXPIRY < 2:
     raise ImproperlyConfigured("CHANNEL_LAYER_GROUP_EXPIRY must be at least 2 seconds.")
@@ -200,6 +201,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["authplatform.api.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "authplatform.api.JSONBodyNegotiation",
+    "DEFAULT_VERSIONING_CLASS": "tokens.authentication.ApiVersionHeaderVersioning",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "authplatform.errors.api_exception_handler",

@@ -8,8 +8,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tokens.urls")),
-    path("api/v1/", include("realtime.urls")),
-    path("api/v1/wss/", include("realtime.socketio_urls")),  # Socket.IO over HTTP: 400, WebSocket only
+    path("api/v1/", include("notifications.urls")),
+    path("api/v1/wss/", include("live.socketio_urls")),  # Socket.IO over HTTP: 400, WebSocket only
 ]
 
 handler400 = "authplatform.errors.handler400"

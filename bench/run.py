@@ -1,4 +1,4 @@
-"""The benchmark driver: ``python -m bench [--quick] [--profile] [--only GROUPS]`` (issue 7).
+"""The benchmark driver: ``python -m bench [--quick] [--profile] [--only GROUPS]``.
 
 Starts real servers on free loopback ports, drives them from other processes (wrk for HTTP, the
 bench/sioload.py client for sockets), and prints one markdown table, also written to
@@ -7,7 +7,7 @@ is the median of >= 3 runs with their min and max; ratios are taken per run (two
 side by side in the same round) and then summarised the same way.
 
 A row whose feature has not landed yet prints ``n/a (not built yet)`` and the bench goes on: rows are
-written against DESIGN.md's contract, so they light up as the features arrive.
+written against docs/design.md's contract, so they light up as the features arrive.
 """
 
 from __future__ import annotations

@@ -26,5 +26,5 @@ SIMPLE_JWT = {
 }
 
 # The in-process row times failed verifications one after another from one address: they must reach the
-# verification, not a failed-authentication throttle (issue 4). No HTTP row of the bench ever fails.
+# verification, not a failed-authentication throttle. No HTTP row of the bench ever fails.
 AUTHPLATFORM = {**AUTHPLATFORM, "AUTH_FAILURE_BURST": 10**9}  # noqa: F405

@@ -1,7 +1,7 @@
 """The project's URLs, plus ``/bench/<kind>``: the trivial endpoint once per authentication kind.
 
 Kinds whose authentication class has not landed yet (tokens.authentication.ApiKeyAuthentication and
-ApiTokenAuthentication, issue 4) are simply absent; the bench reports those rows as not built yet.
+ApiTokenAuthentication) are simply absent; the bench reports those rows as not built yet.
 """
 
 from django.urls import path

@@ -45,7 +45,7 @@ class CredentialQuerySet(models.QuerySet):
 
 
 class Credential(models.Model):
-    """Lifecycle fields every credential records (DESIGN.md "Credentials")."""
+    """Lifecycle fields every credential records (docs/design.md "Credentials")."""
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
@@ -116,6 +116,15 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.READ: 1, Role.WRITE: 2, Role.ADMIN: 3}
 
 
+def role_at_least(held: str | None, needed: str) -> bool:
+    """Whether role ``held`` includes ``needed`` (a higher role includes the lower ones). Never raises:
+    no role, or a name that is no role, includes nothing."""
+    try:
+        return held is not None and ROLE_RANK[Role(held)] >= ROLE_RANK[Role(needed)]
+    except ValueError:
+        return False
+
+
 class Membership(models.Model):
     """An API user's role in a workspace: what their keys and tokens may do there."""
 
@@ -129,9 +138,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} in {self.workspace.code}"
-
-    def allows(self, needed: str) -> bool:
-        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(needed)]
 
 
 class Client(models.Model):

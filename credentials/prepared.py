@@ -1,6 +1,6 @@
 """A queryset whose SQL is built once per database, for the lookups that run on every request.
 
-py-spy and cProfile of every credential kind (issue 7) show that Django spends ~90% of an
+py-spy and cProfile of every credential kind (`python -m bench --profile`) show that Django spends ~90% of an
 authentication building and compiling its one query (filter(), select_related, WHERE and SELECT
 compilation, per-column converters), and ~5% running it. A ``PreparedQuery`` builds the queryset once
 with sample values, keeps the compiled SQL, the parameter positions of each value and the row-to-model

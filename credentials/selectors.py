@@ -44,7 +44,7 @@ _client_secrets = PreparedQuery(
     fields={"now": _EXPIRES_AT, "client_key": Client._meta.get_field("client_key")},
 )
 _api_key_by_id = PreparedQuery(
-    lambda now, key_id: _active(ApiKey, now, pk=key_id).select_related("user"),
+    lambda now, key_id: _active(ApiKey, now, pk=key_id, user__is_active=True).select_related("user"),
     samples={"now": _SAMPLE_NOW, "key_id": _SAMPLE_UUID},
     fields={"now": _EXPIRES_AT, "key_id": ApiKey._meta.pk},
 )
@@ -80,7 +80,7 @@ def client_secret_match(*, client_key: str, client_secret: str, now=None) -> Cli
 
 
 def api_key_match(*, key: str, now=None) -> ApiKey | None:
-    """The active API key equal to ``key`` (64-char or imported legacy 32-char)."""
+    """The active API key, of an active user, equal to ``key`` (64-char or imported legacy 32-char)."""
     if not isinstance(key, str):
         return None
     if len(key) == API_KEY_LENGTH:
@@ -93,7 +93,7 @@ def api_key_match(*, key: str, now=None) -> ApiKey | None:
             return None
         return api_key
     if len(key) == LEGACY_API_KEY_LENGTH and all(c in hashing.BASE62 for c in key):
-        active = ApiKey.objects.active(now or timezone.now()).select_related("user")
+        active = ApiKey.objects.active(now or timezone.now()).filter(user__is_active=True).select_related("user")
         api_key = active.filter(digest__in=hashing.candidate_digests(key)).first()
         if api_key is None or not hashing.check_digest(key, api_key.digest):
             return None
@@ -123,5 +123,5 @@ def platform_token_key_get_active(*, kid: str, now=None) -> PlatformTokenKey | N
 
 
 def api_key_get_active(*, key_id: uuid.UUID, now=None) -> ApiKey | None:
-    """The active API key with primary key ``key_id`` and its user (an API token's key), or None."""
+    """The active API key, of an active user, with primary key ``key_id`` (an API token's key), or None."""
     return _api_key_by_id.first(now=now or timezone.now(), key_id=key_id)

@@ -1,4 +1,4 @@
-"""Signals other apps listen to (the realtime app disconnects sockets when a signing key is revoked)."""
+"""Signals other apps listen to (live delivery disconnects sockets when a signing key is revoked)."""
 
 from django.dispatch import Signal
 

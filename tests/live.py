@@ -139,7 +139,7 @@ def api_client(server: LiveServer, ip: str | None = None) -> httpx.Client:
 
 def assert_error(response: httpx.Response, code: int, reason: str | None = None, *,
                  invalid_authentication: bool = False) -> dict:
-    """The one error body (DESIGN.md "Error body"), exactly: the flag only when credentials were bad."""
+    """The one error body (docs/design.md "Error body"), exactly: the flag only when credentials were bad."""
     assert response.status_code == code, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()

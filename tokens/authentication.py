@@ -1,4 +1,4 @@
-"""DRF authentication classes, one small class per credential kind (DESIGN.md "Authentication").
+"""DRF authentication classes, one small class per credential kind (docs/design.md "Authentication").
 
 Each ``authenticate()`` returns None when the request carries no credential of its scheme (so the next
 class may try), and raises when it carries one that is wrong. Views list the classes they accept.
@@ -15,6 +15,7 @@ budget (tokens/throttle.py) and becomes a 429 once the budget is spent.
 from __future__ import annotations
 
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.versioning import BaseVersioning
 
 from authplatform.client_ip import client_ip
 from authplatform.errors import APIError, InvalidCredentials
@@ -22,7 +23,7 @@ from credentials import hashing, selectors
 from credentials.services import API_KEY_LENGTH, LEGACY_API_KEY_LENGTH, last_used_touch
 from tokens.api_tokens import ApiTokenError, api_token_verify
 from tokens.bearer import request_bearer_token, token_kind
-from tokens.customer_jwt import CustomerTokenError, verify_customer_jwt
+from tokens.customer_jwt import CustomerTokenError, customer_jwt_verify
 from tokens.principals import ApiKeyAuth, ClientPrincipal
 from tokens.throttle import auth_failure_register
 
@@ -37,6 +38,14 @@ BEARER_CHALLENGE = 'Bearer realm="api"'
 CREDENTIALS_NOT_SUPPLIED = "API credentials are not supplied or not a valid format."
 
 
+# A client over its failed-authentication budget (tokens/throttle.py), on HTTP (429) and Socket.IO alike.
+TOO_MANY_FAILURES = "too_many_authentication_failures"
+
+
+def too_many_failures_message(wait: int) -> str:
+    return f"Too many failed authentication attempts from your address. Try again in {wait} seconds."
+
+
 def credentials_refused(
     request, message: str, *, reason: str, status_code: int = 401, challenge: str | None = None
 ) -> APIError:
@@ -45,26 +54,32 @@ def credentials_refused(
     wait = auth_failure_register(client_ip(request))
     if wait is not None:
         return APIError(
-            f"Too many failed authentication attempts from your address. Try again in {wait} seconds.",
-            reason="too_many_authentication_failures", status_code=429, invalid_authentication=True,
+            too_many_failures_message(wait), reason=TOO_MANY_FAILURES, status_code=429, invalid_authentication=True,
             headers={"Retry-After": str(wait)},
         )
     headers = {"WWW-Authenticate": challenge} if status_code == 401 and challenge else None
     return APIError(message, reason=reason, status_code=status_code, invalid_authentication=True, headers=headers)
 
 
-def check_api_version(request) -> bool:
+def api_version_check(request) -> bool:
     """``Api-Version`` absent or a version this API speaks (only ``1``). Never raises."""
     version = request.META.get(API_VERSION_HEADER)
     return version is None or version.strip() in SUPPORTED_API_VERSIONS
 
 
-def api_version_require(request) -> None:
-    if not check_api_version(request):
-        raise APIError(
-            f"Api-Version {request.META.get(API_VERSION_HEADER, '')[:16]!r} is not supported: send 'Api-Version: 1' or leave it out.",
-            reason="unsupported_api_version", status_code=400,
-        )
+class ApiVersionHeaderVersioning(BaseVersioning):
+    """DRF's versioning hook (REST_FRAMEWORK["DEFAULT_VERSIONING_CLASS"]): the one place ``Api-Version``
+    is read. DRF calls it once per request, before authentication, so another version is a 400 whatever
+    the credentials (the seed's rule for API keys; the rest of the API speaks version 1 too)."""
+
+    def determine_version(self, request, *args, **kwargs) -> str:
+        if not api_version_check(request):
+            raise APIError(
+                f"Api-Version {request.META.get(API_VERSION_HEADER, '')[:16]!r} is not supported: "
+                "send 'Api-Version: 1' or leave it out.",
+                reason="unsupported_api_version", status_code=400,
+            )
+        return "1"
 
 
 def check_api_key_format(key: str) -> bool:
@@ -162,12 +177,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         key = request.META.get(API_KEY_HEADER)
         if key is None:
             return None
-        api_version_require(request)
         key = key.strip()
         if not check_api_key_format(key):
             raise credentials_refused(request, CREDENTIALS_NOT_SUPPLIED, reason="api_key_malformed", status_code=403)
         api_key = selectors.api_key_match(key=key)
-        if api_key is None or not api_key.user.is_active:
+        if api_key is None:
             raise credentials_refused(request, "The API key is not valid: it is unknown, deleted or rotated.",
                                       reason="invalid_api_key", status_code=403)
         last_used_touch(api_key)
@@ -194,7 +208,6 @@ class ApiTokenAuthentication(BaseAuthentication):
         token = _bearer(request, self.authenticate_header(request))
         if token is None or token_kind(token) == "customer":
             return None
-        api_version_require(request)
         try:
             verified = api_token_verify(token, ip=client_ip(request))
         except ApiTokenError as exc:
@@ -222,7 +235,7 @@ class CustomerJWTAuthentication(BaseAuthentication):
         if token is None or token_kind(token) == "api":
             return None  # absent, another scheme, or an API token for ApiTokenAuthentication
         try:
-            principal = verify_customer_jwt(token)
+            principal = customer_jwt_verify(token)
         except CustomerTokenError as exc:
             raise credentials_refused(request, exc.message, reason=exc.reason,
                                       challenge=self.authenticate_header(request)) from None

@@ -1,7 +1,7 @@
 """Verifying customer JWTs: the one function that the REST API and the Socket.IO consumer both call.
 
 A customer's backend signs the token (the first seed document's TypeScript example, RS256) with a
-private key whose public half is registered here as a CustomerSigningKey. Rules (DESIGN.md
+private key whose public half is registered here as a CustomerSigningKey. Rules (docs/design.md
 "Customer JWTs"):
 
 - the ``kid`` header selects the key; the algorithm is the key's own, never the token's ``alg``
@@ -31,10 +31,9 @@ from credentials import selectors
 from credentials.models import CODE_VALIDATOR, ProductSpace
 from credentials.services import last_used_touch
 from tokens.bearer import unverified_header
-from tokens.principals import CustomerPrincipal
+from tokens.principals import CUSTOMER_ID_MAX_LENGTH, CustomerPrincipal
 
 CUSTOMER_TOKEN_TYPE = "customer"
-MAX_SUBJECT_LENGTH = 255
 NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
 
 
@@ -60,7 +59,7 @@ _PRODUCT_SPACES_MAX = 4096
 def _product_space(workspace_id: int, code: str) -> ProductSpace | None:
     """The product space ``code`` of the workspace, or None.
 
-    This was a second query on every customer token (7-14% of a request, issue 7's profile). A product
+    This was a second query on every customer token (7-14% of a request in the bench's profile). A product
     space is never changed or deleted after creation (admin and services only add them), so a row once
     found stays true and is kept in process; a miss is never kept, as the space may be created later.
     Each call gets its own instance, so nothing cached on one request's object leaks into another's.
@@ -90,7 +89,7 @@ def _is_numeric(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def verify_customer_jwt(token: str) -> CustomerPrincipal:
+def customer_jwt_verify(token: str) -> CustomerPrincipal:
     """The customer a token speaks for, or CustomerTokenError saying why not. Never returns None."""
     if not isinstance(token, str) or not token:
         raise CustomerTokenError("token_missing", "No customer token was sent.")
@@ -134,8 +133,8 @@ def verify_customer_jwt(token: str) -> CustomerPrincipal:
         if name in claims and not _is_numeric(claims[name]):
             raise CustomerTokenError("invalid_claims", f"The '{name}' claim must be a number (RFC 7519 NumericDate).")
     subject = claims["sub"]
-    if not subject or len(subject) > MAX_SUBJECT_LENGTH:
-        raise CustomerTokenError("invalid_claims", f"The 'sub' claim must be 1 to {MAX_SUBJECT_LENGTH} characters.")
+    if not subject or len(subject) > CUSTOMER_ID_MAX_LENGTH:
+        raise CustomerTokenError("invalid_claims", f"The 'sub' claim must be 1 to {CUSTOMER_ID_MAX_LENGTH} characters.")
     if not is_storable_text(subject):
         # The subject becomes a customer id in the database and a channel-layer group name: PostgreSQL
         # refuses NUL and a lone surrogate cannot be encoded, either would be a 500 later on.

@@ -20,9 +20,8 @@ Usage in a view (e.g. the send API)::
 
     class MessageView(APIView):
         permission_classes = [WorkspaceRolePermission.of("write")]
-        def get_permission_workspace(self, request):   # optional: checked before the handler
+        def get_permission_workspace(self, request):   # checked before the handler
             return Workspace.objects.filter(code=...).first()
-        # or objects with a ``workspace`` (or Workspaces) go through self.check_object_permissions()
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
 from authplatform.errors import APIError
-from credentials.models import ROLE_RANK, Membership, Role, Workspace
+from credentials.models import Membership, Role, Workspace, role_at_least
 from tokens.principals import ApiKeyAuth, ClientPrincipal
 
 CLIENT_ROLE = Role.WRITE
@@ -56,16 +55,22 @@ def caller_role(request, workspace: Workspace) -> str | None:
 
 def caller_can(request, workspace: Workspace, role: str) -> bool:
     """Whether the caller has ``role`` (or a higher one) in ``workspace``. Never raises."""
-    try:
-        have = caller_role(request, workspace)
-        return have is not None and ROLE_RANK[Role(have)] >= ROLE_RANK[Role(role)]
-    except (ValueError, KeyError):
-        return False
+    return role_at_least(caller_role(request, workspace), role)
 
 
 def role_denied(workspace: Workspace, role: str) -> APIError:
     return APIError(f"Your credentials need the '{role}' role in workspace {workspace.code} for this.",
                     reason="insufficient_role", status_code=403)
+
+
+def role_check(*, held: str | None, workspace: Workspace, role: str, not_found: Exception) -> None:
+    """The rule for every workspace object: a caller with no role in the workspace gets ``not_found``
+    (so another workspace's codes and objects cannot be told from missing ones); one whose role is
+    below ``role`` gets the 403."""
+    if held is None:
+        raise not_found
+    if not role_at_least(held, role):
+        raise role_denied(workspace, role)
 
 
 def caller_require(request, *, workspace: Workspace, role: str) -> None:
@@ -75,13 +80,12 @@ def caller_require(request, *, workspace: Workspace, role: str) -> None:
 
 
 class WorkspaceRolePermission(BasePermission):
-    """DRF permission: the caller needs ``role`` in the workspace of the view or object.
+    """DRF permission: the caller needs ``role`` in the workspace the view names.
 
     ``WorkspaceRolePermission.of("write")`` makes the class to list. Before the handler, the workspace
-    comes from ``view.get_permission_workspace(request)`` when the view has it (None: not found → the
-    view answers 404 itself); object checks take the object itself if it is a Workspace, else its
-    ``workspace``. A caller with no role in the workspace gets 404, as for an unknown code; one whose
-    role is too low gets 403. Unauthenticated callers get DRF's usual 401/403 with ``invalid_authentication``.
+    comes from ``view.get_permission_workspace(request)`` (None: not found → the view answers 404
+    itself); ``role_check`` decides. Unauthenticated callers get the view's 401/403 with
+    ``invalid_authentication``.
     """
 
     role: str = Role.READ
@@ -91,22 +95,11 @@ class WorkspaceRolePermission(BasePermission):
         Role(role)  # unknown role names fail at import time, not per request
         return type(f"WorkspaceRole_{role}", (cls,), {"role": role})
 
-    def _check(self, request, workspace: Workspace | None) -> bool:
-        if workspace is None:
-            return True
-        if caller_role(request, workspace) is None:
-            # No role at all answers like an unknown code, so codes of other workspaces cannot be probed.
-            raise NotFound()
-        if not caller_can(request, workspace, self.role):
-            raise role_denied(workspace, self.role)
-        return True
-
     def has_permission(self, request, view) -> bool:
         if not getattr(request.user, "is_authenticated", False):
             return False
-        get_workspace = getattr(view, "get_permission_workspace", None)
-        return self._check(request, get_workspace(request) if get_workspace else None)
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        workspace = obj if isinstance(obj, Workspace) else getattr(obj, "workspace", None)
-        return self._check(request, workspace)
+        workspace = view.get_permission_workspace(request)
+        if workspace is not None:
+            role_check(held=caller_role(request, workspace), workspace=workspace, role=self.role,
+                       not_found=NotFound())
+        return True

@@ -13,6 +13,10 @@ from typing import Any
 
 from credentials.models import ApiKey, Client, ClientSecret, CustomerSigningKey, ProductSpace, Workspace
 
+# A customer id is its JWT's ``sub``: 1 to this many characters (tokens/customer_jwt.py checks it; the
+# notifications tables store it in columns of this size).
+CUSTOMER_ID_MAX_LENGTH = 255
+
 
 @dataclass(frozen=True)
 class ClientPrincipal:

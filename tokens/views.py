@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import uuid
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.functional import cached_property
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -29,7 +31,6 @@ from tokens.authentication import (
     ApiTokenAuthentication,
     ClientCredentialsAuthentication,
     CustomerJWTAuthentication,
-    api_version_require,
 )
 from tokens.permissions import WorkspaceRolePermission, caller_role
 from tokens.principals import ClientPrincipal
@@ -69,16 +70,12 @@ MEMBERSHIP_SCHEMA = inline_serializer("WorkspaceMembership", {
 class ApiUserView(APIView):
     """Base of the rokka-compatible endpoints: an API user by API key or API token.
 
-    Missing credentials are a 403 with the seed's message (an API key was expected); an ``Api-Version``
-    other than 1 is a 400 before anything else.
+    Missing credentials are a 403 with the seed's message (an API key was expected). (An ``Api-Version``
+    other than 1 is a 400 before anything else: tokens.authentication.ApiVersionHeaderVersioning.)
     """
 
     authentication_classes = [ApiKeyAuthentication, ApiTokenAuthentication]
     permission_classes = [IsAuthenticated]
-
-    def initial(self, request, *args, **kwargs):
-        api_version_require(request)
-        super().initial(request, *args, **kwargs)
 
     def permission_denied(self, request, message=None, code=None):
         if request.authenticators and not request.successful_authenticator:
@@ -196,11 +193,17 @@ class ServerToServerView(AcceptedCredentialsMixin, APIView):
 
     authentication_classes = [ClientCredentialsAuthentication, ApiKeyAuthentication, ApiTokenAuthentication]
 
+    @cached_property
+    def _workspace(self) -> Workspace | None:
+        return Workspace.objects.filter(code=self.kwargs["code"]).first()  # one query per request
+
     def get_permission_workspace(self, request):
-        return Workspace.objects.filter(code=self.kwargs["code"]).first()
+        return self._workspace
 
     def workspace(self) -> Workspace:
-        return get_object_or_404(Workspace, code=self.kwargs["code"])
+        if self._workspace is None:
+            raise Http404
+        return self._workspace
 
 
 class WorkspaceView(ServerToServerView):

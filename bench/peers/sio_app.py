@@ -1,6 +1,6 @@
 """Peer (row 6): python-socketio's own AsyncServer under uvicorn, with the same JWT check as ours.
 
-The connect handler calls the project's ``verify_customer_jwt`` (the function our Socket.IO consumer
+The connect handler calls the project's ``customer_jwt_verify`` (the function our Socket.IO consumer
 and the REST API call) through Channels' ``database_sync_to_async``, on the same database, and puts
 the socket in a room per customer. ``POST /send {"recipients": [...], "message": {...}}``
 emits ``inAppMessage`` to each customer's room: it stores nothing, so it is the Socket.IO layer's own
@@ -20,10 +20,10 @@ django.setup()
 import socketio  # noqa: E402
 from channels.db import database_sync_to_async  # noqa: E402
 
-from tokens.customer_jwt import CustomerTokenError, verify_customer_jwt  # noqa: E402
+from tokens.customer_jwt import CustomerTokenError, customer_jwt_verify  # noqa: E402
 
 sio = socketio.AsyncServer(async_mode="asgi", transports=["websocket"])
-verify = database_sync_to_async(verify_customer_jwt)
+verify = database_sync_to_async(customer_jwt_verify)
 BEARER = "Bearer "
 IN_APP_MESSAGE_EVENT = "inAppMessage"
 

@@ -23,7 +23,7 @@ from tests.credentials.test_admin_support import (  # noqa: F401 (fixtures)
     submit,
     workspace,
 )
-from tokens.customer_jwt import verify_customer_jwt
+from tokens.customer_jwt import customer_jwt_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_generate_signing_key_shows_private_key_and_env_block_once(admin_client,
         normalize_private_key(env["CUSTOMER_JWT_PRIVATE_KEY"]), algorithm="RS256",
         headers={"kid": env["CUSTOMER_SIGNING_KEY_ID"]},
     )
-    assert verify_customer_jwt(customer_token).customer_id == "CUSTOMER3"
+    assert customer_jwt_verify(customer_token).customer_id == "CUSTOMER3"
 
     assert_audited("signing_key.generate", by=admin_user, target=key, secret=body)
     event = AuditEvent.objects.get(action="signing_key.generate")

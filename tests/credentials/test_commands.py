@@ -1,4 +1,4 @@
-"""The bootstrap commands of DESIGN.md: the JSON contract scripts rely on, the summary people read, and
+"""The bootstrap commands of docs/design.md: the JSON contract scripts rely on, the summary people read, and
 refusals that exit non-zero and change nothing.
 
 The customer-JWT test signs with the real `jsonwebtoken` package exactly as the first seed document

@@ -1,4 +1,4 @@
-// The first seed document's JavaScript client, run against our server by tests/realtime/test_socketio*.py.
+// The first seed document's JavaScript client, run against our server by tests/live_delivery/test_socketio*.py.
 //
 // Input (environment):
 //   CUSTOMER_*       the seed's variables (the block `manage.py createsigningkey` prints); the token is

@@ -1,4 +1,4 @@
-"""The per-request authentication path (issue 7): one indexed query per credential, nothing cached that a
+"""The per-request authentication path: one indexed query per credential, nothing cached that a
 revocation could outlive, and the same answers as before.
 
 In process: each authentication class is counted (django_assert_num_queries) and each credential is
@@ -185,22 +185,22 @@ def test_product_space_is_remembered_but_a_miss_is_not(creds, workspace, django_
     later_name = f"later-{uuid.uuid4().hex[:6]}"
     unknown = customer_token(key, pem, "NOSUCH00")
     with pytest.raises(customer_jwt.CustomerTokenError) as error:
-        customer_jwt.verify_customer_jwt(unknown)
+        customer_jwt.customer_jwt_verify(unknown)
     assert error.value.reason == "unknown_product_space"
     # created after a miss: found on the next token (the miss was not remembered)
     later = services.product_space_create(actor=CLI, workspace=workspace, name=later_name)
     token = customer_token(key, pem, later.code)
-    principal = customer_jwt.verify_customer_jwt(token)
+    principal = customer_jwt.customer_jwt_verify(token)
     assert principal.product_space == later and principal.product_space.name == later_name
     # then from memory: the signing key's lookup only; each call gets its own instance
     with django_assert_num_queries(1):
-        again = customer_jwt.verify_customer_jwt(token)
+        again = customer_jwt.customer_jwt_verify(token)
     assert again.product_space == later and again.product_space is not principal.product_space
     # the memo is keyed by workspace too: the code is not accepted for another workspace's key
     other = services.workspace_create(actor=CLI, name=f"ws-{uuid.uuid4().hex[:12]}", product_space_name="Main")
     other_key, other_pem = services.signing_key_generate(actor=CLI, workspace=other)
     with pytest.raises(customer_jwt.CustomerTokenError) as error:
-        customer_jwt.verify_customer_jwt(customer_token(other_key, other_pem, later.code))
+        customer_jwt.customer_jwt_verify(customer_token(other_key, other_pem, later.code))
     assert error.value.reason == "unknown_product_space"
 
 

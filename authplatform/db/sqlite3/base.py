@@ -3,7 +3,7 @@
 Why: under ASGI Django runs every request (and every ``database_sync_to_async`` call) in a context,
 and a thread, of its own, so with CONN_MAX_AGE=0 each one opened a new SQLite connection, and a new
 connection parses the whole schema before its first query: about 0.5 ms of a 5-7 ms request on the
-2-core bench machine, i.e. most of what authenticating with one indexed lookup cost (issue 7's
+2-core bench machine, i.e. most of what authenticating with one indexed lookup cost (the bench's
 profile). Django pools PostgreSQL connections (``OPTIONS["pool"]``, psycopg_pool) but not SQLite;
 this backend reads the same option, ``{"max_size": n}``, and keeps up to n idle connections.
 

@@ -16,10 +16,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from credentials.audit import Actor, audit_record
+from credentials.audit import CLI, audit_record
 from credentials.models import AuditOutcome, ProductSpace, Workspace
-
-CLI_ACTOR = Actor(via="cli")
 
 SHOWN_ONCE = "Shown only now: it is not stored in readable form and cannot be shown again."
 
@@ -42,7 +40,7 @@ class UnknownCode(CommandError):
 
 @dataclass(frozen=True)
 class Created:
-    data: dict[str, Any]  # the JSON object, keys exactly as DESIGN.md "Bootstrap commands" lists them
+    data: dict[str, Any]  # the JSON object, keys exactly as docs/design.md "Bootstrap commands" lists them
     summary: str  # the same for a person at a terminal
 
 
@@ -68,7 +66,7 @@ class BootstrapCommand(BaseCommand):
         except ValidationError as error:
             raise CommandError(one_line(error)) from None
         except UnknownCode as error:
-            audit_record(actor=CLI_ACTOR, action=self.audit_action, outcome=AuditOutcome.FAILURE,
+            audit_record(actor=CLI, action=self.audit_action, outcome=AuditOutcome.FAILURE,
                          details={"errors": [str(error)]})
             raise CommandError(str(error)) from None  # Django prints the class name: keep it CommandError
         self.stdout.write(json.dumps(created.data) if options["json"] else created.summary)

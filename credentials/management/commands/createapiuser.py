@@ -4,7 +4,7 @@ JSON: {"user_id", "api_key"}. The user gets a first 64-character API key, shown 
 """
 
 from credentials import services
-from credentials.management.commands._bootstrap import CLI_ACTOR, SHOWN_ONCE, BootstrapCommand, Created
+from credentials.management.commands._bootstrap import CLI, SHOWN_ONCE, BootstrapCommand, Created
 from credentials.models import Role
 
 
@@ -23,8 +23,8 @@ class Command(BootstrapCommand):
         workspace = self.workspace_by_code(workspace) if workspace is not None else None
         # Not wrapped in one transaction: that would roll back the audit record of a refused user too.
         # A brand-new user has no keys, so the key cannot hit the limit once the user exists.
-        user = services.api_user_create(actor=CLI_ACTOR, email=email, workspace=workspace, role=role)
-        _, api_key = services.api_key_create(actor=CLI_ACTOR, user=user, comment="created by createapiuser")
+        user = services.api_user_create(actor=CLI, email=email, workspace=workspace, role=role)
+        _, api_key = services.api_key_create(actor=CLI, user=user, comment="created by createapiuser")
         membership = user.memberships.select_related("workspace").first()
         return Created(
             data={"user_id": str(user.pk), "api_key": api_key},

@@ -4,7 +4,7 @@ JSON: {"client_key", "client_secret"}. The secret is shown this once; only its d
 """
 
 from credentials import services
-from credentials.management.commands._bootstrap import CLI_ACTOR, SHOWN_ONCE, BootstrapCommand, Created
+from credentials.management.commands._bootstrap import CLI, SHOWN_ONCE, BootstrapCommand, Created
 
 
 class Command(BootstrapCommand):
@@ -18,7 +18,7 @@ class Command(BootstrapCommand):
 
     def create(self, *, workspace, name, **options) -> Created:
         client, secret = services.client_create(
-            actor=CLI_ACTOR, workspace=self.workspace_by_code(workspace), name=name,
+            actor=CLI, workspace=self.workspace_by_code(workspace), name=name,
         )
         return Created(
             data={"client_key": client.client_key, "client_secret": secret},

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from credentials import services
-from credentials.management.commands._bootstrap import CLI_ACTOR, SHOWN_ONCE, BootstrapCommand, Created
+from credentials.management.commands._bootstrap import CLI, SHOWN_ONCE, BootstrapCommand, Created
 
 
 class Command(BootstrapCommand):
@@ -35,7 +35,7 @@ class Command(BootstrapCommand):
                                    "it has no meaning with --public-key. Nothing was changed.")
             return self._register(workspace, public_key, name)
         product_space = self.product_space_by_code(workspace, product_space) if product_space else None
-        key, private_pem = services.signing_key_generate(actor=CLI_ACTOR, workspace=workspace, name=name)
+        key, private_pem = services.signing_key_generate(actor=CLI, workspace=workspace, name=name)
         env = services.customer_env_block(key=key, private_pem=private_pem, product_space=product_space)
         return Created(
             data={"kid": str(key.kid), "private_key_pem": private_pem, "env": env},
@@ -56,7 +56,7 @@ class Command(BootstrapCommand):
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or "not a PEM text file"
             raise CommandError(f"Cannot read the public key file {str(path)!r}: {reason}. Nothing was changed.") from None
-        key = services.signing_key_register(actor=CLI_ACTOR, workspace=workspace, public_key_pem=pem, name=name)
+        key = services.signing_key_register(actor=CLI, workspace=workspace, public_key_pem=pem, name=name)
         return Created(
             data={"kid": str(key.kid)},
             summary=f"Public key registered for workspace {workspace.code}.\n  kid: {key.kid}\n"

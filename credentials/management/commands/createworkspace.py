@@ -4,7 +4,7 @@ JSON: {"workspace_id", "name", "product_space_code"} (the code is null without -
 """
 
 from credentials import services
-from credentials.management.commands._bootstrap import CLI_ACTOR, BootstrapCommand, Created
+from credentials.management.commands._bootstrap import CLI, BootstrapCommand, Created
 
 
 class Command(BootstrapCommand):
@@ -19,7 +19,7 @@ class Command(BootstrapCommand):
 
     def create(self, *, name, product_space, display_name, **options) -> Created:
         workspace = services.workspace_create(
-            actor=CLI_ACTOR, name=name, display_name=display_name, product_space_name=product_space,
+            actor=CLI, name=name, display_name=display_name, product_space_name=product_space,
         )
         first_space = workspace.product_spaces.order_by("created_at", "id").first()
         space_code = first_space.code if first_space else None

@@ -1,0 +1,401 @@
+"""The Socket.IO endpoint that customers' browsers and apps connect to for live delivery.
+
+One ``SocketIOConsumer`` per WebSocket at ``/api/v1/wss/socket.io/``: Engine.IO v4 (open, server
+pings, max payload) carrying Socket.IO v5 on the default namespace. The customer authenticates on the
+Socket.IO CONNECT packet (``auth: {token: "Bearer <jwt>"}``), not on the HTTP upgrade, so a refusal
+reaches the client as ``connect_error`` with a readable message. Once connected the socket is in its
+customer's group and its signing key's group (live/fanout.py); group messages become events, or
+end the session (key revoked). The token's ``exp`` ends it too.
+
+Nothing a client sends can crash the consumer: every bad frame closes the socket with a close code
+(socketio_protocol.CloseCode), and anything unexpected is logged and closes it with 4011, which
+socket.io-client answers by reconnecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Coroutine
+from urllib.parse import parse_qs
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+from engineio import packet as eio
+from socketio import packet as sio
+
+from authplatform.client_ip import IPAddress, scope_client_ip
+from authplatform.conf import platform_settings
+from authplatform.errors import InvalidCredentials
+from live.fanout import customer_group, signing_key_group
+from live.socketio_protocol import (
+    DEFAULT_NAMESPACE,
+    INVALID_NAMESPACE_MESSAGE,
+    CloseCode,
+    EngineOptions,
+    ProtocolError,
+    connect_error_frame,
+    connected_frame,
+    decode_engineio,
+    decode_socketio,
+    disconnect_frame,
+    event_frame,
+    frame_too_large,
+    handshake_refusal,
+    new_sid,
+    open_frame,
+    ping_frame,
+    pong_frame,
+)
+from live.socketio_sessions import signing_key_sessions
+from tokens.authentication import TOO_MANY_FAILURES, too_many_failures_message
+from tokens.bearer import parse_bearer
+from tokens.customer_jwt import CustomerTokenError, customer_jwt_verify
+from tokens.principals import CustomerPrincipal
+from tokens.throttle import auth_failure_register
+
+logger = logging.getLogger(__name__)
+
+# Sent just before the server disconnects a session, so the client knows why (Socket.IO's DISCONNECT
+# packet carries no reason): {"reason": "token_expired" | "signing_key_revoked", "message": "..."}.
+SESSION_ENDED_EVENT = "sessionEnded"
+TOKEN_EXPIRED = "token_expired"
+
+TOKEN_FORMAT_MESSAGE = "Send the customer JWT as auth: { token: 'Bearer <jwt>' } in the Socket.IO connection."
+AUTH_UNAVAILABLE_MESSAGE = "The token could not be checked just now; try again shortly."
+
+
+def verify_or_count_failure(token: str, ip: IPAddress | None) -> CustomerPrincipal:
+    """customer_jwt_verify, with a refusal counted against the client IP's failed-authentication
+    budget exactly as the REST API counts it (tokens/throttle.py); over budget, the refusal says so."""
+    try:
+        return customer_jwt_verify(token)
+    except CustomerTokenError:
+        wait = auth_failure_register(ip)
+        if wait is not None:
+            raise CustomerTokenError(TOO_MANY_FAILURES, too_many_failures_message(wait)) from None
+        raise
+
+
+def is_layer_outage(exc: BaseException) -> bool:
+    """Whether an error means the channel layer's backend is unreachable (expected during an outage)."""
+    return isinstance(exc, (OSError, TimeoutError)) or type(exc).__module__.startswith("redis.")
+
+
+def customer_token_from_auth(auth: Any) -> str | None:
+    """The JWT of a CONNECT packet's ``{"token": "Bearer <jwt>"}``, or None when it is not there."""
+    value = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_bearer(value)
+    except InvalidCredentials:
+        return None
+
+
+@dataclass(frozen=True)
+class CustomerSession:
+    """What a successful CONNECT established on one socket."""
+
+    sid: str
+    kid: str
+    groups: tuple[str, ...]
+    expires_at: datetime
+
+    @classmethod
+    def for_principal(cls, principal: CustomerPrincipal) -> "CustomerSession":
+        kid = str(principal.signing_key.kid)
+        return cls(
+            sid=new_sid(),
+            kid=kid,
+            groups=(
+                customer_group(workspace_code=principal.workspace.code,
+                               product_space_code=principal.product_space.code,
+                               customer_id=principal.customer_id),
+                signing_key_group(kid),
+            ),
+            expires_at=principal.expires_at,
+        )
+
+
+class SocketIOConsumer(AsyncWebsocketConsumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.options = EngineOptions.from_settings()
+        self.engine_sid = new_sid()
+        self.session: CustomerSession | None = None
+        self._closing = False  # we sent a close, or the client went away: send nothing more
+        self._released = False
+        self._pong = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._session_tasks: list[asyncio.Task] = []  # the session's expiry and group refresh
+        self._connect_deadline: asyncio.Task | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as exc:
+            # A failing channel layer (Redis gone) ends up here too. Closing with 4011 makes
+            # socket.io-client reconnect with backoff; its next `connect` is its cue to resync.
+            if is_layer_outage(exc):  # one line per socket, not a traceback each, during an outage
+                logger.warning("Socket.IO connection %s lost the channel layer (%s); closing it.",
+                               self.engine_sid, exc)
+            else:
+                logger.exception("Socket.IO connection %s failed; closing it.", self.engine_sid)
+            await self._close(CloseCode.SERVER_ERROR)
+        finally:
+            await self._release()
+
+    async def dispatch(self, message: dict) -> None:
+        try:
+            handler = getattr(self, get_handler_name(message), None)
+        except ValueError:
+            handler = None
+        if handler is None:
+            logger.warning("Socket.IO consumer ignored a message of type %r.", message.get("type"))
+            return
+        # Channels' own dispatch first closes stale DB connections through Django's single sync
+        # thread, for every frame (pings, pongs, emits). Our DB calls go through
+        # database_sync_to_async, which does that itself, so frames are handled without the hop.
+        await handler(message)
+
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        refusal = handshake_refusal(query)
+        if refusal:
+            logger.info("Refused a Socket.IO handshake from %s: %s.", scope_client_ip(self.scope), refusal)
+            await self._close(CloseCode.NORMAL)  # before accept: daphne answers the upgrade with 403
+            return
+        await self.accept()
+        await self._send_frame(open_frame(self.engine_sid, self.options))
+        self._spawn(self._heartbeat())
+        self._connect_deadline = self._spawn(self._close_unless_connected_in_time())
+
+    async def disconnect(self, code: int) -> None:
+        self._closing = True  # the client went away; _release (after StopConsumer) cleans up
+
+    async def _release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        await self._leave_session()
+
+    # --- frames from the client ---------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self._closing:
+            return
+        try:
+            if text_data is None:
+                raise ProtocolError("binary frames are not accepted", CloseCode.UNSUPPORTED_DATA)
+            if frame_too_large(text_data, self.options.max_payload_bytes):
+                raise ProtocolError(f"frame over maxPayload ({self.options.max_payload_bytes} bytes)",
+                                    CloseCode.TOO_LARGE)
+            await self._on_engineio(decode_engineio(text_data))
+        except ProtocolError as exc:
+            logger.info("Closing Socket.IO connection %s from %s: %s.", self.engine_sid,
+                        scope_client_ip(self.scope), exc)
+            await self._close(exc.close_code)
+
+    async def _on_engineio(self, packet: eio.Packet) -> None:
+        kind = packet.packet_type
+        if kind == eio.PONG:
+            self._pong.set()
+        elif kind == eio.MESSAGE:
+            await self._on_socketio(decode_socketio(packet.data))
+        elif kind == eio.PING:  # a probe ("2probe") or an Engine.IO v3 habit: answer in kind
+            await self._send_frame(pong_frame(packet.data))
+        elif kind == eio.CLOSE:
+            await self._close(CloseCode.NORMAL)
+        elif kind == eio.OPEN:
+            raise ProtocolError("only the server sends OPEN")
+        # UPGRADE and NOOP mean nothing on a WebSocket-only connection.
+
+    async def _on_socketio(self, packet: sio.Packet) -> None:
+        namespace = packet.namespace or DEFAULT_NAMESPACE
+        if packet.packet_type == sio.CONNECT:
+            if namespace != DEFAULT_NAMESPACE:
+                await self._send_frame(connect_error_frame(INVALID_NAMESPACE_MESSAGE, "unknown_namespace", namespace))
+            elif self.session is None:
+                await self._connect_customer(packet.data)
+            # A repeated CONNECT on a connected namespace changes nothing (its token is not read).
+        elif packet.packet_type == sio.DISCONNECT:
+            if namespace == DEFAULT_NAMESPACE:
+                await self._leave_session()
+                if self._connect_deadline is None:
+                    # Without a session the socket must CONNECT again in time, as after the handshake,
+                    # or it would idle on its pings for ever.
+                    self._connect_deadline = self._spawn(self._close_unless_connected_in_time())
+        # EVENT / ACK: clients have no events to send here; ignored like events without a handler.
+
+    async def _connect_customer(self, auth: Any) -> None:
+        token = customer_token_from_auth(auth)
+        if token is None:
+            await self._refuse("token_missing", TOKEN_FORMAT_MESSAGE)
+            return
+        try:
+            principal = await asyncio.wait_for(
+                database_sync_to_async(verify_or_count_failure)(token, scope_client_ip(self.scope)),
+                platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000)
+        except CustomerTokenError as exc:
+            await self._refuse(exc.reason, exc.message)
+            return
+        except Exception:
+            logger.exception("Could not check a customer token on Socket.IO connection %s.", self.engine_sid)
+            await self._refuse("auth_unavailable", AUTH_UNAVAILABLE_MESSAGE)
+            return
+
+        session = CustomerSession.for_principal(principal)
+        try:
+            for group in session.groups:
+                await self._layer(self.channel_layer.group_add(group, self.channel_name))
+        except Exception as exc:
+            # Without its groups the socket would look connected and hear nothing. Closing makes the
+            # client retry with backoff until the layer is back; the inbox holds what it missed.
+            logger.warning("Socket.IO connection %s could not join its groups (%s); closing it.",
+                           self.engine_sid, exc, exc_info=not is_layer_outage(exc))
+            await self._leave_groups(session)
+            await self._close(CloseCode.SERVER_ERROR)
+            return
+
+        self.session = session
+        if self._connect_deadline is not None:
+            self._connect_deadline.cancel()  # the deadline is for the first CONNECT only
+            self._connect_deadline = None
+        signing_key_sessions.add(session.kid, self)
+        await self._send_frame(connected_frame(session.sid))
+        self._session_tasks = [self._spawn(self._end_at_expiry(session.expires_at)),
+                               self._spawn(self._keep_groups(session))]
+
+    async def _refuse(self, reason: str, message: str) -> None:
+        logger.info("Socket.IO CONNECT from %s refused: %s.", scope_client_ip(self.scope), reason)
+        await self._send_frame(connect_error_frame(message, reason))
+
+    # --- messages from the channel layer ------------------------------------------------------
+    async def socketio_emit(self, message: dict) -> None:
+        """``{"type": "socketio.emit", "frames": [str, ...]}``: Socket.IO event frames for this
+        customer's sockets, encoded once by the sender (live/fanout.py), sent in order."""
+        if self.session is None:
+            return
+        for i, frame in enumerate(message.get("frames") or ()):
+            if i:
+                # Let the other consumers woken by the same fan-out send their first event (the
+                # message) before this one sends its next (the unread count).
+                await asyncio.sleep(0)
+            if isinstance(frame, str):
+                await self._send_frame(frame)
+
+    async def socketio_end_session(self, message: dict) -> None:
+        """``{"type": "socketio.end_session", "reason", "message"}``: e.g. its signing key was revoked."""
+        await self.end_session(str(message.get("reason") or "session_ended"),
+                               str(message.get("message") or "The server ended this session."))
+
+    # --- ending a session ---------------------------------------------------------------------
+    async def end_session(self, reason: str, message: str) -> None:
+        """Tell the client why, disconnect the namespace (socket.io-client then does not reconnect on
+        its own: it needs a new token), and close the socket."""
+        if self.session is None or self._closing:
+            return
+        try:
+            await self._send_frame(event_frame(SESSION_ENDED_EVENT, {"reason": reason, "message": message}))
+            await self._send_frame(disconnect_frame())
+        finally:
+            await self._close(CloseCode.NORMAL)
+
+    async def _end_at_expiry(self, expires_at: datetime) -> None:
+        delay = (expires_at - timezone.now()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self.end_session(TOKEN_EXPIRED, "The token has expired; connect again with a new one.")
+
+    async def _keep_groups(self, session: CustomerSession) -> None:
+        """Join the session's groups again every half group_expiry (CHANNEL_LAYER_GROUP_EXPIRY): the
+        layer drops a membership older than that, and a socket may outlive it (a token can last days),
+        which would leave it connected and deaf. A failure ends the socket (see _task_done)."""
+        interval = max(self.channel_layer.group_expiry / 2, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            for group in session.groups:
+                await self._layer(self.channel_layer.group_add(group, self.channel_name))
+
+    async def _leave_session(self) -> None:
+        session, self.session = self.session, None
+        if session is None:
+            return
+        for task in self._session_tasks:
+            task.cancel()
+        self._session_tasks = []
+        signing_key_sessions.discard(session.kid, self)
+        await self._leave_groups(session)
+
+    async def _leave_groups(self, session: CustomerSession) -> None:
+        for group in session.groups:
+            try:
+                await self._layer(self.channel_layer.group_discard(group, self.channel_name))
+            except Exception as exc:
+                # Redis forgets the membership itself when the group expires (channels_redis
+                # group_expiry); messages to a channel nobody reads are dropped with it.
+                logger.warning("Socket.IO connection %s could not leave group %s (%s).", self.engine_sid, group,
+                               exc, exc_info=not is_layer_outage(exc))
+
+    # --- Engine.IO heartbeat and deadlines ----------------------------------------------------
+    async def _heartbeat(self) -> None:
+        """Ping every pingInterval; no pong within pingTimeout closes the socket (Engine.IO v4)."""
+        interval = self.options.ping_interval_ms / 1000
+        timeout = self.options.ping_timeout_ms / 1000
+        while not self._closing:
+            await asyncio.sleep(interval)
+            if self._closing:
+                return
+            self._pong.clear()
+            await self._send_frame(ping_frame())
+            try:
+                await asyncio.wait_for(self._pong.wait(), timeout)
+            except TimeoutError:
+                logger.info("Socket.IO connection %s missed its pong; closing it.", self.engine_sid)
+                await self._close(CloseCode.TIMEOUT)
+                return
+
+    async def _close_unless_connected_in_time(self) -> None:
+        await asyncio.sleep(self.options.connect_timeout_ms / 1000)
+        if self.session is None:  # (the task is cancelled once a CONNECT is accepted)
+            logger.info("Socket.IO connection %s sent no accepted CONNECT in time; closing it.", self.engine_sid)
+            await self._close(CloseCode.TIMEOUT)
+
+    # --- plumbing -------------------------------------------------------------------------------
+    async def _send_frame(self, frame: str) -> None:
+        if not self._closing:
+            await self.send(text_data=frame)
+
+    async def _close(self, code: CloseCode) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        try:
+            await self.close(code=int(code))  # autobahn refuses an IntEnum: it checks type(code) is int
+        except Exception:
+            logger.debug("Closing Socket.IO connection %s failed.", self.engine_sid, exc_info=True)
+
+    async def _layer(self, call: Coroutine) -> Any:
+        return await asyncio.wait_for(call, platform_settings.CHANNEL_LAYER_TIMEOUT_MS / 1000)
+
+    def _spawn(self, coro: Coroutine) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Socket.IO connection %s: background task failed; closing it.", self.engine_sid,
+                         exc_info=task.exception())
+            # A socket without its heartbeat or expiry must not linger: close it, the client reconnects.
+            self._spawn(self._close(CloseCode.SERVER_ERROR))

@@ -1,0 +1,286 @@
+"""What the notification side stores: sent in-app messages, each recipient's inbox item, customer
+preferences with workspace-level defaults, communication settings, and idempotency records.
+
+A customer is a JWT ``sub`` within one product space (and so one workspace): every customer-owned row
+carries ``product_space`` + ``customer_id``, and every customer query filters on both first, which is
+also how the indexes below are laid out.
+
+Rules (who may send, suppression, idempotency) live in services.py; the validators here describe what
+a single stored value may look like, and serializers and the admin both use them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from functools import lru_cache
+from zoneinfo import available_timezones
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator, URLValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from authplatform.conf import platform_settings
+from credentials.models import ProductSpace, Workspace
+from tokens.principals import CUSTOMER_ID_MAX_LENGTH
+
+TITLE_MAX_LENGTH = 200
+BODY_MAX_LENGTH = 10_000
+CATEGORY_MAX_LENGTH = 64
+ACTION_URL_MAX_LENGTH = 2048
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+LOCALE_MAX_LENGTH = 35
+PHONE_NUMBER_MAX_LENGTH = 16  # E.164: "+" and at most 15 digits
+PUSH_DEVICE_TOKEN_MAX_LENGTH = 512
+PUSH_DEVICE_TOKENS_MAX = 10
+
+# The wildcard category: a preference for "*" applies to every category without its own entry.
+ANY_CATEGORY = "*"
+
+CATEGORY_VALIDATOR = RegexValidator(
+    r"^[a-z0-9][a-z0-9_.-]{0,63}\Z",
+    "A category is 1 to 64 characters from a-z, 0-9, '_', '.' and '-', starting with a letter or digit.",
+)
+# BCP 47 language tags as browsers and apps send them: "en", "de-CH", "zh-Hant-TW", "es-419".
+LOCALE_VALIDATOR = RegexValidator(
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{5,8})*\Z",
+    "Use a BCP 47 language tag such as 'en', 'de-CH' or 'zh-Hant-TW'.",
+)
+# Links are rendered by customers' apps: only web links, never javascript: or data: URLs.
+ACTION_URL_VALIDATOR = URLValidator(schemes=["http", "https"], message="Use an http:// or https:// URL.")
+PHONE_NUMBER_VALIDATOR = RegexValidator(
+    r"^\+[1-9][0-9]{6,14}\Z", "Use an E.164 phone number: '+', the country code and the number, digits only."
+)
+
+
+def validate_preference_count(count: int) -> None:
+    """A customer holds preferences for at most REALTIME_MAX_PREFERENCE_CATEGORIES categories (a bound
+    on what one customer can store). Checked on the request before anything is validated or written,
+    and again on what a PATCH leaves stored."""
+    limit = platform_settings.REALTIME_MAX_PREFERENCE_CATEGORIES
+    if count > limit:
+        raise ValidationError(f"At most {limit} categories can have preferences.", code="too_many")
+
+
+class Channel(models.TextChoices):
+    IN_APP = "in_app", "In-app"
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    PUSH = "push", "Push"
+
+
+CHANNELS: tuple[str, ...] = tuple(Channel.values)  # the channel names, in the order the API lists them
+
+
+@lru_cache(maxsize=1)
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time-zone name known to this system's tz database (e.g. 'Europe/Zurich')."""
+    if value not in _time_zone_names():
+        raise ValidationError(
+            "%(value)s is not an IANA time-zone name such as 'Europe/Zurich' or 'UTC'.",
+            params={"value": value}, code="invalid_time_zone",
+        )
+
+
+def validate_preference_category(value: str) -> None:
+    """A message category, or '*' for all categories."""
+    if value != ANY_CATEGORY:
+        CATEGORY_VALIDATOR(value)
+
+
+def validate_push_device_tokens(value) -> None:
+    if not isinstance(value, list) or any(not isinstance(t, str) for t in value):
+        raise ValidationError("Push device tokens are a list of strings.")
+    if len(value) > PUSH_DEVICE_TOKENS_MAX:
+        raise ValidationError(f"At most {PUSH_DEVICE_TOKENS_MAX} push device tokens.")
+    if any(not t or len(t) > PUSH_DEVICE_TOKEN_MAX_LENGTH or re.search(r"\s|\x00", t) for t in value):
+        raise ValidationError(
+            f"A push device token is 1 to {PUSH_DEVICE_TOKEN_MAX_LENGTH} characters without spaces."
+        )
+
+
+class InAppMessage(models.Model):
+    """One send: the content, who sent it, and the counts decided at send time."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="in_app_messages",
+                                  db_index=False)  # rt_message_workspace_recent leads with it
+    product_space = models.ForeignKey(ProductSpace, on_delete=models.CASCADE, related_name="in_app_messages")
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    body = models.TextField(max_length=BODY_MAX_LENGTH)
+    category = models.CharField(max_length=CATEGORY_MAX_LENGTH, validators=[CATEGORY_VALIDATOR])
+    action_url = models.CharField(max_length=ACTION_URL_MAX_LENGTH, blank=True, validators=[ACTION_URL_VALIDATOR])
+    data = models.JSONField(default=dict, blank=True)
+    sent_by = models.CharField(max_length=200, help_text="The credential that sent it, e.g. client ck_….")
+    recipient_count = models.PositiveIntegerField(help_text="Distinct customer ids in the request.")
+    stored_count = models.PositiveIntegerField(help_text="Inbox items stored.")
+    suppressed_count = models.PositiveIntegerField(help_text="Recipients who opted out of this category in-app.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="rt_message_workspace_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.category}, {self.id})"
+
+
+class InboxItem(models.Model):
+    """One recipient's copy of a message, with its read and archived state.
+
+    The bigint ``id`` grows with every insert: the inbox lists newest first by it, and its cursor is a
+    position in that order, so messages arriving while a customer pages never shift later pages.
+    ``category`` is copied from the message so the category filter is answered by an index.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    message = models.ForeignKey(InAppMessage, on_delete=models.CASCADE, related_name="inbox_items",
+                                db_index=False)  # rt_inbox_message_customer leads with it
+    product_space = models.ForeignKey(ProductSpace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    customer_id = models.CharField(max_length=CUSTOMER_ID_MAX_LENGTH)
+    category = models.CharField(max_length=CATEGORY_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # One copy per customer; also the index behind "this message's delivery counts".
+            models.UniqueConstraint(fields=["message", "customer_id"], name="rt_inbox_message_customer"),
+        ]
+        indexes = [
+            # Everything of a customer, newest first (archived listing, read-all).
+            models.Index(fields=["product_space", "customer_id", "-id"], name="rt_inbox_customer"),
+            # The default inbox: not archived.
+            models.Index(fields=["product_space", "customer_id", "-id"], name="rt_inbox_active",
+                         condition=Q(archived_at__isnull=True)),
+            # Unread list and the unread count (an index-only count of a small partial index).
+            models.Index(fields=["product_space", "customer_id", "-id"], name="rt_inbox_unread",
+                         condition=Q(read_at__isnull=True, archived_at__isnull=True)),
+            # The category filter.
+            models.Index(fields=["product_space", "customer_id", "category", "-id"], name="rt_inbox_category"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.message_id}"
+
+
+class PreferenceDefault(models.Model):
+    """A workspace-level default: whether customers get ``category`` on ``channel`` unless they chose.
+
+    Category '*' is the workspace's default for every category without a row of its own. Without any
+    row, everything is on (customers opt out).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="preference_defaults")
+    category = models.CharField(max_length=CATEGORY_MAX_LENGTH, validators=[validate_preference_category])
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    enabled = models.BooleanField()
+
+    class Meta:
+        ordering = ["workspace", "category", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "category", "channel"], name="rt_pref_default_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace.code} {self.category}/{self.channel}: {'on' if self.enabled else 'off'}"
+
+
+class CustomerPreference(models.Model):
+    """A customer's own opt in/out for a category ('*': all categories) on a channel."""
+
+    product_space = models.ForeignKey(ProductSpace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    customer_id = models.CharField(max_length=CUSTOMER_ID_MAX_LENGTH)
+    category = models.CharField(max_length=CATEGORY_MAX_LENGTH, validators=[validate_preference_category])
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    enabled = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product_space", "customer_id", "category", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["product_space", "customer_id", "category", "channel"],
+                                    name="rt_pref_customer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.category}/{self.channel}: {'on' if self.enabled else 'off'}"
+
+
+class CommunicationSettings(models.Model):
+    """How and when to reach a customer: locale, time zone, quiet hours, and per-channel contact
+    details with an on/off switch. A customer without a row has the field defaults."""
+
+    product_space = models.ForeignKey(ProductSpace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    customer_id = models.CharField(max_length=CUSTOMER_ID_MAX_LENGTH)
+    locale = models.CharField(max_length=LOCALE_MAX_LENGTH, blank=True, validators=[LOCALE_VALIDATOR])
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    quiet_hours_enabled = models.BooleanField(default=False)
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="Local time in time_zone.")
+    quiet_hours_end = models.TimeField(null=True, blank=True, help_text="Local time in time_zone; may be past midnight.")
+    in_app_enabled = models.BooleanField(default=True)
+    email_enabled = models.BooleanField(default=True)
+    email_address = models.EmailField(max_length=254, blank=True)
+    sms_enabled = models.BooleanField(default=True)
+    sms_phone_number = models.CharField(max_length=PHONE_NUMBER_MAX_LENGTH, blank=True,
+                                        validators=[PHONE_NUMBER_VALIDATOR])
+    push_enabled = models.BooleanField(default=True)
+    push_device_tokens = models.JSONField(default=list, blank=True, validators=[validate_push_device_tokens])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "communication settings"
+        constraints = [
+            models.UniqueConstraint(fields=["product_space", "customer_id"], name="rt_comm_settings_unique"),
+        ]
+
+    # What a customer sets (the API's PUT/PATCH): every field but the keys and the timestamp.
+    SETTINGS_FIELDS: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} ({self.product_space.code})"
+
+    def clean(self) -> None:
+        if self.quiet_hours_enabled:
+            errors = {}
+            if self.quiet_hours_start is None:
+                errors["quiet_hours_start"] = "Quiet hours need a start time."
+            if self.quiet_hours_end is None:
+                errors["quiet_hours_end"] = "Quiet hours need an end time."
+            if not errors and self.quiet_hours_start == self.quiet_hours_end:
+                errors["quiet_hours_end"] = "Quiet hours must end at another time than they start."
+            if errors:
+                raise ValidationError(errors)
+
+
+CommunicationSettings.SETTINGS_FIELDS = tuple(
+    field.name for field in CommunicationSettings._meta.concrete_fields
+    if field.name not in ("id", "product_space", "customer_id", "updated_at")
+)
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a send with an ``Idempotency-Key``, replayed for the same key and body."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+    request_digest = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON body.")
+    message = models.ForeignKey(InAppMessage, null=True, on_delete=models.CASCADE, related_name="+")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="rt_idempotency_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}:{self.key}"

@@ -1,0 +1,230 @@
+"""Selectors: every read of the notification data, scoped to who is asking.
+
+Customer reads take the customer's ``product_space`` and ``customer_id`` (from the verified JWT) and
+filter on both first; server reads take a ``Sender`` (the caller's role in each workspace). So a
+row of another customer, product space or workspace is never found, and "not found" is all anyone
+learns about it (404, never 403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from django.db.models import Count, Q
+
+from authplatform.errors import APIError
+from credentials.models import ProductSpace, Workspace
+from notifications.models import (
+    ANY_CATEGORY,
+    CHANNELS,
+    CommunicationSettings,
+    CustomerPreference,
+    InAppMessage,
+    InboxItem,
+    PreferenceDefault,
+)
+from tokens.permissions import caller_role, role_check
+from tokens.principals import ApiKeyAuth, ClientPrincipal
+
+# --- who sends ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sender:
+    """A server-to-server caller: a label for the record, and its role in a given workspace (None: no
+    access at all). ``role_in`` is tokens.permissions.caller_role bound to the request, the one place
+    that decides who holds which role."""
+
+    label: str
+    role_in: Callable[[Workspace], str | None]
+
+    def check(self, workspace: Workspace, role: str, *, not_found: APIError) -> None:
+        """``not_found`` when the sender has no role in ``workspace`` (so that another workspace's
+        objects look like missing ones); 403 when its role there is below ``role``."""
+        role_check(held=self.role_in(workspace), workspace=workspace, role=role, not_found=not_found)
+
+
+def sender_for_request(request) -> Sender:
+    principal, auth = request.user, request.auth
+    if isinstance(principal, ClientPrincipal):
+        label = f"client {principal.client.client_key}"
+    elif isinstance(auth, ApiKeyAuth):
+        label = f"api key {auth.api_key.hint}… of {principal.get_username()}" + (" (token)" if auth.via_token else "")
+    else:
+        label = str(principal)
+    return Sender(label=label, role_in=partial(caller_role, request))
+
+
+def product_space_for_sender(*, sender: Sender, code: str, role: str) -> ProductSpace:
+    """The product space ``code`` where the sender holds ``role``. Unknown and other workspaces' codes
+    are the same 404, so codes cannot be probed."""
+    not_found = APIError("No product space with this code in your workspace.", status_code=404,
+                         reason="product_space_not_found")
+    product_space = ProductSpace.objects.select_related("workspace").filter(code=code).first()
+    if product_space is None:
+        raise not_found
+    sender.check(product_space.workspace, role, not_found=not_found)
+    return product_space
+
+
+def in_app_message_get_for_sender(*, sender: Sender, message_id, role: str) -> InAppMessage:
+    not_found = APIError("No in-app message with this id in your workspace.", status_code=404,
+                         reason="message_not_found")
+    message = InAppMessage.objects.select_related("product_space", "workspace").filter(pk=message_id).first()
+    if message is None:
+        raise not_found
+    sender.check(message.workspace, role, not_found=not_found)
+    return message
+
+
+def in_app_message_counts(*, message: InAppMessage) -> dict[str, int]:
+    """How many recipients have it in their inbox, have read it, have archived it (one query)."""
+    counts = InboxItem.objects.filter(message=message).aggregate(
+        delivered=Count("id"),
+        read=Count("id", filter=Q(read_at__isnull=False)),
+        archived=Count("id", filter=Q(archived_at__isnull=False)),
+    )
+    return {name: counts[name] or 0 for name in ("delivered", "read", "archived")}
+
+
+# --- inbox --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InboxPage:
+    items: list[InboxItem]
+    next_position: int | None  # the last item's id when there are more, for the next cursor
+
+
+def _customer_items(*, product_space: ProductSpace, customer_id: str):
+    return InboxItem.objects.filter(product_space=product_space, customer_id=customer_id)
+
+
+def inbox_items_list(
+    *,
+    product_space: ProductSpace,
+    customer_id: str,
+    limit: int,
+    before: int | None = None,
+    unread: bool | None = None,
+    archived: bool = False,
+    category: str | None = None,
+) -> InboxPage:
+    """A page of the customer's inbox, newest first, after the position ``before`` (a cursor)."""
+    items = _customer_items(product_space=product_space, customer_id=customer_id)
+    items = items.filter(archived_at__isnull=not archived)
+    if unread is not None:
+        items = items.filter(read_at__isnull=unread)
+    if category is not None:
+        items = items.filter(category=category)
+    if before is not None:
+        items = items.filter(id__lt=before)
+    rows = list(items.select_related("message").order_by("-id")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return InboxPage(items=rows, next_position=rows[-1].id if more else None)
+
+
+def inbox_item_get(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
+    item = (
+        _customer_items(product_space=product_space, customer_id=customer_id)
+        .select_related("message").filter(message_id=message_id).first()
+    )
+    if item is None:
+        raise APIError("No message with this id in your inbox.", status_code=404, reason="message_not_found")
+    return item
+
+
+def unread_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
+    """Unread, not archived: what the unread count counts (answered by the rt_inbox_unread index)."""
+    return InboxItem.objects.filter(product_space=product_space, customer_id__in=customer_ids,
+                                    read_at__isnull=True, archived_at__isnull=True)
+
+
+def inbox_unread_count(*, product_space: ProductSpace, customer_id: str) -> int:
+    return unread_items(product_space=product_space, customer_ids=[customer_id]).count()
+
+
+def inbox_unread_counts(*, product_space: ProductSpace, customer_ids: Collection[str]) -> dict[str, int]:
+    """Unread counts of many customers of one product space, in one query (0 for those with none)."""
+    counts = dict.fromkeys(customer_ids, 0)
+    if counts:
+        rows = (unread_items(product_space=product_space, customer_ids=list(counts))
+                .order_by().values_list("customer_id").annotate(n=Count("id")))
+        counts.update(dict(rows))
+    return counts
+
+
+# --- preferences --------------------------------------------------------------------------------
+PreferenceMap = dict[str, dict[str, bool]]  # {category or "*": {channel: enabled}}
+
+
+def _as_map(rows: Iterable[CustomerPreference | PreferenceDefault]) -> PreferenceMap:
+    result: PreferenceMap = {}
+    for row in rows:
+        result.setdefault(row.category, {})[row.channel] = row.enabled
+    return result
+
+
+def preference_enabled(*, own: PreferenceMap, defaults: PreferenceMap, category: str, channel: str) -> bool:
+    """Whether a customer gets ``category`` on ``channel``. The one rule, in this order: the customer's
+    choice for the category, their choice for all categories ("*"), the workspace default for the
+    category, the workspace default for "*", and otherwise on."""
+    for layer in (own.get(category), own.get(ANY_CATEGORY), defaults.get(category), defaults.get(ANY_CATEGORY)):
+        if layer and channel in layer:
+            return layer[channel]
+    return True
+
+
+@dataclass(frozen=True)
+class CustomerPreferences:
+    own: PreferenceMap  # what the customer chose (sparse)
+    defaults: PreferenceMap  # the workspace-level defaults (sparse)
+
+    def effective(self) -> PreferenceMap:
+        """Every channel of "*" and of every category that the customer or the workspace mentions."""
+        categories = sorted({ANY_CATEGORY, *self.own, *self.defaults})
+        return {
+            category: {
+                channel: preference_enabled(own=self.own, defaults=self.defaults, category=category, channel=channel)
+                for channel in CHANNELS
+            }
+            for category in categories
+        }
+
+
+def customer_preferences_get(*, product_space: ProductSpace, customer_id: str) -> CustomerPreferences:
+    own = CustomerPreference.objects.filter(product_space=product_space, customer_id=customer_id)
+    defaults = PreferenceDefault.objects.filter(workspace_id=product_space.workspace_id)
+    return CustomerPreferences(own=_as_map(own), defaults=_as_map(defaults))
+
+
+def customers_suppressed(
+    *, product_space: ProductSpace, customer_ids: Collection[str], category: str, channel: str
+) -> set[str]:
+    """Which of ``customer_ids`` must not get a ``category`` message on ``channel``: those who opted
+    out (preferences, see ``preference_enabled``) or switched the channel off in their communication
+    settings. Three queries, whatever the number of customers."""
+    categories = [category, ANY_CATEGORY]
+    defaults = _as_map(PreferenceDefault.objects.filter(
+        workspace_id=product_space.workspace_id, channel=channel, category__in=categories))
+    own_by_customer: dict[str, list[CustomerPreference]] = {}
+    for row in CustomerPreference.objects.filter(product_space=product_space, customer_id__in=customer_ids,
+                                                 channel=channel, category__in=categories):
+        own_by_customer.setdefault(row.customer_id, []).append(row)
+    switched_off = set(
+        CommunicationSettings.objects.filter(product_space=product_space, customer_id__in=customer_ids,
+                                             **{f"{channel}_enabled": False})
+        .values_list("customer_id", flat=True)
+    )
+    return {
+        customer_id for customer_id in customer_ids
+        if customer_id in switched_off
+        or not preference_enabled(own=_as_map(own_by_customer.get(customer_id, ())), defaults=defaults,
+                                  category=category, channel=channel)
+    }
+
+
+# --- communication settings ---------------------------------------------------------------------
+def communication_settings_get(*, product_space: ProductSpace, customer_id: str) -> CommunicationSettings:
+    """The customer's settings; the defaults (unsaved) when they never set any."""
+    found = CommunicationSettings.objects.filter(product_space=product_space, customer_id=customer_id).first()
+    return found or CommunicationSettings(product_space=product_space, customer_id=customer_id)

@@ -1,0 +1,161 @@
+"""What the send and inbox APIs tell live sockets, and when: only after the transaction commits.
+
+These tests listen on the channel layer itself, in the customer's group (live.fanout decides its
+name), where the Socket.IO consumer would be listening; the socket side has its own tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from notifications import services
+from live.fanout import customer_group
+from notifications.selectors import Sender
+from live.socketio_protocol import decode_engineio, decode_socketio
+from tests.conftest import requires_redis
+from tests.notifications.conftest import send_ok
+
+pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transaction=True)]
+
+WRITER = Sender(label="test", role_in=lambda workspace: "write")
+
+
+def group_of(tenant, customer_id: str, product_space: int = 0) -> str:
+    return customer_group(workspace_code=tenant.workspace.code,
+                          product_space_code=tenant.product_spaces[product_space].code, customer_id=customer_id)
+
+
+async def next_events(layer, channel: str, timeout: float) -> list[tuple[str, object]] | None:
+    """The events of the next layer message (one per customer per change: live/fanout.py)."""
+    try:
+        message = await asyncio.wait_for(layer.receive(channel), timeout)
+    except asyncio.TimeoutError:
+        return None
+    assert message["type"] == "socketio.emit"
+    events = []
+    for frame in message["frames"]:  # the frames the consumer sends as they are
+        packet = decode_socketio(decode_engineio(frame).data)
+        events.append((packet.data[0], packet.data[1]))
+    return events
+
+
+def listen(groups: list[str], action, *, expect: int, quiet: float = 0.5):
+    """Run the sync ``action(poll)`` while a channel listens in ``groups``; returns (action's result,
+    the first ``expect`` events after it, and whatever else arrived within ``quiet`` seconds)."""
+    layer = get_channel_layer()
+
+    async def scenario():
+        channel = await layer.new_channel()
+        for group in groups:
+            await layer.group_add(group, channel)
+        async def poll_async(timeout: float):
+            return await next_events(layer, channel, timeout)
+
+        poll = async_to_sync(poll_async)
+        result = await sync_to_async(action)(poll)
+        events = []
+        while len(events) < expect and (batch := await next_events(layer, channel, 10)) is not None:
+            events += batch
+        extra = await next_events(layer, channel, quiet)
+        for group in groups:
+            await layer.group_discard(group, channel)
+        return result, events, extra
+
+    return async_to_sync(scenario)()
+
+
+def test_nothing_is_announced_before_commit_then_message_and_count(api, world):
+    def send_in_transaction(poll):
+        with transaction.atomic():
+            result = services.in_app_message_send(
+                sender=WRITER, product_space_code=world.a.code, recipients=["alice", "bob"], title="Hello",
+                body="World", category="news", data={"k": "v"})
+            early = poll(0.5)  # the rows are written but not committed: sockets must hear nothing yet
+        return result, early
+
+    (result, early), events, extra = listen([group_of(world.a, "alice")], send_in_transaction, expect=2)
+    assert early is None
+    item = api.get(f"customer/inbox/{result.body['id']}", headers=world.customer_headers("a", "alice")).json()
+    assert events == [("inAppMessage", item), ("unreadCount", {"count": 1})]
+    assert item["read"] is False and item["title"] == "Hello"
+    assert extra is None  # bob's events went to bob's group only
+
+
+def test_a_rolled_back_send_is_never_announced(world):
+    def send_and_roll_back(poll):
+        try:
+            with transaction.atomic():
+                services.in_app_message_send(sender=WRITER, product_space_code=world.a.code, recipients=["alice"],
+                                             title="Hello", body="World", category="news")
+                raise RuntimeError("the caller's transaction fails after the send")
+        except RuntimeError:
+            pass
+
+    _, events, extra = listen([group_of(world.a, "alice")], send_and_roll_back, expect=0, quiet=1.0)
+    assert extra is None
+
+
+def test_suppressed_customers_hear_nothing(api, world):
+    api.put("customer/preferences", json={"preferences": {"news": {"in_app": False}}},
+            headers=world.customer_headers("a", "alice"))
+
+    def send(poll):
+        return services.in_app_message_send(sender=WRITER, product_space_code=world.a.code,
+                                            recipients=["alice"], title="t", body="b", category="news")
+
+    result, _, extra = listen([group_of(world.a, "alice")], send, expect=0, quiet=1.0)
+    assert result.body["suppressed"] == 1 and extra is None
+
+
+@requires_redis  # the daphne process announces; only with Redis does this process hear it
+def test_inbox_changes_announce_the_unread_count(api, world):
+    first, second = (send_ok(api, world.a, ["alice"])["id"] for _ in range(2))
+    headers = world.customer_headers("a", "alice")
+
+    def act(path):
+        def action(poll):
+            response = api.post(path, headers=headers)
+            assert response.status_code == 200, response.text
+        return action
+
+    def count_after(path) -> object:
+        _, events, _ = listen([group_of(world.a, "alice")], act(path), expect=1, quiet=0)
+        return events[0]
+
+    assert count_after(f"customer/inbox/{first}/read") == ("unreadCount", {"count": 1})
+    assert count_after(f"customer/inbox/{first}/unread") == ("unreadCount", {"count": 2})
+    assert count_after(f"customer/inbox/{second}/archive") == ("unreadCount", {"count": 1})
+    assert count_after("customer/inbox/read-all") == ("unreadCount", {"count": 0})
+
+
+@requires_redis
+def test_a_send_over_http_is_announced_across_processes(api, world):
+    """daphne (another process) stores and announces; this process hears it through Redis."""
+    def send(poll):
+        return send_ok(api, world.a, ["alice"], product_space_code=world.a.product_spaces[1].code)
+
+    sent, events, extra = listen([group_of(world.a, "alice", 1), group_of(world.a, "alice", 0)], send, expect=2)
+    assert [name for name, _ in events] == ["inAppMessage", "unreadCount"]
+    assert events[0][1]["id"] == sent["id"] and events[1][1] == {"count": 1}
+    assert extra is None  # nothing for the same sub in the other product space
+
+
+def test_an_event_that_cannot_be_encoded_is_dropped_alone(world, caplog):
+    """Frames are encoded once by the sender (live/fanout.py); a payload that is not JSON must not
+    take the other customers' events, or the caller, down with it."""
+    from live.fanout import CustomerNotification, notify_customers
+
+    def notify(poll):
+        notify_customers([
+            CustomerNotification(world.a.workspace.code, world.a.code, "alice", "inAppMessage", {"bad": object()}),
+            CustomerNotification(world.a.workspace.code, world.a.code, "alice", "unreadCount", {"count": 2}),
+        ])
+
+    _, events, extra = listen([group_of(world.a, "alice")], notify, expect=1)
+    assert events == [("unreadCount", {"count": 2})] and extra is None
+    assert "cannot be sent as JSON" in caplog.text
