@@ -26,7 +26,7 @@ node: tests/js/node_modules/.installed
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensureadmin
-	$(BIN)/daphne -b $(HOST) -p $(PORT) authplatform.asgi:application
+	$(BIN)/python -m authplatform.server -b $(HOST) -p $(PORT) authplatform.asgi:application
 
 test: venv node
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -174,7 +174,7 @@ def daphne(bench: BenchEnv, *, name: str = "daphne", redis: bool = False) -> Ser
     return Server(
         name=name, port=port, log_path=bench.var_dir / f"{name}-{port}.log",
         # -v 0: no access log (uvicorn runs with --no-access-log): no row pays for a log line per request.
-        argv=[PYTHON, "-m", "daphne", "-v", "0", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
+        argv=[PYTHON, "-m", "authplatform.server", "-v", "0", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
               "authplatform.asgi:application"],
         env=bench.env(redis=redis),
     )

@@ -64,6 +64,21 @@ def _clean(instance, *, exclude: list[str] | None = None) -> None:
     instance.full_clean(exclude=exclude)
 
 
+def _locked(instance):
+    """``instance`` re-read with its row locked until the transaction ends. Call inside transaction.atomic().
+
+    A service checks and changes this row, never the object its caller loaded earlier: a concurrent
+    call of the same service waits here for this one to commit, then sees its result and is refused.
+    (SQLite has no row locks; its IMMEDIATE transactions serialize all writers at BEGIN instead, so
+    the re-read inside the transaction sees the previous writer's result there too.)
+    """
+    model = type(instance)
+    try:
+        return model.objects.select_for_update().get(pk=instance.pk)
+    except model.DoesNotExist:
+        raise ValidationError(f"This {model._meta.verbose_name} no longer exists.") from None
+
+
 def _revoke(credential, *, actor: Actor, reason: str, now=None) -> None:
     credential.revoked_at = now or timezone.now()
     credential.revoked_by = actor.user
@@ -152,6 +167,9 @@ def client_secret_rotate(
             raise ValidationError(
                 f"The grace period can be at most {platform_settings.CLIENT_SECRET_MAX_GRACE_SECONDS} seconds."
             )
+        # The client's lock orders this rotation after a concurrent deactivation or rotation, so it sees
+        # the deactivation, or the secret the other rotation issued.
+        client = _locked(client)
         if not client.is_active:
             raise ValidationError("This client is deactivated; its secrets cannot be rotated.")
         now = timezone.now()
@@ -176,6 +194,7 @@ def client_secret_rotate(
 
 def client_secret_revoke(*, actor: Actor, secret: ClientSecret, reason: str = "") -> ClientSecret:
     with audit_failures(actor=actor, action="client_secret.revoke", target=secret), transaction.atomic():
+        secret = _locked(secret)
         if secret.revoked_at is not None:
             raise ValidationError("This secret is already revoked.")
         _revoke(secret, actor=actor, reason=reason)
@@ -187,12 +206,14 @@ def client_secret_revoke(*, actor: Actor, secret: ClientSecret, reason: str = ""
 def client_deactivate(*, actor: Actor, client: Client, reason: str = "") -> Client:
     """Revoke a whole client: it and every secret of it stop working at once."""
     with audit_failures(actor=actor, action="client.deactivate", target=client), transaction.atomic():
+        client = _locked(client)
         if not client.is_active:
             raise ValidationError("This client is already deactivated.")
         client.is_active = False
         client.save(update_fields=["is_active"])
         now = timezone.now()
-        for secret in ClientSecret.objects.filter(client=client).active(now):
+        # Locked: a secret revoked on its own meanwhile keeps that revocation's time and reason.
+        for secret in ClientSecret.objects.select_for_update().filter(client=client).active(now):
             _revoke(secret, actor=actor, reason=reason or "client deactivated", now=now)
         audit_record(actor=actor, action="client.deactivate", target=client, details={"reason": reason})
     return client
@@ -240,6 +261,7 @@ def membership_set(*, actor: Actor, user: User, workspace: Workspace, role: str)
 def membership_remove(*, actor: Actor, membership: Membership) -> None:
     """Take a user out of a workspace: their keys and tokens lose its role at once."""
     with audit_failures(actor=actor, action="membership.remove", target=membership.user), transaction.atomic():
+        membership = _locked(membership)
         user, workspace, role = membership.user, membership.workspace, membership.role
         membership.delete()
         audit_record(actor=actor, action="membership.remove", target=user,
@@ -279,7 +301,11 @@ def api_key_import_legacy(*, actor: Actor, user: User, key: str, comment: str = 
         _api_key_check_limit(user)
         api_key = ApiKey(user=user, format=ApiKeyFormat.LEGACY, digest=hashing.make_digest(key),
                          hint=key[:4], comment=comment or "", created_by=actor.user)
-        api_key.save()
+        try:
+            with transaction.atomic():
+                api_key.save()
+        except IntegrityError:  # the same key imported at the same moment, for this user or another
+            raise ValidationError("This API key is already stored.") from None
         audit_record(actor=actor, action="api_key.import", target=api_key, details={"user": str(user.pk)})
     return api_key
 
@@ -287,6 +313,7 @@ def api_key_import_legacy(*, actor: Actor, user: User, key: str, comment: str = 
 def api_key_revoke(*, actor: Actor, api_key: ApiKey, reason: str = "") -> ApiKey:
     """Revoke (delete) a key: it and every API token minted from it stop working at once."""
     with audit_failures(actor=actor, action="api_key.revoke", target=api_key), transaction.atomic():
+        api_key = _locked(api_key)
         if api_key.revoked_at is not None:
             raise ValidationError("This API key is already revoked.")
         _revoke(api_key, actor=actor, reason=reason)
@@ -298,6 +325,7 @@ def api_key_revoke(*, actor: Actor, api_key: ApiKey, reason: str = "") -> ApiKey
 def api_key_rotate(*, actor: Actor, api_key: ApiKey, reason: str = "") -> tuple[ApiKey, str]:
     """Replace a key by a new one with the same comment; the old key and its tokens stop at once."""
     with audit_failures(actor=actor, action="api_key.rotate", target=api_key), transaction.atomic():
+        api_key = _locked(api_key)
         if not api_key.is_active():
             raise ValidationError("Only an active API key can be rotated.")
         _revoke(api_key, actor=actor, reason=reason or "rotated")
@@ -383,6 +411,7 @@ def signing_key_register(*, actor: Actor, workspace: Workspace, public_key_pem: 
 def signing_key_revoke(*, actor: Actor, key: CustomerSigningKey, reason: str = "") -> CustomerSigningKey:
     """Revoke a signing key: every customer token signed with it is refused from now on."""
     with audit_failures(actor=actor, action="signing_key.revoke", target=key), transaction.atomic():
+        key = _locked(key)
         if key.revoked_at is not None:
             raise ValidationError("This signing key is already revoked.")
         _revoke(key, actor=actor, reason=reason)
@@ -440,6 +469,7 @@ def platform_token_key_rotate(*, actor: Actor, reason: str = "") -> PlatformToke
 def platform_token_key_revoke(*, actor: Actor, key: PlatformTokenKey, reason: str = "") -> PlatformTokenKey:
     """Revoke a platform key: every API token it signed is refused from now on."""
     with audit_failures(actor=actor, action="platform_token_key.revoke", target=key), transaction.atomic():
+        key = _locked(key)
         if key.revoked_at is not None:
             raise ValidationError("This key is already revoked.")
         _revoke(key, actor=actor, reason=reason)

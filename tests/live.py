@@ -79,7 +79,7 @@ class LiveServer:
         self.log_path = log_dir / f"daphne-{self.port}.log"
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            [sys.executable, "-m", "authplatform.server", "-b", "127.0.0.1", "-p", str(self.port),
              "authplatform.asgi:application"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
