@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     # Failed-authentication throttle per client IP.
     "AUTH_FAILURE_BURST": 20,
     "AUTH_FAILURE_WINDOW": 60,
+    # Failed admin sign-ins, per client IP and per username alike. Stricter than the API's budget:
+    # a person's password has far less entropy than an API key or a signed token.
+    "ADMIN_LOGIN_FAILURE_BURST": 10,
+    "ADMIN_LOGIN_FAILURE_WINDOW": 15 * 60,
     # Live delivery over Socket.IO (live/socketio_*.py). Times in milliseconds, as Engine.IO states
     # them to clients.
     "SOCKETIO_PING_INTERVAL_MS": 25_000,

@@ -32,6 +32,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 
 from credentials import selectors, services
+from credentials.admin_login import AdminLoginForm
 from credentials.audit import Actor
 from credentials.forms import (
     ApiKeyCreateForm,
@@ -59,6 +60,9 @@ from credentials.models import (
     User,
     Workspace,
 )
+
+# Failed sign-ins are budgeted per address and per username, and audited (credentials/admin_login.py).
+admin.site.login_form = AdminLoginForm
 
 CONFIRM_FIELD = "confirm"  # marks the second POST of an action: the confirmation form was submitted
 

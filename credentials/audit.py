@@ -23,11 +23,12 @@ class Actor:
     user: Any = None  # credentials.User or None
     ip: str | None = None
     via: str = "cli"  # "admin", "api" or "cli"
+    anonymous: bool = False  # someone not signed in (e.g. trying to sign in), rather than the platform
 
     @property
     def label(self) -> str:
         if self.user is None:
-            return f"system ({self.via})"
+            return f"{'anonymous' if self.anonymous else 'system'} ({self.via})"
         return self.user.get_username() or str(self.user.pk)
 
     @classmethod

@@ -114,7 +114,7 @@ def test_superuser_can_change_privileges(admin_client, api_user, powerful_group,
     assert {k: v for k, v in after.items() if k != field} == {k: v for k, v in before.items() if k != field}
 
 
-def test_staff_cannot_take_over_accounts_with_admin_access(client, user_manager, admin_user):
+def test_staff_cannot_take_over_accounts_with_admin_access(client, user_manager, admin_user, api_user):
     """Setting another admin's password (or editing their account) would be signing in as them."""
     other_staff = User.objects.create_user(username="colleague", is_staff=True)
     client.force_login(user_manager)
@@ -132,9 +132,7 @@ def test_staff_cannot_take_over_accounts_with_admin_access(client, user_manager,
         # Still visible to someone who may view users.
         assert client.get(admin_page(User, "change", target.pk)).status_code == 200
 
-
-def test_staff_can_still_manage_api_users_and_itself(client, user_manager, api_user):
-    client.force_login(user_manager)
+    # API users and their own account they still manage.
     for target in (api_user, user_manager):
         response = client.post(reverse("admin:auth_user_password_change", args=[target.pk]), {
             "password1": "a long Passphrase 42", "password2": "a long Passphrase 42", "usable_password": "true"})
