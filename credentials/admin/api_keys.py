@@ -1,0 +1,75 @@
+"""API users' keys: create (shown once), import a legacy key, rotate, revoke."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from credentials import services
+from credentials.admin.pages import CredentialAdmin, Issued, ServiceAction, ShownValue, StatusFilter, object_url
+from credentials.forms import ApiKeyCreateForm, ApiKeyImportForm
+from credentials.models import ApiKey, User
+
+
+def issued_api_key(api_key: ApiKey, plaintext: str) -> Issued:
+    return Issued(heading=f"API key {api_key.hint}… of {api_key.user}", url=object_url(api_key), values=[
+        ShownValue("Api-Key", plaintext, secret=True),
+    ])
+
+
+ROTATE = ServiceAction(
+    name="rotate", description="Rotate selected API keys…", title="Rotate API keys", button="Rotate",
+    intro="Each selected key stops working now, with every API token minted from it, and is replaced by a new "
+          "key with the same comment, shown once.",
+    call=lambda actor, api_key, data: services.api_key_rotate(actor=actor, api_key=api_key, reason=data["reason"]),
+    issued=lambda old, result: issued_api_key(*result),
+)
+REVOKE = ServiceAction(
+    name="revoke", description="Revoke selected API keys…", title="Revoke API keys", button="Revoke",
+    intro="The selected keys and every API token minted from them stop working now.",
+    call=lambda actor, api_key, data: services.api_key_revoke(actor=actor, api_key=api_key, reason=data["reason"]),
+    done="Revoked {n} API key(s).",
+)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(CredentialAdmin):
+    list_display = ("hint", "user", "format", "status", "comment", "created_at", "last_used_at", "revoked_at")
+    list_filter = (StatusFilter, "format")
+    list_select_related = ("user",)
+    search_fields = ("hint", "comment", "user__username", "user__email")
+    fields = readonly_fields = ("id", "user", "format", "hint", "comment", "status", "created_at", "created_by",
+                                "last_used_at", "expires_at", "revoked_at", "revoked_by", "revoked_reason")
+    service_actions = (ROTATE, REVOKE)
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="credentials_apikey_import"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "add_label": "Create API key",
+                         "extra_object_tools": self.extra_object_tools(request, [
+                             (ApiKey, "import", "Import legacy key", None)])}
+        return super().changelist_view(request, extra_context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return self.service_form_view(
+            request, form_class=ApiKeyCreateForm, preselect={"user": User},
+            call=lambda actor, data: services.api_key_create(actor=actor, user=data["user"], comment=data["comment"]),
+            done=lambda result, data: self.show_once(request, title="New API key", issued=[issued_api_key(*result)],
+                                                     next_url=object_url(result[0])),
+            title="Create API key", submit_label="Create API key", intro="A new 64-character key, shown once.",
+        )
+
+    def import_view(self, request):
+        return self.service_form_view(
+            request, form_class=ApiKeyImportForm, preselect={"user": User},
+            call=lambda actor, data: services.api_key_import_legacy(actor=actor, user=data["user"], key=data["key"],
+                                                                    comment=data["comment"]),
+            done=lambda api_key, data: self.message_and_redirect(
+                request, f"Imported the legacy API key {api_key}.", object_url(api_key)),
+            title="Import legacy API key", submit_label="Import",
+            intro="A 32-character key issued by the old system keeps working here.",
+        )

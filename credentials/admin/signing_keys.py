@@ -1,0 +1,82 @@
+"""Customer signing keys: generate a pair (private key shown once, never stored), upload a public
+key, revoke."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from credentials import services
+from credentials.admin.pages import CredentialAdmin, Issued, ServiceAction, ShownValue, StatusFilter, object_url
+from credentials.forms import SigningKeyGenerateForm, SigningKeyUploadForm
+from credentials.models import CustomerSigningKey, Workspace
+
+REVOKE = ServiceAction(
+    name="revoke", description="Revoke selected signing keys…", title="Revoke signing keys", button="Revoke",
+    intro="Customer tokens signed with the selected keys are refused from now on, and their live connections "
+          "are closed.",
+    call=lambda actor, key, data: services.signing_key_revoke(actor=actor, key=key, reason=data["reason"]),
+    done="Revoked {n} signing key(s).",
+)
+
+
+@admin.register(CustomerSigningKey)
+class CustomerSigningKeyAdmin(CredentialAdmin):
+    list_display = ("kid", "name", "workspace", "source", "status", "created_at", "last_used_at", "revoked_at")
+    list_filter = (StatusFilter, "workspace", "source")
+    list_select_related = ("workspace",)
+    search_fields = ("name", "fingerprint", "workspace__name", "workspace__code")
+    fields = readonly_fields = ("kid", "name", "workspace", "source", "algorithm", "status", "fingerprint",
+                                "public_key_pem", "created_at", "created_by", "last_used_at", "revoked_at",
+                                "revoked_by", "revoked_reason")
+    service_actions = (REVOKE,)
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view),
+                 name="credentials_customersigningkey_upload"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "add_label": "Generate key pair",
+                         "extra_object_tools": self.extra_object_tools(request, [
+                             (CustomerSigningKey, "upload", "Upload public key", None)])}
+        return super().changelist_view(request, extra_context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Generate a key pair: the private key and its CUSTOMER_* block are shown once, never stored."""
+        def done(result, data):
+            key, private_pem = result
+            env_block = services.customer_env_block(key=key, private_pem=private_pem,
+                                                    product_space=data["product_space"])
+            return self.show_once(request, title="New signing key", next_url=object_url(key), issued=[
+                Issued(heading=f"Signing key {key.kid} of {key.workspace}", url=object_url(key), values=[
+                    ShownValue("kid (CUSTOMER_SIGNING_KEY_ID)", str(key.kid)),
+                    ShownValue("Private key (PEM)", private_pem, secret=True),
+                    ShownValue("CUSTOMER_* environment block", env_block, secret=True),
+                ]),
+            ], notes=["Replace CUSTOMER_UNIQUE_CUSTOMER_ID with the id of the customer each token is for."])
+
+        return self.service_form_view(
+            request, form_class=SigningKeyGenerateForm, preselect={"workspace": Workspace}, done=done,
+            call=lambda actor, data: services.signing_key_generate(actor=actor, workspace=data["workspace"],
+                                                                   name=data["name"]),
+            title="Generate signing key pair", submit_label="Generate",
+            intro="An RSA-2048 key pair for RS256 customer tokens. Only the public key is stored; the private key "
+                  "is shown once, with a ready-to-paste CUSTOMER_* block.",
+            extra_links=self.extra_object_tools(request, [(CustomerSigningKey, "upload", "Upload a public key instead",
+                                                           None)]),
+        )
+
+    def upload_view(self, request):
+        return self.service_form_view(
+            request, form_class=SigningKeyUploadForm, preselect={"workspace": Workspace}, with_files=True,
+            call=lambda actor, data: services.signing_key_register(
+                actor=actor, workspace=data["workspace"], public_key_pem=data["public_key_pem"], name=data["name"]),
+            done=lambda key, data: self.message_and_redirect(
+                request, f"Registered signing key {key.kid} for {key.workspace}.", object_url(key)),
+            on_refused=lambda form: form.forget_pasted_key(),
+            title="Upload public key", submit_label="Upload",
+            intro="The public half of a key pair your backend signs customer tokens with.",
+        )
