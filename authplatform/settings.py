@@ -92,7 +92,7 @@ DATABASES = {
 # its own, so with CONN_MAX_AGE=0 each one opened a new connection (profiled: on PostgreSQL the biggest
 # cost after the ORM; on SQLite a schema parse per request), and persistent connections would leak one
 # per context (Django's docs). A pool per process hands each request an open connection and takes it
-# back when Django closes it: Django's own for PostgreSQL (needs psycopg[pool]), authplatform/db/sqlite3
+# back when Django closes it: Django's own for PostgreSQL (needs psycopg[pool]), authplatform/fastpaths/sqlite3
 # for SQLite.
 _POOLED_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
 _database_pool = env_bool("DATABASE_POOL", True) and DATABASES["default"]["ENGINE"] in _POOLED_ENGINES
@@ -110,7 +110,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL",
     }
     if _database_pool:
-        DATABASES["default"]["ENGINE"] = "authplatform.db.sqlite3"
+        DATABASES["default"]["ENGINE"] = "authplatform.fastpaths.sqlite3"
         DATABASES["default"]["OPTIONS"]["pool"] = {"max_size": env_int("DATABASE_POOL_MAX_SIZE", 20)}
     # A file, not memory, so a live daphne server in another process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
@@ -149,8 +149,8 @@ if REDIS_URL:
         }
     }
 else:
-    # Channels' in-memory layer with a cheaper expiry sweep (see authplatform/layers.py).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "authplatform.layers.InMemoryChannelLayer",
+    # Channels' in-memory layer with a cheaper expiry sweep (see authplatform/fastpaths/layers.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "authplatform.fastpaths.layers.InMemoryChannelLayer",
                                   "CONFIG": {"group_expiry": CHANNEL_LAYER_GROUP_EXPIRY}}}
 
 # --- cache (failed-authentication throttle counters, tokens/throttle.py) ---------------------------

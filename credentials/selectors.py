@@ -16,7 +16,7 @@ from django.utils import timezone
 from authplatform.text import is_storable_text
 from credentials import hashing
 from credentials.models import ApiKey, Client, ClientSecret, CustomerSigningKey, PlatformTokenKey
-from credentials.prepared import PreparedQuery
+from authplatform.fastpaths.prepared import PreparedQuery
 from credentials.services import API_KEY_LENGTH, LEGACY_API_KEY_LENGTH
 
 MAX_PRESENTED_LENGTH = 256  # nothing we issue is longer; longer input is refused unhashed
@@ -28,7 +28,7 @@ def _active(model, now, **lookups):
     return model.objects.active(now).filter(**lookups).order_by()
 
 
-# The per-request lookups, compiled once (credentials/prepared.py: building the query was ~90% of an
+# The per-request lookups, compiled once (authplatform/fastpaths/prepared.py: building the query was ~90% of an
 # authentication's cost). Each is still one indexed query per request, so a revocation, expiry or
 # deactivation written by any process is refused on the very next request. The samples only mark
 # where each value goes in the SQL.

@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any, Coroutine
 from urllib.parse import parse_qs
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
@@ -31,6 +30,7 @@ from socketio import packet as sio
 from authplatform.client_ip import IPAddress, scope_client_ip
 from authplatform.conf import platform_settings
 from authplatform.errors import InvalidCredentials
+from authplatform.fastpaths.consumers import DirectDispatchMixin
 from live.fanout import customer_group, signing_key_group
 from live.socketio_protocol import (
     DEFAULT_NAMESPACE,
@@ -122,7 +122,7 @@ class CustomerSession:
         )
 
 
-class SocketIOConsumer(AsyncWebsocketConsumer):
+class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.options = EngineOptions.from_settings()
@@ -150,19 +150,6 @@ class SocketIOConsumer(AsyncWebsocketConsumer):
             await self._close(CloseCode.SERVER_ERROR)
         finally:
             await self._release()
-
-    async def dispatch(self, message: dict) -> None:
-        try:
-            handler = getattr(self, get_handler_name(message), None)
-        except ValueError:
-            handler = None
-        if handler is None:
-            logger.warning("Socket.IO consumer ignored a message of type %r.", message.get("type"))
-            return
-        # Channels' own dispatch first closes stale DB connections through Django's single sync
-        # thread, for every frame (pings, pongs, emits). Our DB calls go through
-        # database_sync_to_async, which does that itself, so frames are handled without the hop.
-        await handler(message)
 
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))

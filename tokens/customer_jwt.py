@@ -26,6 +26,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from authplatform.conf import platform_settings
+from authplatform.fastpaths.row_cache import ImmutableRowCache
 from authplatform.text import is_storable_text
 from credentials import selectors
 from credentials.models import CODE_VALIDATOR, ProductSpace
@@ -51,33 +52,8 @@ def _public_key(fingerprint: str, pem: str):
     return serialization.load_pem_public_key(pem.encode())
 
 
-_PRODUCT_SPACE_FIELDS = tuple(field.attname for field in ProductSpace._meta.concrete_fields)  # from_db's order
-_product_spaces: dict[tuple[int, str], tuple] = {}  # (workspace_id, code) -> the row's values
-_PRODUCT_SPACES_MAX = 4096
-
-
-def _product_space(workspace_id: int, code: str) -> ProductSpace | None:
-    """The product space ``code`` of the workspace, or None.
-
-    This was a second query on every customer token (7-14% of a request in the bench's profile). A product
-    space is never changed or deleted after creation (admin and services only add them), so a row once
-    found stays true and is kept in process; a miss is never kept, as the space may be created later.
-    Each call gets its own instance, so nothing cached on one request's object leaks into another's.
-    """
-    values = _product_spaces.get((workspace_id, code))
-    if values is None:
-        values = (
-            ProductSpace.objects.filter(workspace_id=workspace_id, code=code)
-            .order_by()
-            .values_list(*_PRODUCT_SPACE_FIELDS)
-            .first()
-        )
-        if values is None:
-            return None
-        if len(_product_spaces) >= _PRODUCT_SPACES_MAX:
-            _product_spaces.clear()
-        _product_spaces[(workspace_id, code)] = values
-    return ProductSpace.from_db(ProductSpace.objects.db, _PRODUCT_SPACE_FIELDS, values)
+# A product space is never changed or deleted once created: found once, kept (authplatform/fastpaths).
+_product_spaces: ImmutableRowCache[ProductSpace] = ImmutableRowCache(ProductSpace)
 
 
 def _is_code(value) -> bool:
@@ -144,7 +120,7 @@ def customer_jwt_verify(token: str) -> CustomerPrincipal:
     if claims.get("workspace_id") != key.workspace.code:
         raise CustomerTokenError("wrong_workspace", "The token's 'workspace_id' is not the signing key's workspace.")
     code = claims.get("product_space_code")
-    product_space = _product_space(key.workspace_id, code) if _is_code(code) else None
+    product_space = _product_spaces.get(workspace_id=key.workspace_id, code=code) if _is_code(code) else None
     if product_space is None:
         raise CustomerTokenError("unknown_product_space",
                                  "The token's 'product_space_code' is not a product space of its workspace.")

@@ -8,7 +8,7 @@ import pytest
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
 from channels.layers import get_channel_layer
 
-from authplatform.layers import InMemoryChannelLayer
+from authplatform.fastpaths.layers import InMemoryChannelLayer
 from tests.conftest import requires_redis
 
 

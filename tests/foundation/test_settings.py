@@ -36,8 +36,8 @@ def test_development_generates_secrets_once_and_reuses_them(tmp_path):
     secrets_file = tmp_path / "dev-secrets.json"
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
     # the embedded defaults: SQLite in var/ and the in-memory channel layer
-    assert a["db"] == "authplatform.db.sqlite3"  # SQLite with its connections pooled (test_sqlite_pool.py)
-    assert a["layer"] == "authplatform.layers.InMemoryChannelLayer"
+    assert a["db"] == "authplatform.fastpaths.sqlite3"  # SQLite with its connections pooled (test_sqlite_pool.py)
+    assert a["layer"] == "authplatform.fastpaths.layers.InMemoryChannelLayer"
 
 
 def test_refuses_to_start_with_debug_off_and_no_secret_key(tmp_path):
@@ -94,7 +94,7 @@ def test_postgresql_uses_a_connection_pool_sized_from_the_environment(tmp_path):
 
 
 def test_sqlite_pools_its_connections_and_writes_ahead(tmp_path):
-    """SQLite gets the same switch and size as PostgreSQL (authplatform/db/sqlite3/base.py)."""
+    """SQLite gets the same switch and size as PostgreSQL (authplatform/fastpaths/sqlite3/base.py)."""
     print_sqlite = PRINT_DATABASE.replace("'conn_max_age'", "'engine': d['ENGINE'], "
                                           "'init': d['OPTIONS'].get('init_command'), 'conn_max_age'")
 
@@ -105,7 +105,7 @@ def test_sqlite_pools_its_connections_and_writes_ahead(tmp_path):
                                                "VAR_DIR": str(tmp_path), **env})
 
     pooled = json.loads(run({}).stdout)
-    assert pooled == {"pool": {"max_size": 20}, "engine": "authplatform.db.sqlite3",
+    assert pooled == {"pool": {"max_size": 20}, "engine": "authplatform.fastpaths.sqlite3",
                       "init": "PRAGMA journal_mode=WAL", "conn_max_age": 0}
     assert json.loads(run({"DATABASE_POOL_MAX_SIZE": "3"}).stdout)["pool"] == {"max_size": 3}
     off = json.loads(run({"DATABASE_POOL": "0", "CONN_MAX_AGE": "60"}).stdout)

@@ -1,4 +1,4 @@
-"""The embedded database's connection pool (authplatform/db/sqlite3/base.py).
+"""The embedded database's connection pool (authplatform/fastpaths/sqlite3/base.py).
 
 Each test drives its own wrappers on a file of its own, so the suite's database is not involved and
 the tests run on either CI pass.
@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from authplatform.db.sqlite3.base import DatabaseWrapper, close_idle_connections, idle_connections
+from authplatform.fastpaths.sqlite3.base import DatabaseWrapper, close_idle_connections, idle_connections
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def database(tmp_path):
 
 def wrapper(path: str, *, max_size: int = 2, alias: str = "pool_test") -> DatabaseWrapper:
     return DatabaseWrapper({
-        "ENGINE": "authplatform.db.sqlite3", "NAME": path, "USER": "", "PASSWORD": "", "HOST": "", "PORT": "",
+        "ENGINE": "authplatform.fastpaths.sqlite3", "NAME": path, "USER": "", "PASSWORD": "", "HOST": "", "PORT": "",
         "ATOMIC_REQUESTS": False, "AUTOCOMMIT": True, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,
         "TIME_ZONE": None, "TEST": {},
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL",

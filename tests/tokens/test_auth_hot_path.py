@@ -23,7 +23,8 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from authplatform.errors import APIError
-from credentials import prepared, selectors, services
+from authplatform.fastpaths import prepared
+from credentials import selectors, services
 from credentials.audit import CLI
 from credentials.models import ApiKey, Client, ClientSecret, CustomerSigningKey, PlatformTokenKey, ProductSpace
 from tokens import authentication, bearer, customer_jwt

@@ -11,6 +11,10 @@ before; only the Python that writes the SQL is skipped.
 Instances are built as Django's ModelIterable builds them (``from_db`` and the select_related
 populators), so callers get the same objects as from the queryset. Each value is adapted with the
 model field it is compared to (``get_db_prep_value``), as the ORM's lookups do.
+
+Relies on: ``SQLCompiler.as_sql``, ``klass_info``/``select``, ``get_converters``/``apply_converters``,
+``get_related_populators`` and ``Model.from_db``. Breaks visibly in: tests/tokens/test_auth_hot_path.py
+(``test_prepared_lookups_give_what_the_orm_gives``) if an upgrade changes any of them.
 """
 
 from __future__ import annotations

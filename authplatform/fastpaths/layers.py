@@ -10,6 +10,9 @@ a 1,000-customer send showed (`python -m bench --only fanout --profile`):
   waits (``put_nowait``), so sending to the members one after the other gives the same result
   without a task, a queue and a future per member.
 Messages are still copied per receiver, as the stock layer does.
+
+Relies on: ``channels.layers.InMemoryChannelLayer``'s ``channels``/``groups`` dicts and
+``_clean_expired``. Breaks visibly in: tests/foundation/test_channel_layers.py if Channels changes them.
 """
 
 from __future__ import annotations

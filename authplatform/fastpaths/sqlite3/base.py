@@ -14,6 +14,10 @@ Rules, so nothing leaks from one user of a connection to the next:
 - in-memory databases are never pooled (Django never closes them anyway).
 Python's sqlite3 lets a connection move between threads because Django opens it with
 check_same_thread=False; the pool hands it to one thread at a time.
+
+Relies on: ``django.db.backends.sqlite3.base.DatabaseWrapper.get_new_connection`` and ``_close``,
+``in_atomic_block``. Breaks visibly in: tests/foundation/test_sqlite_pool.py (reuse, rollback before
+reuse, per-file pools) if an upgrade changes how Django opens or closes connections.
 """
 
 from __future__ import annotations
