@@ -28,7 +28,7 @@ def main(n_customers: int) -> dict:
 
     from credentials import hashing, services
     from credentials.audit import CLI
-    from credentials.models import Role
+    from credentials.models import LEGACY_API_KEY_LENGTH, Role
 
     call_command("migrate", verbosity=0, interactive=False)
 
@@ -38,7 +38,7 @@ def main(n_customers: int) -> dict:
     signing_key, private_pem = services.signing_key_generate(actor=CLI, workspace=workspace, name="bench")
     user = services.api_user_create(actor=CLI, email="bench@example.com", workspace=workspace, role=Role.WRITE)
     api_key, api_key_plain = services.api_key_create(actor=CLI, user=user, comment="bench")
-    legacy_plain = hashing.random_base62(services.LEGACY_API_KEY_LENGTH)
+    legacy_plain = hashing.random_base62(LEGACY_API_KEY_LENGTH)
     services.api_key_import_legacy(actor=CLI, user=user, key=legacy_plain, comment="bench legacy")
     rotate = getattr(services, "platform_token_key_rotate", None)
     if rotate is not None:  # the key that signs API tokens (minted over HTTP by the bench)

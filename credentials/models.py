@@ -17,6 +17,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from credentials.hashing import BASE62
+
 CODE_PATTERN = "[A-Z0-9]{8}"  # workspace and product space codes; also the URL converter's (tokens/urls.py)
 CODE_VALIDATOR = RegexValidator(rf"^{CODE_PATTERN}$", "Codes are 8 characters from A-Z and 0-9.")
 
@@ -176,6 +178,24 @@ class ClientSecret(Credential):
 class ApiKeyFormat(models.TextChoices):
     V2 = "v2", "64 characters (UUID + random)"
     LEGACY = "legacy", "32 characters (imported legacy key)"
+
+
+API_KEY_LENGTH = 64  # the key's UUID as 32 hex characters, then 32 random [0-9A-Za-z]
+LEGACY_API_KEY_LENGTH = 32  # [0-9A-Za-z], issued by the old system and imported
+_HEX = frozenset("0123456789abcdefABCDEF")
+_BASE62 = frozenset(BASE62)
+
+
+def api_key_format(key: object) -> ApiKeyFormat | None:
+    """The format of a presented or imported API key, or None when it has neither. Never raises: the
+    one rule the authentication class, the lookup and the legacy import all apply."""
+    if not isinstance(key, str):
+        return None
+    if len(key) == API_KEY_LENGTH and _HEX.issuperset(key[:32]) and _BASE62.issuperset(key[32:]):
+        return ApiKeyFormat.V2
+    if len(key) == LEGACY_API_KEY_LENGTH and _BASE62.issuperset(key):
+        return ApiKeyFormat.LEGACY
+    return None
 
 
 class ApiKey(Credential):

@@ -15,9 +15,16 @@ from django.utils import timezone
 
 from authplatform.text import is_storable_text
 from credentials import hashing
-from credentials.models import ApiKey, Client, ClientSecret, CustomerSigningKey, PlatformTokenKey
+from credentials.models import (
+    ApiKey,
+    ApiKeyFormat,
+    Client,
+    ClientSecret,
+    CustomerSigningKey,
+    PlatformTokenKey,
+    api_key_format,
+)
 from authplatform.fastpaths.prepared import PreparedQuery
-from credentials.services import API_KEY_LENGTH, LEGACY_API_KEY_LENGTH
 
 MAX_PRESENTED_LENGTH = 256  # nothing we issue is longer; longer input is refused unhashed
 
@@ -81,18 +88,14 @@ def client_secret_match(*, client_key: str, client_secret: str, now=None) -> Cli
 
 def api_key_match(*, key: str, now=None) -> ApiKey | None:
     """The active API key, of an active user, equal to ``key`` (64-char or imported legacy 32-char)."""
-    if not isinstance(key, str):
-        return None
-    if len(key) == API_KEY_LENGTH:
-        try:
-            key_id = uuid.UUID(hex=key[:32])
-        except ValueError:
-            return None
+    key_format = api_key_format(key)
+    if key_format == ApiKeyFormat.V2:
+        key_id = uuid.UUID(hex=key[:32])
         api_key = _api_key_by_id.first(now=now or timezone.now(), key_id=key_id)
         if api_key is None or not hashing.check_digest(key, api_key.digest):
             return None
         return api_key
-    if len(key) == LEGACY_API_KEY_LENGTH and all(c in hashing.BASE62 for c in key):
+    if key_format == ApiKeyFormat.LEGACY:
         active = ApiKey.objects.active(now or timezone.now()).filter(user__is_active=True).select_related("user")
         api_key = active.filter(digest__in=hashing.candidate_digests(key)).first()
         if api_key is None or not hashing.check_digest(key, api_key.digest):

@@ -39,6 +39,7 @@ from credentials.models import (
     Role,
     SigningKeySource,
     Workspace,
+    api_key_format,
 )
 
 User = get_user_model()
@@ -46,8 +47,6 @@ User = get_user_model()
 CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 CLIENT_KEY_PREFIX = "ck_"
 CLIENT_SECRET_PREFIX = "cs_"
-LEGACY_API_KEY_LENGTH = 32
-API_KEY_LENGTH = 64
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -294,7 +293,7 @@ def api_key_import_legacy(*, actor: Actor, user: User, key: str, comment: str = 
     """Import a legacy 32-char ``[0-9A-Za-z]`` key issued elsewhere, so it keeps working here."""
     with audit_failures(actor=actor, action="api_key.import", target=user), transaction.atomic():
         key = (key or "").strip()
-        if len(key) != LEGACY_API_KEY_LENGTH or any(c not in hashing.BASE62 for c in key):
+        if api_key_format(key) != ApiKeyFormat.LEGACY:
             raise ValidationError("A legacy API key is exactly 32 characters from 0-9, A-Z and a-z.")
         if ApiKey.objects.filter(digest__in=hashing.candidate_digests(key)).exists():
             raise ValidationError("This API key is already stored.")

@@ -19,8 +19,9 @@ from rest_framework.versioning import BaseVersioning
 
 from authplatform.client_ip import client_ip
 from authplatform.errors import APIError, InvalidCredentials
-from credentials import hashing, selectors
-from credentials.services import API_KEY_LENGTH, LEGACY_API_KEY_LENGTH, last_used_touch
+from credentials import selectors
+from credentials.models import api_key_format
+from credentials.services import last_used_touch
 from tokens.api_tokens import ApiTokenError, api_token_verify
 from tokens.bearer import request_bearer_token, token_kind
 from tokens.customer_jwt import CustomerTokenError, customer_jwt_verify
@@ -80,13 +81,6 @@ class ApiVersionHeaderVersioning(BaseVersioning):
                 reason="unsupported_api_version", status_code=400,
             )
         return "1"
-
-
-def check_api_key_format(key: str) -> bool:
-    """A 64-char key (32 hex, then 32 base62) or a legacy 32-char base62 key. Never raises."""
-    if len(key) == API_KEY_LENGTH:
-        return all(c in "0123456789abcdefABCDEF" for c in key[:32]) and all(c in hashing.BASE62 for c in key[32:])
-    return len(key) == LEGACY_API_KEY_LENGTH and all(c in hashing.BASE62 for c in key)
 
 
 def _bearer(request, challenge: str) -> str | None:
@@ -178,7 +172,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key is None:
             return None
         key = key.strip()
-        if not check_api_key_format(key):
+        if api_key_format(key) is None:
             raise credentials_refused(request, CREDENTIALS_NOT_SUPPLIED, reason="api_key_malformed", status_code=403)
         api_key = selectors.api_key_match(key=key)
         if api_key is None:
