@@ -3,8 +3,11 @@
     {"code": <HTTP status>, "message": "<for a person>", "reason": "<machine code>"}
 
 plus ``"invalid_authentication": true`` whenever credentials were missing or invalid. DRF views reach
-it through ``api_exception_handler``; everything else (unknown URLs, Django's own 400/403/404/500,
-uncaught exceptions) through ``JSONErrorMiddleware`` and the ``handler*`` views below.
+it through ``api_exception_handler``; everything else (unknown URLs, Django's own 400/403/404,
+uncaught exceptions) through ``JSONErrorMiddleware``, and an exception outside any view through
+``handler500``. What is refused before Django (malformed HTTP) gets the same body from
+authplatform/server.py. Services and selectors raise ``DomainError``s, which carry no HTTP status:
+``DOMAIN_ERROR_STATUS`` below is where they meet one.
 """
 
 from __future__ import annotations
@@ -23,17 +26,10 @@ from rest_framework import exceptions, status
 
 logger = logging.getLogger(__name__)
 
-# Machine codes for DRF's own exceptions; our exceptions carry their own ``reason``.
-DRF_REASONS: dict[type[exceptions.APIException], str] = {
+# DRF's own exceptions answer with their ``default_code`` as the reason, except these two, whose
+# codes ("parse_error", "invalid") say less than ours.
+DRF_REASON_OVERRIDES: dict[type[exceptions.APIException], str] = {
     exceptions.ParseError: "malformed_body",
-    exceptions.AuthenticationFailed: "authentication_failed",
-    exceptions.NotAuthenticated: "not_authenticated",
-    exceptions.PermissionDenied: "permission_denied",
-    exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "throttled",
     exceptions.ValidationError: "invalid_request",
 }
 STATUS_REASONS = {
@@ -72,6 +68,51 @@ def error_body(
 
 def error_response(code: int, message: str, reason: str | None = None, **kwargs: Any) -> JsonResponse:
     return JsonResponse(error_body(code, message, reason, **kwargs), status=code)
+
+
+# --- domain errors: what services, selectors and verifiers raise --------------------------------
+class DomainError(Exception):
+    """A rule said no: a machine ``reason``, a message for a person, and no HTTP in it.
+
+    Raise the subclass that says what kind of refusal it is; the HTTP layer (``api_exception_handler``,
+    through DOMAIN_ERROR_STATUS) and the Socket.IO consumer decide how to answer it.
+    """
+
+    def __init__(self, reason: str, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(DomainError):
+    """The request asks for something that cannot be (an option out of range, a malformed value)."""
+
+
+class ObjectNotFound(DomainError):
+    """No such object for this caller (another tenant's objects look missing too)."""
+
+
+class NotPermitted(DomainError):
+    """The caller is who it says, but may not do this (a role too low, a renewal not allowed)."""
+
+
+class Conflict(DomainError):
+    """The request clashes with what is stored (an Idempotency-Key reused with another body)."""
+
+
+class CredentialRefused(DomainError):
+    """A presented credential is not valid (a token expired, a key unknown or revoked)."""
+
+
+# The only place a domain error meets an HTTP status.
+DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
+    InvalidInput: 400, ObjectNotFound: 404, NotPermitted: 403, Conflict: 409, CredentialRefused: 401,
+}
+
+
+def domain_error_status(exc: DomainError) -> int:
+    return next((DOMAIN_ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_ERROR_STATUS), 400)
 
 
 class APIError(exceptions.APIException):
@@ -134,7 +175,10 @@ def _message(detail: Any) -> str:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF's EXCEPTION_HANDLER: every API exception leaves as the error body."""
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, DomainError):
+        exc = APIError(exc.message, reason=exc.reason, status_code=domain_error_status(exc), details=exc.details,
+                       invalid_authentication=isinstance(exc, CredentialRefused))
+    elif isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; in the API it is a 400 like a serializer error.
         details = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = exceptions.ValidationError(details)
@@ -151,7 +195,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]):
         return None  # not an API exception: JSONErrorMiddleware answers the 500
 
     code = response.status_code
-    reason = getattr(exc, "reason", None) or DRF_REASONS.get(type(exc)) or STATUS_REASONS.get(code)
+    reason = getattr(exc, "reason", None) or DRF_REASON_OVERRIDES.get(type(exc)) or exc.default_code
     invalid = bool(getattr(exc, "invalid_authentication", False)) or isinstance(
         exc, (exceptions.AuthenticationFailed, exceptions.NotAuthenticated)
     )
@@ -169,19 +213,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]):
     return response
 
 
-# Django's handler views for non-DRF paths (used when DEBUG is off; the middleware covers DEBUG on).
-def handler400(request, exception=None):
-    return error_response(400, "The request is not valid.")
-
-
-def handler403(request, exception=None):
-    return error_response(403, "You are not allowed to do this.")
-
-
-def handler404(request, exception=None):
-    return error_response(404, "Nothing is here.")
-
-
+# Django's 400/403/404 pages become the error body in JSONErrorMiddleware, like every other non-JSON
+# error answer; the 500 handler is ours, to classify an exception raised outside any view.
 def handler500(request):
     # Django calls this inside its ``except`` block, so the exception is still at hand: an exception
     # raised outside any view (in a middleware, e.g. the session's database read) is classified here.

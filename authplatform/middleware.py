@@ -60,4 +60,6 @@ class JSONErrorMiddleware:
         for header in ("WWW-Authenticate", "Retry-After", "Allow"):
             if header in response:
                 replacement[header] = response[header]
+        # Outermost, so after CommonMiddleware, which sets it for every other answer.
+        replacement["Content-Length"] = str(len(replacement.content))
         return replacement

@@ -12,7 +12,4 @@ urlpatterns = [
     path("api/v1/wss/", include("live.socketio_urls")),  # Socket.IO over HTTP: 400, WebSocket only
 ]
 
-handler400 = "authplatform.errors.handler400"
-handler403 = "authplatform.errors.handler403"
-handler404 = "authplatform.errors.handler404"
 handler500 = "authplatform.errors.handler500"

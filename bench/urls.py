@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework_api_key.permissions import HasAPIKey
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from authplatform.urls import handler400, handler403, handler404, handler500, urlpatterns as project_urls  # noqa: F401
+from authplatform.urls import handler500, urlpatterns as project_urls  # noqa: F401
 from bench.views import trivial
 from tokens import authentication as ours
 

@@ -29,7 +29,7 @@ from socketio import packet as sio
 
 from authplatform.client_ip import IPAddress, scope_client_ip
 from authplatform.conf import platform_settings
-from authplatform.errors import InvalidCredentials
+from authplatform.errors import CredentialRefused, InvalidCredentials
 from authplatform.fastpaths.consumers import DirectDispatchMixin
 from live.fanout import customer_group, signing_key_group
 from live.socketio_protocol import (
@@ -54,7 +54,7 @@ from live.socketio_protocol import (
 from live.socketio_sessions import signing_key_sessions
 from tokens.authentication import TOO_MANY_FAILURES, too_many_failures_message
 from tokens.bearer import parse_bearer
-from tokens.customer_jwt import CustomerTokenError, customer_jwt_verify
+from tokens.customer_jwt import customer_jwt_verify
 from tokens.principals import CustomerPrincipal
 from tokens.throttle import auth_failure_register
 
@@ -74,10 +74,10 @@ def verify_or_count_failure(token: str, ip: IPAddress | None) -> CustomerPrincip
     budget exactly as the REST API counts it (tokens/throttle.py); over budget, the refusal says so."""
     try:
         return customer_jwt_verify(token)
-    except CustomerTokenError:
+    except CredentialRefused:
         wait = auth_failure_register(ip)
         if wait is not None:
-            raise CustomerTokenError(TOO_MANY_FAILURES, too_many_failures_message(wait)) from None
+            raise CredentialRefused(TOO_MANY_FAILURES, too_many_failures_message(wait)) from None
         raise
 
 
@@ -231,7 +231,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             principal = await asyncio.wait_for(
                 database_sync_to_async(verify_or_count_failure)(token, scope_client_ip(self.scope)),
                 platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000)
-        except CustomerTokenError as exc:
+        except CredentialRefused as exc:
             await self._refuse(exc.reason, exc.message)
             return
         except Exception:

@@ -14,7 +14,7 @@ from functools import partial
 
 from django.db.models import Count, Q
 
-from authplatform.errors import APIError
+from authplatform.errors import ObjectNotFound
 from credentials.models import ProductSpace, Workspace
 from notifications.models import (
     ANY_CATEGORY,
@@ -38,7 +38,7 @@ class Sender:
     label: str
     role_in: Callable[[Workspace], str | None]
 
-    def check(self, workspace: Workspace, role: str, *, not_found: APIError) -> None:
+    def check(self, workspace: Workspace, role: str, *, not_found: ObjectNotFound) -> None:
         """``not_found`` when the sender has no role in ``workspace`` (so that another workspace's
         objects look like missing ones); 403 when its role there is below ``role``."""
         role_check(held=self.role_in(workspace), workspace=workspace, role=role, not_found=not_found)
@@ -58,8 +58,7 @@ def sender_for_request(request) -> Sender:
 def product_space_for_sender(*, sender: Sender, code: str, role: str) -> ProductSpace:
     """The product space ``code`` where the sender holds ``role``. Unknown and other workspaces' codes
     are the same 404, so codes cannot be probed."""
-    not_found = APIError("No product space with this code in your workspace.", status_code=404,
-                         reason="product_space_not_found")
+    not_found = ObjectNotFound("product_space_not_found", "No product space with this code in your workspace.")
     product_space = ProductSpace.objects.select_related("workspace").filter(code=code).first()
     if product_space is None:
         raise not_found
@@ -68,8 +67,7 @@ def product_space_for_sender(*, sender: Sender, code: str, role: str) -> Product
 
 
 def in_app_message_get_for_sender(*, sender: Sender, message_id, role: str) -> InAppMessage:
-    not_found = APIError("No in-app message with this id in your workspace.", status_code=404,
-                         reason="message_not_found")
+    not_found = ObjectNotFound("message_not_found", "No in-app message with this id in your workspace.")
     message = InAppMessage.objects.select_related("product_space", "workspace").filter(pk=message_id).first()
     if message is None:
         raise not_found
@@ -129,7 +127,7 @@ def inbox_item_get(*, product_space: ProductSpace, customer_id: str, message_id)
         .select_related("message").filter(message_id=message_id).first()
     )
     if item is None:
-        raise APIError("No message with this id in your inbox.", status_code=404, reason="message_not_found")
+        raise ObjectNotFound("message_not_found", "No message with this id in your inbox.")
     return item
 
 

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from authplatform.conf import platform_settings
-from authplatform.errors import APIError
+from authplatform.errors import Conflict
 from authplatform.fastpaths.bulk_insert import rows_insert
 from credentials.models import ProductSpace, Role
 from notifications import selectors
@@ -46,11 +46,9 @@ from notifications.serializers import inbox_item_data, timestamp_data
 SEND_ACCEPTED = 202
 
 
-class IdempotencyKeyReused(APIError):
-    status_code = 409
-    reason = "idempotency_key_reused"
-    default_detail = ("This Idempotency-Key was already used with a different request body in the last 24 "
-                      "hours. Use a new key for a new message.")
+def idempotency_key_reused() -> Conflict:
+    return Conflict("idempotency_key_reused", "This Idempotency-Key was already used with a different request body "
+                                              "in the last 24 hours. Use a new key for a new message.")
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -113,7 +111,7 @@ def _message_send_once(*, product_space: ProductSpace, sender: Sender, key: str,
                   .filter(workspace_id=product_space.workspace_id, key=key).first())
         if record is not None and record.expires_at > now:
             if record.request_digest != digest:
-                raise IdempotencyKeyReused()
+                raise idempotency_key_reused()
             return SendResult(status=record.response_status, body=record.response_body, replayed=True)
         if record is not None:
             record.delete()  # expired: the key starts afresh

@@ -21,6 +21,7 @@ from typing import Any
 import jwt
 
 from authplatform.client_ip import IPAddress
+from authplatform.errors import CredentialRefused
 from credentials import hashing, selectors, services
 from credentials.audit import Actor
 from credentials.models import ApiKey, PlatformTokenKey
@@ -31,13 +32,6 @@ logger = logging.getLogger(__name__)
 
 API_TOKEN_MAX_BYTES = 4096  # ten IPv6 CIDRs make ~1 KB; anything longer is refused unparsed
 PAYLOAD_KEYS = frozenset({"id", "exp", "expt", "ips", "rn"})
-
-
-class ApiTokenError(Exception):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -86,41 +80,41 @@ def _payload_well_formed(payload: dict[str, Any]) -> bool:
 
 
 def api_token_verify(token: str, *, ip: IPAddress | None) -> VerifiedApiToken:
-    """The API key a token speaks for, used from ``ip``; ApiTokenError saying why not otherwise."""
+    """The API key a token speaks for, used from ``ip``; CredentialRefused saying why not otherwise."""
     if not isinstance(token, str) or not token:
-        raise ApiTokenError("token_missing", "No API token was sent.")
+        raise CredentialRefused("token_missing", "No API token was sent.")
     if len(token) > API_TOKEN_MAX_BYTES:
-        raise ApiTokenError("token_too_large", "The token is too large.")
+        raise CredentialRefused("token_too_large", "The token is too large.")
     try:
         header = unverified_header(token)
     except jwt.PyJWTError:
-        raise ApiTokenError("token_malformed", "The token is not a well-formed JWT.") from None
+        raise CredentialRefused("token_malformed", "The token is not a well-formed JWT.") from None
     kid = header.get("kid")
     key = selectors.platform_token_key_get_active(kid=kid) if isinstance(kid, str) and kid else None
     if key is None:
-        raise ApiTokenError("signing_key_unknown", "The token's signing key (kid) is unknown or revoked.")
+        raise CredentialRefused("signing_key_unknown", "The token's signing key (kid) is unknown or revoked.")
     if header.get("alg") != key.algorithm:
-        raise ApiTokenError("algorithm_not_allowed", f"API tokens are signed with {key.algorithm}.")
+        raise CredentialRefused("algorithm_not_allowed", f"API tokens are signed with {key.algorithm}.")
     try:
         secret = _key_secret(key.kid, key.encrypted_secret)
     except ValueError:
         logger.error("Platform token key %s cannot be decrypted; check AUTHPLATFORM_KEY_ENCRYPTION_KEY.", key.kid)
-        raise ApiTokenError("signing_key_unknown", "The token's signing key is not usable.") from None
+        raise CredentialRefused("signing_key_unknown", "The token's signing key is not usable.") from None
     try:
         payload = jwt.decode(token, secret, algorithms=[key.algorithm],
                              options={"require": sorted(PAYLOAD_KEYS), "verify_aud": False})
     except jwt.ExpiredSignatureError:
-        raise ApiTokenError("token_expired", "The token has expired. Get a new one with your API key.") from None
+        raise CredentialRefused("token_expired", "The token has expired. Get a new one with your API key.") from None
     except jwt.InvalidSignatureError:
-        raise ApiTokenError("invalid_signature", "The token's signature does not verify.") from None
+        raise CredentialRefused("invalid_signature", "The token's signature does not verify.") from None
     except jwt.PyJWTError:
-        raise ApiTokenError("token_invalid", "The token is not a valid API token.") from None
+        raise CredentialRefused("token_invalid", "The token is not a valid API token.") from None
     if not _payload_well_formed(payload):
-        raise ApiTokenError("token_invalid", "The token is not a valid API token.")
+        raise CredentialRefused("token_invalid", "The token is not a valid API token.")
     if not check_ip_allowed(ip, payload["ips"]):
-        raise ApiTokenError("ip_not_allowed", f"This token may not be used from your address ({ip}).")
+        raise CredentialRefused("ip_not_allowed", f"This token may not be used from your address ({ip}).")
     api_key = selectors.api_key_get_active(key_id=uuid.UUID(payload["id"]))
     if api_key is None:
-        raise ApiTokenError("api_key_revoked",
+        raise CredentialRefused("api_key_revoked",
                             "The API key this token was minted from was deleted or rotated.")
     return VerifiedApiToken(api_key=api_key, payload=payload)

@@ -18,13 +18,13 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.versioning import BaseVersioning
 
 from authplatform.client_ip import client_ip
-from authplatform.errors import APIError, InvalidCredentials
+from authplatform.errors import APIError, CredentialRefused, InvalidCredentials
 from credentials import selectors
 from credentials.models import api_key_format
 from credentials.services import last_used_touch
-from tokens.api_tokens import ApiTokenError, api_token_verify
+from tokens.api_tokens import api_token_verify
 from tokens.bearer import request_bearer_token, token_kind
-from tokens.customer_jwt import CustomerTokenError, customer_jwt_verify
+from tokens.customer_jwt import customer_jwt_verify
 from tokens.principals import ApiKeyAuth, ClientPrincipal
 from tokens.throttle import auth_failure_register
 
@@ -204,7 +204,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             return None
         try:
             verified = api_token_verify(token, ip=client_ip(request))
-        except ApiTokenError as exc:
+        except CredentialRefused as exc:
             raise credentials_refused(request, exc.message, reason=exc.reason,
                                       challenge=self.authenticate_header(request)) from None
         last_used_touch(verified.api_key)
@@ -230,7 +230,7 @@ class CustomerJWTAuthentication(BaseAuthentication):
             return None  # absent, another scheme, or an API token for ApiTokenAuthentication
         try:
             principal = customer_jwt_verify(token)
-        except CustomerTokenError as exc:
+        except CredentialRefused as exc:
             raise credentials_refused(request, exc.message, reason=exc.reason,
                                       challenge=self.authenticate_header(request)) from None
         return principal, principal.claims

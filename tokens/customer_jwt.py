@@ -13,7 +13,7 @@ private key whose public half is registered here as a CustomerSigningKey. Rules 
 - ``jku``/``x5u``/``jwk`` headers are ignored, never fetched; tokens over CUSTOMER_JWT_MAX_BYTES are
   refused before anything is parsed.
 
-Failures raise CustomerTokenError with a machine ``reason`` and a message that says what to fix; both
+Failures raise CredentialRefused with a machine ``reason`` and a message that says what to fix; both
 reach the client (HTTP error body, Socket.IO connect_error).
 """
 
@@ -26,6 +26,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from authplatform.conf import platform_settings
+from authplatform.errors import CredentialRefused
 from authplatform.fastpaths.row_cache import ImmutableRowCache
 from authplatform.text import is_storable_text
 from credentials import selectors
@@ -36,13 +37,6 @@ from tokens.principals import CUSTOMER_ID_MAX_LENGTH, CustomerPrincipal
 
 CUSTOMER_TOKEN_TYPE = "customer"
 NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
-
-
-class CustomerTokenError(Exception):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @lru_cache(maxsize=1024)
@@ -66,24 +60,24 @@ def _is_numeric(value) -> bool:
 
 
 def customer_jwt_verify(token: str) -> CustomerPrincipal:
-    """The customer a token speaks for, or CustomerTokenError saying why not. Never returns None."""
+    """The customer a token speaks for, or CredentialRefused saying why not. Never returns None."""
     if not isinstance(token, str) or not token:
-        raise CustomerTokenError("token_missing", "No customer token was sent.")
+        raise CredentialRefused("token_missing", "No customer token was sent.")
     if len(token) > platform_settings.CUSTOMER_JWT_MAX_BYTES:
-        raise CustomerTokenError("token_too_large", "The token is too large.")
+        raise CredentialRefused("token_too_large", "The token is too large.")
     try:
         header = unverified_header(token)
     except jwt.PyJWTError:
-        raise CustomerTokenError("token_malformed", "The token is not a well-formed JWT.") from None
+        raise CredentialRefused("token_malformed", "The token is not a well-formed JWT.") from None
 
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise CustomerTokenError("signing_key_unknown", "The token has no kid header naming its signing key.")
+        raise CredentialRefused("signing_key_unknown", "The token has no kid header naming its signing key.")
     key = selectors.signing_key_get_active(kid=kid)
     if key is None:
-        raise CustomerTokenError("signing_key_unknown", "The token's signing key (kid) is unknown or revoked.")
+        raise CredentialRefused("signing_key_unknown", "The token's signing key (kid) is unknown or revoked.")
     if header.get("alg") != key.algorithm:
-        raise CustomerTokenError("algorithm_not_allowed", f"Customer tokens must be signed with {key.algorithm}.")
+        raise CredentialRefused("algorithm_not_allowed", f"Customer tokens must be signed with {key.algorithm}.")
 
     try:
         # exp/nbf/iat are checked by PyJWT against the real clock, with a small leeway.
@@ -95,40 +89,40 @@ def customer_jwt_verify(token: str) -> CustomerPrincipal:
             leeway=min(platform_settings.CUSTOMER_JWT_LEEWAY, 30),
         )
     except jwt.ExpiredSignatureError:
-        raise CustomerTokenError("token_expired", "The token has expired.") from None
+        raise CredentialRefused("token_expired", "The token has expired.") from None
     except jwt.ImmatureSignatureError:
-        raise CustomerTokenError("token_not_yet_valid", "The token is not valid yet (nbf/iat in the future).") from None
+        raise CredentialRefused("token_not_yet_valid", "The token is not valid yet (nbf/iat in the future).") from None
     except jwt.InvalidSignatureError:
-        raise CustomerTokenError("invalid_signature", "The token's signature does not verify with its signing key.") from None
+        raise CredentialRefused("invalid_signature", "The token's signature does not verify with its signing key.") from None
     except jwt.MissingRequiredClaimError as exc:
-        raise CustomerTokenError("invalid_claims", f"The token lacks the required '{exc.claim}' claim.") from None
+        raise CredentialRefused("invalid_claims", f"The token lacks the required '{exc.claim}' claim.") from None
     except jwt.PyJWTError as exc:
-        raise CustomerTokenError("token_invalid", f"The token is not valid: {exc}.") from None
+        raise CredentialRefused("token_invalid", f"The token is not valid: {exc}.") from None
 
     for name in NUMERIC_DATE_CLAIMS:
         if name in claims and not _is_numeric(claims[name]):
-            raise CustomerTokenError("invalid_claims", f"The '{name}' claim must be a number (RFC 7519 NumericDate).")
+            raise CredentialRefused("invalid_claims", f"The '{name}' claim must be a number (RFC 7519 NumericDate).")
     subject = claims["sub"]
     if not subject or len(subject) > CUSTOMER_ID_MAX_LENGTH:
-        raise CustomerTokenError("invalid_claims", f"The 'sub' claim must be 1 to {CUSTOMER_ID_MAX_LENGTH} characters.")
+        raise CredentialRefused("invalid_claims", f"The 'sub' claim must be 1 to {CUSTOMER_ID_MAX_LENGTH} characters.")
     if not is_storable_text(subject):
         # The subject becomes a customer id in the database and a channel-layer group name: PostgreSQL
         # refuses NUL and a lone surrogate cannot be encoded, either would be a 500 later on.
-        raise CustomerTokenError("invalid_claims", "The 'sub' claim must be text without NUL or lone surrogates.")
+        raise CredentialRefused("invalid_claims", "The 'sub' claim must be text without NUL or lone surrogates.")
     if claims.get("type") != CUSTOMER_TOKEN_TYPE:
-        raise CustomerTokenError("wrong_token_type", "The token's 'type' claim must be \"customer\".")
+        raise CredentialRefused("wrong_token_type", "The token's 'type' claim must be \"customer\".")
     if claims.get("workspace_id") != key.workspace.code:
-        raise CustomerTokenError("wrong_workspace", "The token's 'workspace_id' is not the signing key's workspace.")
+        raise CredentialRefused("wrong_workspace", "The token's 'workspace_id' is not the signing key's workspace.")
     code = claims.get("product_space_code")
     product_space = _product_spaces.get(workspace_id=key.workspace_id, code=code) if _is_code(code) else None
     if product_space is None:
-        raise CustomerTokenError("unknown_product_space",
+        raise CredentialRefused("unknown_product_space",
                                  "The token's 'product_space_code' is not a product space of its workspace.")
 
     try:
         expires_at = datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc)
     except (OverflowError, ValueError, OSError):  # signed, numeric, but past year 9999
-        raise CustomerTokenError("invalid_claims", "The 'exp' claim is out of range.") from None
+        raise CredentialRefused("invalid_claims", "The 'exp' claim is out of range.") from None
 
     last_used_touch(key)
     return CustomerPrincipal(

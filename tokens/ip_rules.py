@@ -13,20 +13,13 @@ import ipaddress
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+from authplatform.errors import InvalidInput
+
 from authplatform.client_ip import IPAddress
 
 REQUEST_IP = "request_ip"  # placeholder replaced by the caller's own address
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class IPRuleError(ValueError):
-    """An ``ips`` option that cannot become a rule list; ``reason`` is the machine code."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 def _network(value: str) -> Network:
@@ -54,30 +47,30 @@ def ip_option_items(value: str | Iterable[str] | None) -> list[str]:
 def ip_rules_parse(
     items: Sequence[str], *, request_ip: IPAddress | None, max_values: int, max_addresses: int
 ) -> list[str]:
-    """The normalised rule list for ``items`` (see ip_option_items), or IPRuleError saying what to fix.
+    """The normalised rule list for ``items`` (see ip_option_items), or InvalidInput saying what to fix.
 
     At most ``max_values`` values, and the union of all networks covers at most ``max_addresses``.
     """
     if len(items) > max_values:
-        raise IPRuleError("too_many_ip_values",
+        raise InvalidInput("too_many_ip_values",
                           f"'ips' may hold at most {max_values} values; {len(items)} were given.")
     networks: list[Network] = []
     for item in items:
         if item == REQUEST_IP:
             if request_ip is None:
-                raise IPRuleError("request_ip_unknown", "Your address is unknown, so 'request_ip' cannot be used.")
+                raise InvalidInput("request_ip_unknown", "Your address is unknown, so 'request_ip' cannot be used.")
             network = ipaddress.ip_network(request_ip)
         else:
             try:
                 network = _network(item)
             except ValueError:
-                raise IPRuleError("invalid_ips",
+                raise InvalidInput("invalid_ips",
                                   f"'{item[:64]}' in 'ips' is not an IP address or a network in CIDR notation.") from None
         if network not in networks:
             networks.append(network)
     covered = _covered(networks, 4) + _covered(networks, 6)
     if covered > max_addresses:
-        raise IPRuleError("too_many_ip_addresses",
+        raise InvalidInput("too_many_ip_addresses",
                           f"'ips' may cover at most {max_addresses:,} addresses in total; these cover {covered:,}.")
     return [_format(n) for n in networks]
 

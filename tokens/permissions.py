@@ -26,10 +26,9 @@ Usage in a view (e.g. the send API)::
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
-from authplatform.errors import APIError
+from authplatform.errors import NotPermitted, ObjectNotFound
 from credentials.models import Membership, Role, Workspace, role_at_least
 from tokens.principals import ApiKeyAuth, ClientPrincipal
 
@@ -58,9 +57,9 @@ def caller_can(request, workspace: Workspace, role: str) -> bool:
     return role_at_least(caller_role(request, workspace), role)
 
 
-def role_denied(workspace: Workspace, role: str) -> APIError:
-    return APIError(f"Your credentials need the '{role}' role in workspace {workspace.code} for this.",
-                    reason="insufficient_role", status_code=403)
+def role_denied(workspace: Workspace, role: str) -> NotPermitted:
+    return NotPermitted("insufficient_role", f"Your credentials need the '{role}' role in workspace {workspace.code} "
+                                             "for this.")
 
 
 def role_check(*, held: str | None, workspace: Workspace, role: str, not_found: Exception) -> None:
@@ -101,5 +100,5 @@ class WorkspaceRolePermission(BasePermission):
         workspace = view.get_permission_workspace(request)
         if workspace is not None:
             role_check(held=caller_role(request, workspace), workspace=workspace, role=self.role,
-                       not_found=NotFound())
+                       not_found=ObjectNotFound("not_found", "Not found."))
         return True

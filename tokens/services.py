@@ -27,23 +27,11 @@ from django.utils import timezone
 
 from authplatform.client_ip import IPAddress
 from authplatform.conf import platform_settings
-from authplatform.errors import APIError
+from authplatform.errors import InvalidInput, NotPermitted
 from credentials.audit import Actor, audit_record
 from credentials.models import ApiKey
 from tokens.api_tokens import api_token_encode
-from tokens.ip_rules import REQUEST_IP, IPRuleError, check_ips_within, ip_option_items, ip_rules_parse
-
-
-class TokenOptionInvalid(APIError):
-    status_code = 400
-    reason = "invalid_token_options"
-
-
-class TokenRenewalRefused(APIError):
-    """A token may not be renewed as asked: 403, and the credentials stay valid (no invalid_authentication)."""
-
-    status_code = 403
-    reason = "renewal_refused"
+from tokens.ip_rules import REQUEST_IP, check_ips_within, ip_option_items, ip_rules_parse
 
 
 @dataclass(frozen=True)
@@ -57,12 +45,10 @@ def _lifetime(expires_in: int | None, *, renewing: dict[str, Any] | None) -> int
         expires_in = renewing["expt"] if renewing else platform_settings.API_TOKEN_DEFAULT_LIFETIME
     maximum = platform_settings.API_TOKEN_MAX_LIFETIME
     if not 1 <= expires_in <= maximum:
-        raise TokenOptionInvalid(f"'expires_in' must be between 1 and {maximum} seconds.",
-                                 reason="invalid_expires_in")
+        raise InvalidInput("invalid_expires_in", f"'expires_in' must be between 1 and {maximum} seconds.")
     if renewing and expires_in > renewing["expt"]:
-        raise TokenRenewalRefused(
-            f"A renewed token may live at most {renewing['expt']} seconds, the 'expt' of the token used to renew it.",
-            reason="renewal_exceeds_expt")
+        raise NotPermitted("renewal_exceeds_expt", f"A renewed token may live at most {renewing['expt']} seconds, "
+                                                   "the 'expt' of the token used to renew it.")
     return expires_in
 
 
@@ -71,19 +57,16 @@ def _ip_rules(
     renewing: dict[str, Any] | None,
 ) -> list[str]:
     if no_ip_protection and items:
-        raise TokenOptionInvalid("Use either 'no_ip_protection' or 'ips', not both.", reason="conflicting_options")
+        raise InvalidInput("conflicting_options", "Use either 'no_ip_protection' or 'ips', not both.")
     if renewing and not items and no_ip_protection is None:
         return list(renewing["ips"])
     if no_ip_protection:
         return []
-    try:
-        return ip_rules_parse(
-            items or [REQUEST_IP], request_ip=client_ip,
-            max_values=platform_settings.API_TOKEN_MAX_IP_VALUES,
-            max_addresses=platform_settings.API_TOKEN_MAX_IP_ADDRESSES,
-        )
-    except IPRuleError as exc:
-        raise TokenOptionInvalid(exc.message, reason=exc.reason) from None
+    return ip_rules_parse(  # InvalidInput saying what to fix
+        items or [REQUEST_IP], request_ip=client_ip,
+        max_values=platform_settings.API_TOKEN_MAX_IP_VALUES,
+        max_addresses=platform_settings.API_TOKEN_MAX_IP_ADDRESSES,
+    )
 
 
 def api_token_mint(
@@ -100,18 +83,16 @@ def api_token_mint(
 ) -> MintedToken:
     """A new API token for ``api_key`` with the options above; ``renewing`` when a token asked for it.
 
-    Raises TokenOptionInvalid (400) for bad options, TokenRenewalRefused (403) when a renewal may not
-    be granted. The issue is audited (never the token itself).
+    Raises InvalidInput for bad options, NotPermitted when a renewal may not be granted. The issue is audited (never the token itself).
     """
     if renewing is not None and not renewing.get("rn"):
-        raise TokenRenewalRefused("This token is not renewable; get a new one with your API key.",
-                                  reason="token_not_renewable")
+        raise NotPermitted("token_not_renewable", "This token is not renewable; get a new one with your API key.")
     lifetime = _lifetime(expires_in, renewing=renewing)
     rules = _ip_rules(items=ip_option_items(ips) or None, no_ip_protection=no_ip_protection,
                       client_ip=client_ip, renewing=renewing)
     if renewing is not None and not check_ips_within(rules, renewing["ips"]):
-        raise TokenRenewalRefused("A renewed token may not allow addresses that the token used to renew it does not.",
-                                  reason="renewal_widens_ips")
+        raise NotPermitted("renewal_widens_ips",
+                           "A renewed token may not allow addresses that the token used to renew it does not.")
     if renewable is None:
         renewable = bool(renewing["rn"]) if renewing is not None else bool(rules)
     now = now or timezone.now()

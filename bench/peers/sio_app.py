@@ -20,7 +20,7 @@ django.setup()
 import socketio  # noqa: E402
 from channels.db import database_sync_to_async  # noqa: E402
 
-from tokens.customer_jwt import CustomerTokenError, customer_jwt_verify  # noqa: E402
+from tokens.customer_jwt import CredentialRefused, customer_jwt_verify  # noqa: E402
 
 sio = socketio.AsyncServer(async_mode="asgi", transports=["websocket"])
 verify = database_sync_to_async(customer_jwt_verify)
@@ -39,7 +39,7 @@ async def connect(sid, environ, auth):
         raise socketio.exceptions.ConnectionRefusedError("Send auth.token = 'Bearer <jwt>'.")
     try:
         principal = await verify(token[len(BEARER):])
-    except CustomerTokenError as exc:
+    except CredentialRefused as exc:
         raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
     await sio.enter_room(sid, customer_room(principal.workspace.code, principal.product_space.code,
                                             principal.customer_id))

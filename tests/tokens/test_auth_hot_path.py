@@ -185,7 +185,7 @@ def test_product_space_is_remembered_but_a_miss_is_not(creds, workspace, django_
     customer_jwt._product_spaces.clear()
     later_name = f"later-{uuid.uuid4().hex[:6]}"
     unknown = customer_token(key, pem, "NOSUCH00")
-    with pytest.raises(customer_jwt.CustomerTokenError) as error:
+    with pytest.raises(customer_jwt.CredentialRefused) as error:
         customer_jwt.customer_jwt_verify(unknown)
     assert error.value.reason == "unknown_product_space"
     # created after a miss: found on the next token (the miss was not remembered)
@@ -200,7 +200,7 @@ def test_product_space_is_remembered_but_a_miss_is_not(creds, workspace, django_
     # the memo is keyed by workspace too: the code is not accepted for another workspace's key
     other = services.workspace_create(actor=CLI, name=f"ws-{uuid.uuid4().hex[:12]}", product_space_name="Main")
     other_key, other_pem = services.signing_key_generate(actor=CLI, workspace=other)
-    with pytest.raises(customer_jwt.CustomerTokenError) as error:
+    with pytest.raises(customer_jwt.CredentialRefused) as error:
         customer_jwt.customer_jwt_verify(customer_token(other_key, other_pem, later.code))
     assert error.value.reason == "unknown_product_space"
 
