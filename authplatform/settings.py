@@ -212,6 +212,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Auth platform API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # No URL serves the schema, so generating it is no part of a deployment's check (check --deploy
+    # would list the views without schema annotations); `manage.py spectacular --validate` shows them.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 # --- i18n, static -------------------------------------------------------------------------------
@@ -231,7 +234,15 @@ if env_bool("SECURE_SSL", False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    # HSTS covers the host's own subdomains too (for auth.example.com: *.auth.example.com), as
+    # check --deploy expects (security.W005); SECURE_HSTS_INCLUDE_SUBDOMAINS=0 if one of them is plain HTTP.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Preloading is opt-in, so its reminder (security.W021) is silenced: the browsers' preload list takes
+# only a registrable domain (example.com, not auth.example.com), binds every subdomain of it to HTTPS,
+# and a removal takes months to reach browsers. That is the domain owner's decision, not a default.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- logging: secrets never reach a log line; request bodies and auth headers are not logged ------
 LOGGING = {
