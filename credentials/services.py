@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -191,15 +193,24 @@ def client_secret_rotate(
     return new, plaintext
 
 
+def _credential_revoke(credential, *, actor: Actor, action: str, reason: str, noun: str,
+                       details: Callable[[Any], dict] = lambda credential: {},
+                       also: Callable[[Any], None] = lambda credential: None):
+    """Every revocation's one shape: lock the row, refuse one already revoked, revoke it (and ``also``
+    what the kind needs besides), audit. Returns the locked, revoked row."""
+    with audit_failures(actor=actor, action=action, target=credential), transaction.atomic():
+        credential = _locked(credential)
+        if credential.revoked_at is not None:
+            raise ValidationError(f"This {noun} is already revoked.")
+        _revoke(credential, actor=actor, reason=reason)
+        also(credential)
+        audit_record(actor=actor, action=action, target=credential, details={**details(credential), "reason": reason})
+    return credential
+
+
 def client_secret_revoke(*, actor: Actor, secret: ClientSecret, reason: str = "") -> ClientSecret:
-    with audit_failures(actor=actor, action="client_secret.revoke", target=secret), transaction.atomic():
-        secret = _locked(secret)
-        if secret.revoked_at is not None:
-            raise ValidationError("This secret is already revoked.")
-        _revoke(secret, actor=actor, reason=reason)
-        audit_record(actor=actor, action="client_secret.revoke", target=secret,
-                     details={"client": secret.client.client_key, "reason": reason})
-    return secret
+    return _credential_revoke(secret, actor=actor, action="client_secret.revoke", reason=reason, noun="secret",
+                              details=lambda secret: {"client": secret.client.client_key})
 
 
 def client_deactivate(*, actor: Actor, client: Client, reason: str = "") -> Client:
@@ -311,14 +322,8 @@ def api_key_import_legacy(*, actor: Actor, user: User, key: str, comment: str = 
 
 def api_key_revoke(*, actor: Actor, api_key: ApiKey, reason: str = "") -> ApiKey:
     """Revoke (delete) a key: it and every API token minted from it stop working at once."""
-    with audit_failures(actor=actor, action="api_key.revoke", target=api_key), transaction.atomic():
-        api_key = _locked(api_key)
-        if api_key.revoked_at is not None:
-            raise ValidationError("This API key is already revoked.")
-        _revoke(api_key, actor=actor, reason=reason)
-        audit_record(actor=actor, action="api_key.revoke", target=api_key,
-                     details={"user": str(api_key.user_id), "reason": reason})
-    return api_key
+    return _credential_revoke(api_key, actor=actor, action="api_key.revoke", reason=reason, noun="API key",
+                              details=lambda api_key: {"user": str(api_key.user_id)})
 
 
 def api_key_rotate(*, actor: Actor, api_key: ApiKey, reason: str = "") -> tuple[ApiKey, str]:
@@ -409,13 +414,8 @@ def signing_key_register(*, actor: Actor, workspace: Workspace, public_key_pem: 
 
 def signing_key_revoke(*, actor: Actor, key: CustomerSigningKey, reason: str = "") -> CustomerSigningKey:
     """Revoke a signing key: every customer token signed with it is refused from now on."""
-    with audit_failures(actor=actor, action="signing_key.revoke", target=key), transaction.atomic():
-        key = _locked(key)
-        if key.revoked_at is not None:
-            raise ValidationError("This signing key is already revoked.")
-        _revoke(key, actor=actor, reason=reason)
-        audit_record(actor=actor, action="signing_key.revoke", target=key,
-                     details={"workspace": key.workspace.code, "reason": reason})
+    key = _credential_revoke(key, actor=actor, action="signing_key.revoke", reason=reason, noun="signing key",
+                             details=lambda key: {"workspace": key.workspace.code})
     transaction.on_commit(lambda: _signing_key_revoked_signal(key))
     return key
 
@@ -467,13 +467,10 @@ def platform_token_key_rotate(*, actor: Actor, reason: str = "") -> PlatformToke
 
 def platform_token_key_revoke(*, actor: Actor, key: PlatformTokenKey, reason: str = "") -> PlatformTokenKey:
     """Revoke a platform key: every API token it signed is refused from now on."""
-    with audit_failures(actor=actor, action="platform_token_key.revoke", target=key), transaction.atomic():
-        key = _locked(key)
-        if key.revoked_at is not None:
-            raise ValidationError("This key is already revoked.")
-        _revoke(key, actor=actor, reason=reason)
+    def retire(key: PlatformTokenKey) -> None:
         if key.retired_at is None:
             key.retired_at = key.revoked_at
             key.save(update_fields=["retired_at"])
-        audit_record(actor=actor, action="platform_token_key.revoke", target=key, details={"reason": reason})
-    return key
+
+    return _credential_revoke(key, actor=actor, action="platform_token_key.revoke", reason=reason, noun="key",
+                              also=retire)

@@ -25,7 +25,7 @@ from authplatform.errors import CredentialRefused
 from credentials import hashing, selectors, services
 from credentials.audit import Actor
 from credentials.models import ApiKey, PlatformTokenKey
-from tokens.bearer import unverified_header
+from tokens.bearer import presented_token_header
 from tokens.ip_rules import check_ip_allowed
 
 logger = logging.getLogger(__name__)
@@ -81,14 +81,7 @@ def _payload_well_formed(payload: dict[str, Any]) -> bool:
 
 def api_token_verify(token: str, *, ip: IPAddress | None) -> VerifiedApiToken:
     """The API key a token speaks for, used from ``ip``; CredentialRefused saying why not otherwise."""
-    if not isinstance(token, str) or not token:
-        raise CredentialRefused("token_missing", "No API token was sent.")
-    if len(token) > API_TOKEN_MAX_BYTES:
-        raise CredentialRefused("token_too_large", "The token is too large.")
-    try:
-        header = unverified_header(token)
-    except jwt.PyJWTError:
-        raise CredentialRefused("token_malformed", "The token is not a well-formed JWT.") from None
+    header = presented_token_header(token, max_bytes=API_TOKEN_MAX_BYTES)
     kid = header.get("kid")
     key = selectors.platform_token_key_get_active(kid=kid) if isinstance(kid, str) and kid else None
     if key is None:

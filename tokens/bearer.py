@@ -15,7 +15,7 @@ from typing import Literal
 import jwt
 
 from authplatform.conf import platform_settings
-from authplatform.errors import InvalidCredentials
+from authplatform.errors import CredentialRefused, InvalidCredentials
 
 BEARER = "bearer"
 
@@ -65,6 +65,19 @@ def unverified_header(token: str) -> dict:
     if not token.isascii():
         raise jwt.DecodeError("A JWT is ASCII only.")
     return dict(_unverified_header(token))
+
+
+def presented_token_header(token: object, *, max_bytes: int) -> dict:
+    """The unverified header of a presented JWT, or CredentialRefused saying why there is none: the
+    checks both verifiers (API tokens, customer JWTs) make before anything else."""
+    if not isinstance(token, str) or not token:
+        raise CredentialRefused("token_missing", "No token was sent.")
+    if len(token) > max_bytes:
+        raise CredentialRefused("token_too_large", "The token is too large.")  # refused before any parsing
+    try:
+        return unverified_header(token)
+    except jwt.PyJWTError:
+        raise CredentialRefused("token_malformed", "The token is not a well-formed JWT.") from None
 
 
 def token_kind(token: str) -> TokenKind | None:

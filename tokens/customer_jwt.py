@@ -32,7 +32,7 @@ from authplatform.text import is_storable_text
 from credentials import selectors
 from credentials.models import CODE_VALIDATOR, ProductSpace
 from credentials.services import last_used_touch
-from tokens.bearer import unverified_header
+from tokens.bearer import presented_token_header
 from tokens.principals import CUSTOMER_ID_MAX_LENGTH, CustomerPrincipal
 
 CUSTOMER_TOKEN_TYPE = "customer"
@@ -61,14 +61,7 @@ def _is_numeric(value) -> bool:
 
 def customer_jwt_verify(token: str) -> CustomerPrincipal:
     """The customer a token speaks for, or CredentialRefused saying why not. Never returns None."""
-    if not isinstance(token, str) or not token:
-        raise CredentialRefused("token_missing", "No customer token was sent.")
-    if len(token) > platform_settings.CUSTOMER_JWT_MAX_BYTES:
-        raise CredentialRefused("token_too_large", "The token is too large.")
-    try:
-        header = unverified_header(token)
-    except jwt.PyJWTError:
-        raise CredentialRefused("token_malformed", "The token is not a well-formed JWT.") from None
+    header = presented_token_header(token, max_bytes=platform_settings.CUSTOMER_JWT_MAX_BYTES)
 
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
