@@ -239,16 +239,23 @@ def idempotency_key_from_headers(headers: Mapping[str, str]) -> str | None:
     return value
 
 
-def in_app_message_status_data(message: InAppMessage, counts: Mapping[str, int]) -> dict[str, Any]:
+def message_content_data(message: InAppMessage) -> dict[str, Any]:
+    """What a message says: the same fields for its sender (status) and its recipients (inbox, event)."""
     return {
         "id": str(message.id),
-        "product_space_code": message.product_space.code,
         "title": message.title,
         "body": message.body,
         "category": message.category,
         "action_url": message.action_url or None,
         "data": message.data,
         "created_at": timestamp_data(message.created_at),
+    }
+
+
+def in_app_message_status_data(message: InAppMessage, counts: Mapping[str, int]) -> dict[str, Any]:
+    return {
+        **message_content_data(message),
+        "product_space_code": message.product_space.code,
         "recipients": message.recipient_count,
         "stored": message.stored_count,
         "suppressed": message.suppressed_count,
@@ -262,15 +269,8 @@ def in_app_message_status_data(message: InAppMessage, counts: Mapping[str, int])
 # --- customer: inbox ----------------------------------------------------------------------------
 def inbox_item_data(item: InboxItem) -> dict[str, Any]:
     """A message as its recipient sees it (inbox endpoints and the ``inAppMessage`` event)."""
-    message = item.message
     return {
-        "id": str(message.id),
-        "title": message.title,
-        "body": message.body,
-        "category": message.category,
-        "action_url": message.action_url or None,
-        "data": message.data,
-        "created_at": timestamp_data(message.created_at),
+        **message_content_data(item.message),
         "read": item.read_at is not None,
         "read_at": timestamp_data(item.read_at),
         "archived": item.archived_at is not None,
