@@ -25,7 +25,7 @@ node: tests/js/node_modules/.installed
 
 run: venv
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensureadmin
+	$(BIN)/python manage.py ensureadmin --url http://$(HOST):$(PORT)/admin/
 	$(BIN)/python -m authplatform.server -b $(HOST) -p $(PORT) authplatform.asgi:application
 
 test: venv node

@@ -108,6 +108,7 @@ def api_token_verify(token: str, *, ip: IPAddress | None) -> VerifiedApiToken:
         raise CredentialRefused("ip_not_allowed", f"This token may not be used from your address ({ip}).")
     api_key = selectors.api_key_get_active(key_id=uuid.UUID(payload["id"]))
     if api_key is None:
-        raise CredentialRefused("api_key_revoked",
-                            "The API key this token was minted from was deleted or rotated.")
+        raise CredentialRefused("api_key_revoked", "The API key this token was minted from is no longer active "
+                                                   "(deleted, rotated, revoked or expired, or its user deactivated).")
+    services.last_used_touch(key)  # the platform key that signed it, as every credential records its use
     return VerifiedApiToken(api_key=api_key, payload=payload)

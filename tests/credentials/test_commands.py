@@ -382,3 +382,23 @@ def test_unknown_code_refusal_is_audited(command, args, action):
     event = AuditEvent.objects.get(action=action)
     assert (event.outcome, event.via, event.actor_label) == ("failure", "cli", "system (cli)")
     assert "ZZZZZZZZ" in event.details["errors"][0]
+
+
+# --- messages that say what happened (admin issue: wrong words) ----------------------------------
+def test_createclient_without_a_name_says_it_plainly(workspace_code):
+    out = run("createclient", "--workspace", workspace_code)
+    assert f'Created client "Client" in workspace {workspace_code}.' in out
+
+
+def test_createsigningkey_refuses_a_workspace_without_product_space():
+    bare = run_json("createworkspace", "bare")["workspace_id"]
+    for args in ((), ("--json",)):
+        assert_refused("createsigningkey", "--workspace", bare, *args, message="has no product space")
+    assert not CustomerSigningKey.objects.exists()
+
+
+def test_ensureadmin_names_the_address_it_was_given():
+    out = run("ensureadmin", "--url", "http://127.0.0.1:8765/admin/")
+    assert "Sign in at http://127.0.0.1:8765/admin/ and change it." in out
+    assert "sign in at http://127.0.0.1:8765/admin/ with its password" in run("ensureadmin", "--url",
+                                                                              "http://127.0.0.1:8765/admin/")

@@ -87,3 +87,20 @@ def test_caller_can(workspace, api_user, stored_key):
     customer = SimpleNamespace(is_authenticated=True)  # customers never hold a role
     assert not caller_can(request(customer, {}), workspace, "read")
     assert not caller_can(request(None, None), workspace, "read")
+
+
+def test_verifying_a_token_records_the_use_of_its_platform_key(stored_key):
+    minted = api_token_mint(actor=CLI, api_key=stored_key, client_ip=HERE)
+    key = PlatformTokenKey.objects.get()
+    assert key.last_used_at is None
+    api_token_verify(minted.token, ip=HERE)
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+
+
+def test_a_token_of_a_revoked_key_says_the_key_is_no_longer_active(stored_key):
+    minted = api_token_mint(actor=CLI, api_key=stored_key, client_ip=HERE)
+    services.api_key_revoke(actor=CLI, api_key=stored_key)
+    with pytest.raises(CredentialRefused) as error:
+        api_token_verify(minted.token, ip=HERE)
+    assert error.value.reason == "api_key_revoked" and "revoked" in error.value.message

@@ -23,7 +23,7 @@ class Command(BootstrapCommand):
         return Created(
             data={"client_key": client.client_key, "client_secret": secret},
             summary="\n".join([
-                f"Client {client.name} created in workspace {client.workspace.code}.",
+                f'Created client "{client.name}" in workspace {client.workspace.code}.',
                 f"  x-client-key:    {client.client_key}",
                 f"  x-client-secret: {secret}",
                 SHOWN_ONCE,

@@ -35,6 +35,11 @@ class Command(BootstrapCommand):
                                    "it has no meaning with --public-key. Nothing was changed.")
             return self._register(workspace, public_key, name)
         product_space = self.product_space_by_code(workspace, product_space) if product_space else None
+        if product_space is None and not workspace.product_spaces.exists():
+            # Customer tokens must name a product space; an env block without one signs no usable token.
+            raise CommandError(f"Workspace {workspace.code} has no product space, and customer tokens must name one: "
+                               "add one first (in the admin, or createworkspace --product-space), or register a "
+                               "public key with --public-key. Nothing was changed.")
         key, private_pem = services.signing_key_generate(actor=CLI, workspace=workspace, name=name)
         env = services.customer_env_block(key=key, private_pem=private_pem, product_space=product_space)
         return Created(
