@@ -257,6 +257,31 @@ def api_user_create(
     return user
 
 
+def user_active_set(*, actor: Actor, user: User, active: bool, reason: str = "") -> User:
+    """Let a user (and so every API key and token of theirs) work again, or stop it at once.
+    Audited as ``user.activate`` / ``user.deactivate``; setting what is already set changes nothing."""
+    action = "user.activate" if active else "user.deactivate"
+    with audit_failures(actor=actor, action=action, target=user), transaction.atomic():
+        user = _locked(user)
+        if user.is_active != active:
+            user.is_active = active
+            user.save(update_fields=["is_active"])
+            audit_record(actor=actor, action=action, target=user, details={"reason": reason})
+    return user
+
+
+def user_delete(*, actor: Actor, user: User) -> None:
+    """Delete a user with their memberships and API keys (which stop at once); audited as
+    ``user.delete`` with what it took along, since the rows themselves are gone."""
+    with audit_failures(actor=actor, action="user.delete", target=user), transaction.atomic():
+        user = _locked(user)
+        details = {"username": user.get_username(),
+                   "api_keys": [str(pk) for pk in user.api_keys.values_list("pk", flat=True)],
+                   "memberships": [list(row) for row in user.memberships.values_list("workspace__code", "role")]}
+        audit_record(actor=actor, action="user.delete", target=user, details=details)
+        user.delete()
+
+
 def membership_set(*, actor: Actor, user: User, workspace: Workspace, role: str) -> Membership:
     with audit_failures(actor=actor, action="membership.set", target=user), transaction.atomic():
         if role not in Role.values:

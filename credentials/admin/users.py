@@ -61,6 +61,24 @@ class UserAdmin(ServicePagesAdmin, DjangoUserAdmin):
     def has_delete_permission(self, request, obj=None):
         return self.may_manage(request, obj) and super().has_delete_permission(request, obj)
 
+    def save_model(self, request, obj, form, change):
+        # The active flag decides whether every key and token of the user works: it changes only
+        # through the audited service, whichever screen changed it.
+        wanted = obj.is_active
+        if change and "is_active" in form.changed_data:
+            obj.is_active = form.initial.get("is_active", not wanted)
+        super().save_model(request, obj, form, change)
+        if change and obj.is_active != wanted:
+            obj.is_active = services.user_active_set(actor=admin_actor(request), user=obj, active=wanted).is_active
+
+    def delete_model(self, request, obj):
+        services.user_delete(actor=admin_actor(request), user=obj)
+
+    def delete_queryset(self, request, queryset):
+        actor = admin_actor(request)
+        for user in queryset:
+            services.user_delete(actor=actor, user=user)
+
     def get_urls(self):
         return [
             path("add-api-user/", self.admin_site.admin_view(self.add_api_user_view),
