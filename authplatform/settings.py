@@ -254,5 +254,8 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+        # At DEBUG Django's template engine logs every variable it cannot resolve with the whole
+        # context, which on a show-once page holds the secrets: never below INFO, whatever LOG_LEVEL.
+        "django.template": {"level": "INFO"},
     },
 }

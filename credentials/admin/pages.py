@@ -3,9 +3,11 @@ admin action written once.
 
 - a form page for creations that need a service (``service_form_view``);
 - a confirmation page for actions, asking for a reason (and, to rotate a client secret, a grace period);
-- the show-once page: a new client secret, API key or private key appears only in the response to the
-  POST that made it. It is never put in a message, the session, a cookie or a URL, so no later visit
-  can show it again.
+- the show-once page: a new client secret, API key or private key is shown exactly once. The POST
+  that made it redirects to a GET of the page (so a reload never repeats the action); what the page
+  shows waits for that one read in Django's cache, encrypted with a key kept in the admin's session,
+  and both are deleted by the read: a reload, another browser or another admin finds nothing. Never
+  in a message, a cookie or a URL.
 
 An action (``service_action``) is one service called for each selected object after that
 confirmation; the same action runs from the change list (bulk) and from a button on the object's own
@@ -15,13 +17,19 @@ page (``object_action_view``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import json
+import logging
+import secrets
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
 from django.contrib.admin.utils import quote, unquote
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 from django.http import Http404, HttpResponseRedirect
@@ -36,6 +44,10 @@ from credentials.forms import ReasonForm, add_service_error
 from credentials.models import CredentialState
 
 CONFIRM_FIELD = "confirm"  # marks the second POST of an action: the confirmation form was submitted
+SHOW_ONCE_SECONDS = 600  # how long a made secret waits for its one read before it is gone for good
+SHOW_ONCE_PREFIX = "show-once:"
+
+logger = logging.getLogger(__name__)
 
 
 def admin_actor(request) -> Actor:
@@ -180,6 +192,7 @@ class ServicePagesAdmin(admin.ModelAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
+            path("shown/<str:handle>/", self.admin_site.admin_view(self.shown_view), name="%s_%s_shown" % info),
             *[path(f"<path:object_id>/{action.name}/", self.admin_site.admin_view(self.object_action_view),
                    {"action_name": action.name}, name="%s_%s_" % info + action.name)
               for action in self.service_actions],
@@ -197,8 +210,8 @@ class ServicePagesAdmin(admin.ModelAdmin):
         if obj is None:
             raise Http404
         response = action.run(self, request, queryset)
-        if isinstance(response, HttpResponseRedirect):
-            return HttpResponseRedirect(object_url(obj))
+        if isinstance(response, HttpResponseRedirect) and response.url == request.get_full_path():
+            return HttpResponseRedirect(object_url(obj))  # done: back to the object, not to this form
         return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -214,6 +227,7 @@ class ServicePagesAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": title,
+            "subtitle": None,  # admin/base.html reads it; given, so the engine logs no missing variable
             "has_view_permission": self.has_view_permission(request),
             **extra,
         }
@@ -226,7 +240,7 @@ class ServicePagesAdmin(admin.ModelAdmin):
             submit_label=submit_label, intro=intro, cancel_url=admin_url(self.model, "changelist"),
             is_popup=IS_POPUP_VAR in request.GET or IS_POPUP_VAR in request.POST,
             is_popup_var=IS_POPUP_VAR, to_field=request.GET.get(TO_FIELD_VAR) or request.POST.get(TO_FIELD_VAR),
-            to_field_var=TO_FIELD_VAR, **extra,
+            to_field_var=TO_FIELD_VAR, **{"extra_links": [], **extra},
         )
         return TemplateResponse(request, template, context)
 
@@ -265,12 +279,51 @@ class ServicePagesAdmin(admin.ModelAdmin):
         )
 
     def show_once(self, request, *, title: str, issued: list[Issued], refused=(), next_url: str = "",
-                  notes: list[str] = ()) -> TemplateResponse:
-        response = TemplateResponse(request, "admin/credentials/show_once.html", self.page_context(
-            request, title=title, issued=issued, notes=notes,
-            refused=[(obj, message) for obj, error in refused for message in error.messages],
-            next_url=next_url or admin_url(self.model, "changelist"),
-        ))
+                  notes: list[str] = ()):
+        """Redirect to the one GET that shows what was just made (POST → redirect → GET)."""
+        page = {
+            "title": title, "issued": [asdict(item) for item in issued], "notes": list(notes),
+            "refused": [(str(obj), message) for obj, error in refused for message in error.messages],
+            "next_url": next_url or admin_url(self.model, "changelist"),
+        }
+        handle, key = secrets.token_urlsafe(18), Fernet.generate_key()
+        try:
+            cache.set(SHOW_ONCE_PREFIX + handle, Fernet(key).encrypt(json.dumps(page).encode()), SHOW_ONCE_SECONDS)
+        except Exception:
+            # No cache to wait in: show it in this response rather than lose what was just made.
+            logger.warning("Show-once page shown in the POST's response: the cache is unavailable.")
+            return self.show_once_page(request, page)
+        request.session[SHOW_ONCE_PREFIX + handle] = key.decode()
+        return HttpResponseRedirect(admin_url(self.model, "shown", handle))
+
+    def shown_view(self, request, handle: str):
+        """The show-once page, the one time: its key leaves the session and its content the cache."""
+        key = request.session.pop(SHOW_ONCE_PREFIX + handle, None)
+        try:
+            sealed = cache.get(SHOW_ONCE_PREFIX + handle)
+            cache.delete(SHOW_ONCE_PREFIX + handle)
+        except Exception:
+            sealed = None
+        try:
+            page = json.loads(Fernet(key.encode()).decrypt(sealed)) if key and sealed else None
+        except InvalidToken:
+            page = None
+        if page is None:
+            response = TemplateResponse(request, "admin/credentials/show_once.html", self.page_context(
+                request, title="Already shown", gone=True, next_url=admin_url(self.model, "changelist")),
+                status=410)
+            add_never_cache_headers(response)
+            return response
+        return self.show_once_page(request, page)
+
+    def show_once_page(self, request, page: dict) -> TemplateResponse:
+        page = {**page, "issued": [Issued(heading=item["heading"], url=item["url"],
+                                          values=[ShownValue(**value) for value in item["values"]])
+                                   for item in page["issued"]]}
+        # Every variable the template reads is given: a missing one makes Django's template engine log
+        # the whole context (the secrets included) at DEBUG.
+        response = TemplateResponse(request, "admin/credentials/show_once.html",
+                                    self.page_context(request, gone=False, **page))
         add_never_cache_headers(response)  # the page holds a secret: no browser or proxy may keep it
         return response
 
