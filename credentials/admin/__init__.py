@@ -14,3 +14,5 @@ from credentials.admin.login import AdminLoginForm
 
 # Failed sign-ins are budgeted per address and per username, and audited (credentials/admin/login.py).
 admin.site.login_form = AdminLoginForm
+# The site's root is the API, which has no page for people: no "View site" link to a JSON 404.
+admin.site.site_url = None

@@ -37,7 +37,8 @@ class ApiKeyAdmin(CredentialAdmin):
     list_display = ("hint", "user", "format", "status", "comment", "created_at", "last_used_at", "revoked_at")
     list_filter = (StatusFilter, "format")
     list_select_related = ("user",)
-    search_fields = ("hint", "comment", "user__username", "user__email")
+    # "=id": the full key id that GET user/apikeys shows, as an exact match.
+    search_fields = ("=id", "hint", "comment", "user__username", "user__email")
     fields = readonly_fields = ("id", "user", "format", "hint", "comment", "status", "created_at", "created_by",
                                 "last_used_at", "expires_at", "revoked_at", "revoked_by", "revoked_reason")
     service_actions = (ROTATE, REVOKE)

@@ -25,7 +25,7 @@ class CustomerSigningKeyAdmin(CredentialAdmin):
     list_display = ("kid", "name", "workspace", "source", "status", "created_at", "last_used_at", "revoked_at")
     list_filter = (StatusFilter, "workspace", "source")
     list_select_related = ("workspace",)
-    search_fields = ("name", "fingerprint", "workspace__name", "workspace__code")
+    search_fields = ("=kid", "name", "fingerprint", "workspace__name", "workspace__code")
     fields = readonly_fields = ("kid", "name", "workspace", "source", "algorithm", "status", "fingerprint",
                                 "public_key_pem", "created_at", "created_by", "last_used_at", "revoked_at",
                                 "revoked_by", "revoked_reason")
