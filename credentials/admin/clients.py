@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.utils import timezone
 
 from credentials import services
 from credentials.admin.pages import (
@@ -55,7 +56,22 @@ REVOKE_SECRET = ServiceAction(
     intro="The selected secrets stop working now, whatever their grace period.",
     call=lambda actor, secret, data: services.client_secret_revoke(actor=actor, secret=secret, reason=data["reason"]),
     done="Revoked {n} secret(s).",
+    warning=lambda secrets: last_secrets_warning(secrets),
 )
+
+
+def last_secrets_warning(secrets) -> str:
+    """Which clients the revocation leaves with no active secret (they stop working until rotated)."""
+    now = timezone.now()
+    selected = {secret.pk for secret in secrets}
+    clients = {secret.client for secret in secrets if secret.is_active(now)}
+    stranded = [client for client in clients
+                if not ClientSecret.objects.filter(client=client).active(now).exclude(pk__in=selected).exists()]
+    if not stranded:
+        return ""
+    names = ", ".join(sorted(str(client) for client in stranded))
+    return (f"This revokes the last active secret of {names}: the client stops working until you rotate its "
+            "secret (which issues a new one). To replace a secret without a gap, rotate with a grace period instead.")
 
 
 class ClientSecretInline(ReadOnlyInline):

@@ -143,6 +143,7 @@ class ServiceAction:
     issued: Callable[[Any, Any], Issued] | None = None
     notes: Callable[[dict], Sequence[str]] = lambda cleaned_data: ()
     form_class: type = ReasonForm
+    warning: Callable[[Any], str] = lambda queryset: ""  # said on the confirmation page, for these objects
 
     def run(self, model_admin: "ServicePagesAdmin", request, queryset):
         form = model_admin.confirmation_form(request, self.form_class)
@@ -162,7 +163,8 @@ class ServiceAction:
                 return HttpResponseRedirect(request.get_full_path())
             model_admin.show_refusals_on_form(form, refused, selected=len(refused))
         return model_admin.confirmation_page(request, queryset, form=form, action=self.name, title=self.title,
-                                             submit_label=self.button, intro=self.intro)
+                                             submit_label=self.button, intro=self.intro,
+                                             warning=self.warning(queryset))
 
     def as_admin_action(self):
         def action(model_admin, request, queryset):
@@ -271,9 +273,9 @@ class ServicePagesAdmin(admin.ModelAdmin):
         return self.form_page(request, form=form, title=title, submit_label=submit_label, intro=intro, **extra)
 
     def confirmation_page(self, request, queryset, *, form, action: str, title: str, submit_label: str,
-                          intro: str = "") -> TemplateResponse:
+                          intro: str = "", warning: str = "") -> TemplateResponse:
         return self.form_page(
-            request, form=form, title=title, submit_label=submit_label, intro=intro,
+            request, form=form, title=title, submit_label=submit_label, intro=intro, warning=warning,
             template="admin/credentials/action_confirmation.html", objects=list(queryset), action=action,
             action_checkbox_name=helpers.ACTION_CHECKBOX_NAME, confirm_field=CONFIRM_FIELD,
         )

@@ -88,3 +88,14 @@ def test_buttons_need_the_change_permission(client, workspace):
 
 def test_an_unknown_object_is_a_404(admin_client):
     assert admin_client.get(admin_page(Client, "rotate_secret", 999999)).status_code == 404
+
+
+def test_revoking_a_clients_last_active_secret_warns_first(admin_client, workspace):
+    client, _ = services.client_create(actor=CLI, workspace=workspace, name="Backend")
+    only = client.secrets.get()
+    confirmation = admin_client.get(admin_page(ClientSecret, "revoke", only.pk))
+    assert "the last active secret of" in confirmation.content.decode()
+    # With a second active secret (during a rotation's grace) there is nothing to warn about.
+    services.client_secret_rotate(actor=CLI, client=client, grace_seconds=3600)
+    confirmation = admin_client.get(admin_page(ClientSecret, "revoke", only.pk))
+    assert "the last active secret of" not in confirmation.content.decode()
