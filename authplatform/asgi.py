@@ -20,15 +20,24 @@ if settings.DEBUG:
 
     django_http = ASGIStaticFilesHandler(django_http)
 
+from authplatform.bus import bus  # noqa: E402
+
 if not settings.REDIS_URL:
     logging.getLogger("authplatform").warning(
-        "REDIS_URL is not set: the in-memory channel layer delivers live messages only to sockets "
-        "on this process. Set REDIS_URL to run more than one server process."
+        "REDIS_URL is not set: live messages reach only sockets on this process. "
+        "Set REDIS_URL to run more than one server process."
     )
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_http,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+
+async def application(scope, receive, send):
+    # The live bus publishes and delivers on the server's event loop: the send API's views (in
+    # worker threads) hand their publications to it and answer without waiting for delivery.
+    bus.start()
+    await router(scope, receive, send)

@@ -55,14 +55,19 @@ DEFAULTS: dict[str, Any] = {
     "SOCKETIO_MAX_PAYLOAD_BYTES": 1_000_000,
     # Time from the WebSocket handshake to an accepted Socket.IO CONNECT before the socket is closed.
     "SOCKETIO_CONNECT_TIMEOUT_MS": 45_000,
-    # Checking a token (database) and joining/leaving channel-layer groups: longer counts as failed.
+    # Checking a token (database): longer counts as failed.
     "SOCKETIO_AUTH_TIMEOUT_MS": 10_000,
-    "CHANNEL_LAYER_TIMEOUT_MS": 5_000,
     # Safety net behind the revocation signal: how often each server process re-reads whether the
     # signing keys of its open sockets are still active (one query per process; 0 turns it off).
     "SOCKETIO_KEY_RECHECK_MS": 1_000,
-    # Fan-out: channel-layer sends in flight at once for one call (e.g. a send to 1,000 customers).
-    "FANOUT_CONCURRENCY": 64,
+    # Live bus over Redis (authplatform/bus.py): connections per process (one holds the subscription, the
+    # others publish and answer readiness probes; a caller waits up to the timeout for a free one, then
+    # the publication counts as failed), and the timeout of a publish, a subscription or a wait.
+    "LIVE_REDIS_MAX_CONNECTIONS": 8,
+    "LIVE_REDIS_TIMEOUT_MS": 5_000,
+    # Sockets written to (a fan-out) or ended (revocation, expiry, an outage) before yielding to the
+    # event loop, so that other sockets' pings and close handshakes are served meanwhile.
+    "LIVE_DELIVERY_BATCH": 500,
     # In-app messages (notifications/): recipients per send, size of the free-form ``data`` object as
     # compact UTF-8 JSON, how long an Idempotency-Key answers with the first result, inbox page sizes.
     "REALTIME_MAX_RECIPIENTS": 1000,

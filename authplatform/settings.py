@@ -125,33 +125,12 @@ elif _database_pool:  # PostgreSQL
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "credentials.User"
 
-# --- channel layer ------------------------------------------------------------------------------
+# --- live delivery across processes ---------------------------------------------------------------
+# With REDIS_URL, authplatform/bus.py publishes each send once over Redis pub/sub to every server process;
+# without it, it delivers in this process only. Channels' channel layer is not used (see authplatform/bus.py):
+# consumers get no channel of their own.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-# Seconds a group membership lasts unless renewed; sockets renew theirs every half of it
-# (live/consumers.py), so only memberships of dead processes expire. Channels' default: one day.
-CHANNEL_LAYER_GROUP_EXPIRY = env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400)
-if CHANNEL_LAYER_GROUP_EXPIRY < 2:
-    raise ImproperlyConfigured("CHANNEL_LAYER_GROUP_EXPIRY must be at least 2 seconds.")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, as long as channels_redis's
-                # blocking BZPOPMIN (5 s): an idle socket's receive then failed every ~5 s and closed
-                # it (channels_redis#422). A longer timeout keeps dead connections detectable.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-                # channels_redis queues all of one process's sockets under one Redis key, and the
-                # default capacity (100) silently drops the rest of a larger fan-out to that process.
-                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 100_000),
-                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
-            },
-        }
-    }
-else:
-    # Channels' in-memory layer with a cheaper expiry sweep (see authplatform/fastpaths/layers.py).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "authplatform.fastpaths.layers.InMemoryChannelLayer",
-                                  "CONFIG": {"group_expiry": CHANNEL_LAYER_GROUP_EXPIRY}}}
+CHANNEL_LAYERS: dict = {}
 
 # --- cache (failed-authentication throttle counters, tokens/throttle.py) ---------------------------
 # Shared through Redis when REDIS_URL is set, so every server process counts the same failures;
@@ -190,7 +169,7 @@ ENV_TUNABLE_SETTINGS = (
     "AUTH_FAILURE_BURST", "AUTH_FAILURE_WINDOW", "ADMIN_LOGIN_FAILURE_BURST", "ADMIN_LOGIN_FAILURE_WINDOW",
     "SOCKETIO_PING_INTERVAL_MS", "SOCKETIO_PING_TIMEOUT_MS", "SOCKETIO_MAX_PAYLOAD_BYTES",
     "SOCKETIO_CONNECT_TIMEOUT_MS", "SOCKETIO_AUTH_TIMEOUT_MS", "SOCKETIO_KEY_RECHECK_MS",
-    "CHANNEL_LAYER_TIMEOUT_MS", "FANOUT_CONCURRENCY",
+    "LIVE_REDIS_MAX_CONNECTIONS", "LIVE_REDIS_TIMEOUT_MS", "LIVE_DELIVERY_BATCH",
 )
 for _name in ENV_TUNABLE_SETTINGS:
     if os.environ.get(_name):

@@ -3,9 +3,12 @@
 One ``SocketIOConsumer`` per WebSocket at ``/api/v1/wss/socket.io/``: Engine.IO v4 (open, server
 pings, max payload) carrying Socket.IO v5 on the default namespace. The customer authenticates on the
 Socket.IO CONNECT packet (``auth: {token: "Bearer <jwt>"}``), not on the HTTP upgrade, so a refusal
-reaches the client as ``connect_error`` with a readable message. Once connected the socket is in its
-customer's group and its signing key's group (live/fanout.py); group messages become events, or
-end the session (key revoked). The token's ``exp`` ends it too.
+reaches the client as ``connect_error`` with a readable message. Once connected the session is in
+this process's map under its customer and its signing key (live/socketio_sessions.py), through
+which the live bus (authplatform/bus.py) writes its events or ends it (key revoked); the token's
+``exp`` ends it too.
+The consumer has no channel-layer channel (CHANNEL_LAYERS is empty): nothing needs to address it
+from outside this process.
 
 Nothing a client sends can crash the consumer: every bad frame closes the socket with a close code
 (socketio_protocol.CloseCode), and anything unexpected is logged and closes it with 4011, which
@@ -17,13 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Coroutine
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.utils import timezone
 from engineio import packet as eio
 from socketio import packet as sio
 
@@ -31,7 +32,8 @@ from authplatform.client_ip import IPAddress, scope_client_ip
 from authplatform.conf import platform_settings
 from authplatform.errors import CredentialRefused, InvalidCredentials
 from authplatform.fastpaths.consumers import DirectDispatchMixin
-from live.fanout import customer_group, signing_key_group
+from authplatform.bus import bus
+from live.fanout import customer_key
 from live.socketio_protocol import (
     DEFAULT_NAMESPACE,
     INVALID_NAMESPACE_MESSAGE,
@@ -51,7 +53,7 @@ from live.socketio_protocol import (
     ping_frame,
     pong_frame,
 )
-from live.socketio_sessions import signing_key_sessions
+from live.socketio_sessions import TOKEN_EXPIRED, local_sessions
 from tokens.authentication import TOO_MANY_FAILURES, too_many_failures_message
 from tokens.bearer import parse_bearer
 from tokens.customer_jwt import customer_jwt_verify
@@ -63,7 +65,7 @@ logger = logging.getLogger(__name__)
 # Sent just before the server disconnects a session, so the client knows why (Socket.IO's DISCONNECT
 # packet carries no reason): {"reason": "token_expired" | "signing_key_revoked", "message": "..."}.
 SESSION_ENDED_EVENT = "sessionEnded"
-TOKEN_EXPIRED = "token_expired"
+__all__ = ["SocketIOConsumer", "SESSION_ENDED_EVENT", "TOKEN_EXPIRED"]
 
 TOKEN_FORMAT_MESSAGE = "Send the customer JWT as auth: { token: 'Bearer <jwt>' } in the Socket.IO connection."
 AUTH_UNAVAILABLE_MESSAGE = "The token could not be checked just now; try again shortly."
@@ -79,11 +81,6 @@ def verify_or_count_failure(token: str, ip: IPAddress | None) -> CustomerPrincip
         if wait is not None:
             raise CredentialRefused(TOO_MANY_FAILURES, too_many_failures_message(wait)) from None
         raise
-
-
-def is_layer_outage(exc: BaseException) -> bool:
-    """Whether an error means the channel layer's backend is unreachable (expected during an outage)."""
-    return isinstance(exc, (OSError, TimeoutError)) or type(exc).__module__.startswith("redis.")
 
 
 def customer_token_from_auth(auth: Any) -> str | None:
@@ -103,22 +100,18 @@ class CustomerSession:
 
     sid: str
     kid: str
-    groups: tuple[str, ...]
-    expires_at: datetime
+    customer: str
+    expires_at: float  # Unix time
 
     @classmethod
     def for_principal(cls, principal: CustomerPrincipal) -> "CustomerSession":
-        kid = str(principal.signing_key.kid)
         return cls(
             sid=new_sid(),
-            kid=kid,
-            groups=(
-                customer_group(workspace_code=principal.workspace.code,
-                               product_space_code=principal.product_space.code,
-                               customer_id=principal.customer_id),
-                signing_key_group(kid),
-            ),
-            expires_at=principal.expires_at,
+            kid=str(principal.signing_key.kid),
+            customer=customer_key(workspace_code=principal.workspace.code,
+                                  product_space_code=principal.product_space.code,
+                                  customer_id=principal.customer_id),
+            expires_at=principal.expires_at.timestamp(),
         )
 
 
@@ -132,21 +125,17 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self._released = False
         self._pong = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
-        self._session_tasks: list[asyncio.Task] = []  # the session's expiry and group refresh
         self._connect_deadline: asyncio.Task | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def __call__(self, scope, receive, send) -> None:
+        bus.start()  # the bus serves from this (the server's) event loop
         try:
             await super().__call__(scope, receive, send)
-        except Exception as exc:
-            # A failing channel layer (Redis gone) ends up here too. Closing with 4011 makes
-            # socket.io-client reconnect with backoff; its next `connect` is its cue to resync.
-            if is_layer_outage(exc):  # one line per socket, not a traceback each, during an outage
-                logger.warning("Socket.IO connection %s lost the channel layer (%s); closing it.",
-                               self.engine_sid, exc)
-            else:
-                logger.exception("Socket.IO connection %s failed; closing it.", self.engine_sid)
+        except Exception:
+            # Closing with 4011 makes socket.io-client reconnect with backoff; its next `connect` is
+            # its cue to resync.
+            logger.exception("Socket.IO connection %s failed; closing it.", self.engine_sid)
             await self._close(CloseCode.SERVER_ERROR)
         finally:
             await self._release()
@@ -239,50 +228,35 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self._refuse("auth_unavailable", AUTH_UNAVAILABLE_MESSAGE)
             return
 
-        session = CustomerSession.for_principal(principal)
-        try:
-            for group in session.groups:
-                await self._layer(self.channel_layer.group_add(group, self.channel_name))
-        except Exception as exc:
-            # Without its groups the socket would look connected and hear nothing. Closing makes the
-            # client retry with backoff until the layer is back; the inbox holds what it missed.
-            logger.warning("Socket.IO connection %s could not join its groups (%s); closing it.",
-                           self.engine_sid, exc, exc_info=not is_layer_outage(exc))
-            await self._leave_groups(session)
+        if self._closing or self.session is not None:
+            return  # the socket went away, or connected, while its token was being checked
+        if not bus.ready and not await bus.wait_ready(platform_settings.LIVE_REDIS_TIMEOUT_MS / 1000):
+            # Without the bus's subscription the socket would look connected and hear nothing.
+            # Closing makes the client retry with backoff until Redis is back; the inbox holds what
+            # it missed.
+            logger.warning("Socket.IO connection %s: the live bus is not subscribed; closing it.", self.engine_sid)
             await self._close(CloseCode.SERVER_ERROR)
             return
 
-        self.session = session
+        session = self.session = CustomerSession.for_principal(principal)
         if self._connect_deadline is not None:
             self._connect_deadline.cancel()  # the deadline is for the first CONNECT only
             self._connect_deadline = None
-        signing_key_sessions.add(session.kid, self)
+        local_sessions.add(self, customer=session.customer, kid=session.kid, expires_at=session.expires_at)
         await self._send_frame(connected_frame(session.sid))
-        self._session_tasks = [self._spawn(self._end_at_expiry(session.expires_at)),
-                               self._spawn(self._keep_groups(session))]
 
     async def _refuse(self, reason: str, message: str) -> None:
         logger.info("Socket.IO CONNECT from %s refused: %s.", scope_client_ip(self.scope), reason)
         await self._send_frame(connect_error_frame(message, reason))
 
-    # --- messages from the channel layer ------------------------------------------------------
-    async def socketio_emit(self, message: dict) -> None:
-        """``{"type": "socketio.emit", "frames": [str, ...]}``: Socket.IO event frames for this
-        customer's sockets, encoded once by the sender (live/fanout.py), sent in order."""
-        if self.session is None:
-            return
-        for i, frame in enumerate(message.get("frames") or ()):
-            if i:
-                # Let the other consumers woken by the same fan-out send their first event (the
-                # message) before this one sends its next (the unread count).
-                await asyncio.sleep(0)
-            if isinstance(frame, str):
-                await self._send_frame(frame)
+    # --- what the live bus delivers (live/socketio_sessions.py) -----------------------------------
+    async def send_frame(self, frame: str) -> None:
+        """A Socket.IO event frame for this customer, encoded once by the sender (live/fanout.py)."""
+        if self.session is not None:
+            await self._send_frame(frame)
 
-    async def socketio_end_session(self, message: dict) -> None:
-        """``{"type": "socketio.end_session", "reason", "message"}``: e.g. its signing key was revoked."""
-        await self.end_session(str(message.get("reason") or "session_ended"),
-                               str(message.get("message") or "The server ended this session."))
+    async def close_for_outage(self) -> None:
+        await self._close(CloseCode.SERVER_ERROR)
 
     # --- ending a session ---------------------------------------------------------------------
     async def end_session(self, reason: str, message: str) -> None:
@@ -296,41 +270,10 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         finally:
             await self._close(CloseCode.NORMAL)
 
-    async def _end_at_expiry(self, expires_at: datetime) -> None:
-        delay = (expires_at - timezone.now()).total_seconds()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await self.end_session(TOKEN_EXPIRED, "The token has expired; connect again with a new one.")
-
-    async def _keep_groups(self, session: CustomerSession) -> None:
-        """Join the session's groups again every half group_expiry (CHANNEL_LAYER_GROUP_EXPIRY): the
-        layer drops a membership older than that, and a socket may outlive it (a token can last days),
-        which would leave it connected and deaf. A failure ends the socket (see _task_done)."""
-        interval = max(self.channel_layer.group_expiry / 2, 0.5)
-        while True:
-            await asyncio.sleep(interval)
-            for group in session.groups:
-                await self._layer(self.channel_layer.group_add(group, self.channel_name))
-
     async def _leave_session(self) -> None:
         session, self.session = self.session, None
-        if session is None:
-            return
-        for task in self._session_tasks:
-            task.cancel()
-        self._session_tasks = []
-        signing_key_sessions.discard(session.kid, self)
-        await self._leave_groups(session)
-
-    async def _leave_groups(self, session: CustomerSession) -> None:
-        for group in session.groups:
-            try:
-                await self._layer(self.channel_layer.group_discard(group, self.channel_name))
-            except Exception as exc:
-                # Redis forgets the membership itself when the group expires (channels_redis
-                # group_expiry); messages to a channel nobody reads are dropped with it.
-                logger.warning("Socket.IO connection %s could not leave group %s (%s).", self.engine_sid, group,
-                               exc, exc_info=not is_layer_outage(exc))
+        if session is not None:
+            local_sessions.discard(self, customer=session.customer, kid=session.kid)
 
     # --- Engine.IO heartbeat and deadlines ----------------------------------------------------
     async def _heartbeat(self) -> None:
@@ -369,9 +312,6 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self.close(code=int(code))  # autobahn refuses an IntEnum: it checks type(code) is int
         except Exception:
             logger.debug("Closing Socket.IO connection %s failed.", self.engine_sid, exc_info=True)
-
-    async def _layer(self, call: Coroutine) -> Any:
-        return await asyncio.wait_for(call, platform_settings.CHANNEL_LAYER_TIMEOUT_MS / 1000)
 
     def _spawn(self, coro: Coroutine) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)

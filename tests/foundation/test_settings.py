@@ -10,7 +10,7 @@ from tests.live import ROOT
 PRINT_SETTINGS = (
     "import django, json; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'secret': s.SECRET_KEY, 'pepper': s.AUTHPLATFORM['PEPPER'], 'debug': s.DEBUG, "
-    "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'db': s.DATABASES['default']['ENGINE']}))"
+    "'bus': type(__import__('authplatform.bus').bus.bus).__name__, 'db': s.DATABASES['default']['ENGINE']}))"
 )
 
 
@@ -35,9 +35,9 @@ def test_development_generates_secrets_once_and_reuses_them(tmp_path):
     assert a["pepper"] == b["pepper"] and a["pepper"] != a["secret"]
     secrets_file = tmp_path / "dev-secrets.json"
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
-    # the embedded defaults: SQLite in var/ and the in-memory channel layer
+    # the embedded defaults: SQLite in var/ and live delivery within the process
     assert a["db"] == "authplatform.fastpaths.sqlite3"  # SQLite with its connections pooled (test_sqlite_pool.py)
-    assert a["layer"] == "authplatform.fastpaths.layers.InMemoryChannelLayer"
+    assert a["bus"] == "InProcessBus"
 
 
 def test_refuses_to_start_with_debug_off_and_no_secret_key(tmp_path):
@@ -54,7 +54,7 @@ def test_environment_values_win(tmp_path):
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
     assert values["secret"] == "k" * 60 and values["pepper"] == "p" * 40 and values["debug"] is False
-    assert values["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert values["bus"] == "RedisBus"
 
 
 def test_bad_boolean_is_a_clear_error(tmp_path):
@@ -116,17 +116,3 @@ def test_sqlite_pools_its_connections_and_writes_ahead(tmp_path):
 
 def test_the_pool_driver_is_installed():
     import psycopg_pool  # noqa: F401  (psycopg[pool]: Django's pool option needs it)
-
-
-def test_group_expiry_reaches_the_channel_layer_and_is_at_least_two_seconds(tmp_path):
-    printed = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings as s; "
-                               "print(s.CHANNEL_LAYERS['default']['CONFIG']['group_expiry'])"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "authplatform.settings", "VAR_DIR": str(tmp_path),
-             "CHANNEL_LAYER_GROUP_EXPIRY": "600"},
-    )
-    assert printed.stdout.strip() == "600", printed.stderr
-    result = run_settings({"VAR_DIR": str(tmp_path), "CHANNEL_LAYER_GROUP_EXPIRY": "1"})
-    assert result.returncode != 0
-    assert "CHANNEL_LAYER_GROUP_EXPIRY must be at least 2 seconds" in result.stderr

@@ -69,7 +69,7 @@ def test_message_sent_while_redis_is_down_is_in_the_inbox_when_the_socket_reconn
     try:
         node.wait_for("connect")
         private_redis.stop()
-        # The socket's channel-layer receive fails: the server closes it, the client starts reconnecting.
+        # The process loses its subscription: it closes its sockets (4011), the client starts reconnecting.
         assert node.wait_for("disconnect", timeout=15)["reason"] == "transport close"
 
         sent = send_message(server, tenant, ["CUSTOMER3"], title="while Redis was down")

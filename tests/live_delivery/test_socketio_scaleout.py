@@ -1,6 +1,6 @@
 """Two daphne processes sharing Redis: live delivery and revocation cross processes.
 
-Both processes run with the signing-key recheck off, so only the channel layer can carry the
+Both processes run with the signing-key recheck off, so only the live bus can carry the
 revocation from A to B.
 """
 

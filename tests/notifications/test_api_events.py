@@ -1,7 +1,9 @@
 """What the send and inbox APIs tell live sockets, and when: only after the transaction commits.
 
-These tests listen on the channel layer itself, in the customer's group (live.fanout decides its
-name), where the Socket.IO consumer would be listening; the socket side has its own tests.
+These tests register a recording session in this process's session map (live/socketio_sessions.py)
+under the customer's key (live.fanout decides it), where the Socket.IO consumer registers itself,
+and hear what the live bus (authplatform/bus.py) delivers there: publications of this process, and
+with Redis those of the daphne process too. The socket side has its own tests.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+from django.test import override_settings
 
-from notifications import services
-from live.fanout import customer_group
-from notifications.selectors import Sender
+from authplatform.bus import bus
+from live.fanout import customer_key
 from live.socketio_protocol import decode_engineio, decode_socketio
+from live.socketio_sessions import local_sessions
+from notifications import services
+from notifications.selectors import Sender
 from tests.conftest import requires_redis
 from tests.notifications.conftest import send_ok
 
@@ -25,48 +30,60 @@ pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transact
 WRITER = Sender(label="test", role_in=lambda workspace: "write")
 
 
-def group_of(tenant, customer_id: str, product_space: int = 0) -> str:
-    return customer_group(workspace_code=tenant.workspace.code,
-                          product_space_code=tenant.product_spaces[product_space].code, customer_id=customer_id)
+def key_of(tenant, customer_id: str, product_space: int = 0) -> str:
+    return customer_key(workspace_code=tenant.workspace.code,
+                        product_space_code=tenant.product_spaces[product_space].code, customer_id=customer_id)
 
 
-async def next_events(layer, channel: str, timeout: float) -> list[tuple[str, object]] | None:
-    """The events of the next layer message (one per customer per change: live/fanout.py)."""
-    try:
-        message = await asyncio.wait_for(layer.receive(channel), timeout)
-    except asyncio.TimeoutError:
-        return None
-    assert message["type"] == "socketio.emit"
-    events = []
-    for frame in message["frames"]:  # the frames the consumer sends as they are
+class RecordingSession:
+    """Stands where a socket would: the events of every frame written to it, in order."""
+
+    def __init__(self) -> None:
+        self.events: asyncio.Queue = asyncio.Queue()
+
+    async def send_frame(self, frame: str) -> None:
         packet = decode_socketio(decode_engineio(frame).data)
-        events.append((packet.data[0], packet.data[1]))
-    return events
+        await self.events.put((packet.data[0], packet.data[1]))
+
+    async def end_session(self, reason: str, message: str) -> None:
+        pass
+
+    async def close_for_outage(self) -> None:
+        pass
+
+    async def next_event(self, timeout: float):
+        try:
+            return await asyncio.wait_for(self.events.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
 
 
-def listen(groups: list[str], action, *, expect: int, quiet: float = 0.5):
-    """Run the sync ``action(poll)`` while a channel listens in ``groups``; returns (action's result,
-    the first ``expect`` events after it, and whatever else arrived within ``quiet`` seconds)."""
-    layer = get_channel_layer()
+def listen(keys: list[str], action, *, expect: int, quiet: float = 0.5):
+    """Run the sync ``action(poll)`` while a session listens under customer ``keys``; returns
+    (action's result, the first ``expect`` events after it, and whatever else arrived within ``quiet``
+    seconds). ``poll(timeout)`` is the next event or None."""
 
     async def scenario():
-        channel = await layer.new_channel()
-        for group in groups:
-            await layer.group_add(group, channel)
-        async def poll_async(timeout: float):
-            return await next_events(layer, channel, timeout)
-
-        poll = async_to_sync(poll_async)
-        result = await sync_to_async(action)(poll)
-        events = []
-        while len(events) < expect and (batch := await next_events(layer, channel, 10)) is not None:
-            events += batch
-        extra = await next_events(layer, channel, quiet)
-        for group in groups:
-            await layer.group_discard(group, channel)
+        bus.start()  # as the server does on its event loop
+        assert await bus.wait_ready(10)
+        session = RecordingSession()
+        for key in keys:
+            local_sessions.add(session, customer=key, kid="test-listener")
+        try:
+            poll = async_to_sync(session.next_event)
+            result = await sync_to_async(action)(poll)
+            events = []
+            while len(events) < expect and (event := await session.next_event(10)) is not None:
+                events.append(event)
+            extra = await session.next_event(quiet)
+        finally:
+            for key in keys:
+                local_sessions.discard(session, customer=key, kid="test-listener")
         return result, events, extra
 
-    return async_to_sync(scenario)()
+    # The listener's "kid" is no signing key: the recheck must not end it.
+    with override_settings(AUTHPLATFORM={**settings.AUTHPLATFORM, "SOCKETIO_KEY_RECHECK_MS": 0}):
+        return async_to_sync(scenario)()
 
 
 def test_nothing_is_announced_before_commit_then_message_and_count(api, world):
@@ -78,12 +95,12 @@ def test_nothing_is_announced_before_commit_then_message_and_count(api, world):
             early = poll(0.5)  # the rows are written but not committed: sockets must hear nothing yet
         return result, early
 
-    (result, early), events, extra = listen([group_of(world.a, "alice")], send_in_transaction, expect=2)
+    (result, early), events, extra = listen([key_of(world.a, "alice")], send_in_transaction, expect=2)
     assert early is None
     item = api.get(f"customer/inbox/{result.body['id']}", headers=world.customer_headers("a", "alice")).json()
     assert events == [("inAppMessage", item), ("unreadCount", {"count": 1})]
     assert item["read"] is False and item["title"] == "Hello"
-    assert extra is None  # bob's events went to bob's group only
+    assert extra is None  # bob's events went to bob's sessions only
 
 
 def test_a_rolled_back_send_is_never_announced(world):
@@ -96,7 +113,7 @@ def test_a_rolled_back_send_is_never_announced(world):
         except RuntimeError:
             pass
 
-    _, events, extra = listen([group_of(world.a, "alice")], send_and_roll_back, expect=0, quiet=1.0)
+    _, events, extra = listen([key_of(world.a, "alice")], send_and_roll_back, expect=0, quiet=1.0)
     assert extra is None
 
 
@@ -108,7 +125,7 @@ def test_suppressed_customers_hear_nothing(api, world):
         return services.in_app_message_send(sender=WRITER, product_space_code=world.a.code,
                                             recipients=["alice"], title="t", body="b", category="news")
 
-    result, _, extra = listen([group_of(world.a, "alice")], send, expect=0, quiet=1.0)
+    result, _, extra = listen([key_of(world.a, "alice")], send, expect=0, quiet=1.0)
     assert result.body["suppressed"] == 1 and extra is None
 
 
@@ -124,7 +141,7 @@ def test_inbox_changes_announce_the_unread_count(api, world):
         return action
 
     def count_after(path) -> object:
-        _, events, _ = listen([group_of(world.a, "alice")], act(path), expect=1, quiet=0)
+        _, events, _ = listen([key_of(world.a, "alice")], act(path), expect=1, quiet=0)
         return events[0]
 
     assert count_after(f"customer/inbox/{first}/read") == ("unreadCount", {"count": 1})
@@ -139,7 +156,7 @@ def test_a_send_over_http_is_announced_across_processes(api, world):
     def send(poll):
         return send_ok(api, world.a, ["alice"], product_space_code=world.a.product_spaces[1].code)
 
-    sent, events, extra = listen([group_of(world.a, "alice", 1), group_of(world.a, "alice", 0)], send, expect=2)
+    sent, events, extra = listen([key_of(world.a, "alice", 1), key_of(world.a, "alice", 0)], send, expect=2)
     assert [name for name, _ in events] == ["inAppMessage", "unreadCount"]
     assert events[0][1]["id"] == sent["id"] and events[1][1] == {"count": 1}
     assert extra is None  # nothing for the same sub in the other product space
@@ -147,7 +164,7 @@ def test_a_send_over_http_is_announced_across_processes(api, world):
 
 def test_an_event_that_cannot_be_encoded_is_dropped_alone(world, caplog):
     """Frames are encoded once by the sender (live/fanout.py); a payload that is not JSON must not
-    take the other customers' events, or the caller, down with it."""
+    take the other events, or the caller, down with it."""
     from live.fanout import CustomerNotification, notify_customers
 
     def notify(poll):
@@ -156,6 +173,6 @@ def test_an_event_that_cannot_be_encoded_is_dropped_alone(world, caplog):
             CustomerNotification(world.a.workspace.code, world.a.code, "alice", "unreadCount", {"count": 2}),
         ])
 
-    _, events, extra = listen([group_of(world.a, "alice")], notify, expect=1)
+    _, events, extra = listen([key_of(world.a, "alice")], notify, expect=1)
     assert events == [("unreadCount", {"count": 2})] and extra is None
     assert "cannot be sent as JSON" in caplog.text
