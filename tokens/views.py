@@ -159,8 +159,12 @@ class ApiTokenView(ApiUserView):
         # A plain dict, not the QueryDict: DRF reads an absent boolean in form data as False, and
         # "not given" must stay distinguishable from "false".
         raw = request.query_params.dict()
-        if isinstance(request.data, dict):
-            raw.update(request.data)
+        if not isinstance(request.data, dict):
+            # JSON null, a list, a string or a number: options in it would be dropped unread, and a
+            # token minted without them (a longer lifetime than asked for, say).
+            raise APIError("The request body must be a JSON object of token options.", reason="invalid_request",
+                           status_code=400)
+        raw.update(request.data)
         options = TokenOptionsSerializer(data=raw)
         options.is_valid(raise_exception=True)
         minted = services.api_token_mint(
