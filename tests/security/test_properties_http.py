@@ -1098,6 +1098,7 @@ def jwt_payload(token: str) -> dict:
 def test_secrets_never_reach_the_server_log(daphne_server):
     """Last in the module: the server's log of everything the properties sent holds none of the keys,
     secrets and tokens they used (garbage and near misses are not secrets, and may be logged)."""
-    assert SENT_SECRETS, "run with the property tests above"
+    if not SENT_SECRETS:
+        pytest.skip("checks what the property tests above sent; none ran")
     time.sleep(0.2)
     assert_not_logged(daphne_server, *SENT_SECRETS)
