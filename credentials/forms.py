@@ -48,6 +48,26 @@ class RotateClientSecretForm(ReasonForm):
     field_order = ["grace_seconds", "reason"]
 
 
+class RotateApiKeyForm(ReasonForm):
+    grace_seconds = forms.IntegerField(
+        label="Grace period (seconds)", initial=0,
+        help_text="How long the current key, and the API tokens minted from it, keep working next to the new "
+                  "key. 0 revokes them now.",
+    )
+
+    field_order = ["grace_seconds", "reason"]
+
+
+class RotateSigningKeyForm(ReasonForm):
+    overlap_seconds = forms.IntegerField(
+        label="Overlap (seconds)", initial=86400,
+        help_text="How long the current key keeps verifying customer tokens next to the new one, so your "
+                  "backend can switch without a gap. 0 revokes it now.",
+    )
+
+    field_order = ["overlap_seconds", "reason"]
+
+
 # --- creation -----------------------------------------------------------------------------------
 class WorkspaceCreateForm(forms.Form):
     name = forms.CharField(max_length=64, help_text="Unique slug, e.g. acme-prod.")

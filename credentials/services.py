@@ -87,6 +87,17 @@ def _revoke(credential, *, actor: Actor, reason: str, now=None) -> None:
     credential.save(update_fields=["revoked_at", "revoked_by", "revoked_reason"])
 
 
+def _overlap_check(seconds, what: str) -> None:
+    """A rotation's grace period (or overlap): whole seconds, 0 up to CLIENT_SECRET_MAX_GRACE_SECONDS,
+    the one bound for every kind of credential."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise ValidationError(f"The {what} is a whole number of seconds.")
+    if seconds < 0:
+        raise ValidationError(f"The {what} cannot be negative.")
+    if seconds > platform_settings.CLIENT_SECRET_MAX_GRACE_SECONDS:
+        raise ValidationError(f"The {what} can be at most {platform_settings.CLIENT_SECRET_MAX_GRACE_SECONDS} seconds.")
+
+
 def last_used_touch(credential, *, now=None) -> None:
     """Record use of a credential, at most once per LAST_USED_RESOLUTION seconds.
 
@@ -160,14 +171,7 @@ def client_secret_rotate(
 ) -> tuple[ClientSecret, str]:
     """Issue a new secret; the client's current secrets stay valid for ``grace_seconds`` (0: not at all)."""
     with audit_failures(actor=actor, action="client_secret.rotate", target=client), transaction.atomic():
-        if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, int):
-            raise ValidationError("The grace period is a whole number of seconds.")
-        if grace_seconds < 0:
-            raise ValidationError("The grace period cannot be negative.")
-        if grace_seconds > platform_settings.CLIENT_SECRET_MAX_GRACE_SECONDS:
-            raise ValidationError(
-                f"The grace period can be at most {platform_settings.CLIENT_SECRET_MAX_GRACE_SECONDS} seconds."
-            )
+        _overlap_check(grace_seconds, "grace period")
         # The client's lock orders this rotation after a concurrent deactivation or rotation, so it sees
         # the deactivation, or the secret the other rotation issued.
         client = _locked(client)
@@ -303,18 +307,23 @@ def membership_remove(*, actor: Actor, membership: Membership) -> None:
                      details={"workspace": workspace.code, "role": role})
 
 
-def _api_key_check_limit(user: User) -> None:
+def _api_key_check_limit(user: User, *, replacing: ApiKey | None = None) -> None:
     # Lock the user's row so two concurrent creations cannot both see four active keys.
     User.objects.select_for_update().filter(pk=user.pk).first()
     limit = platform_settings.API_KEY_MAX_ACTIVE
-    if ApiKey.objects.filter(user=user).active().count() >= limit:
+    active = ApiKey.objects.filter(user=user).active()
+    if replacing is not None:  # a key being rotated out (perhaps still in its grace period) frees its place
+        active = active.exclude(pk=replacing.pk)
+    if active.count() >= limit:
         raise ValidationError(f"A user can have at most {limit} active API keys. Delete one first.")
 
 
-def api_key_create(*, actor: Actor, user: User, comment: str = "") -> tuple[ApiKey, str]:
-    """A new 64-char key: its UUID as 32 hex chars, then 32 random base62 chars. Returns (key, plaintext)."""
+def api_key_create(*, actor: Actor, user: User, comment: str = "",
+                   replacing: ApiKey | None = None) -> tuple[ApiKey, str]:
+    """A new 64-char key: its UUID as 32 hex chars, then 32 random base62 chars. Returns (key, plaintext).
+    ``replacing``: the key a rotation replaces, which does not count against the user's limit."""
     with audit_failures(actor=actor, action="api_key.create", target=user), transaction.atomic():
-        _api_key_check_limit(user)
+        _api_key_check_limit(user, replacing=replacing)
         key_id = uuid.uuid4()
         plaintext = key_id.hex + hashing.random_base62(32)
         api_key = ApiKey(id=key_id, user=user, format=ApiKeyFormat.V2, digest=hashing.make_digest(plaintext),
@@ -351,16 +360,29 @@ def api_key_revoke(*, actor: Actor, api_key: ApiKey, reason: str = "") -> ApiKey
                               details=lambda api_key: {"user": str(api_key.user_id)})
 
 
-def api_key_rotate(*, actor: Actor, api_key: ApiKey, reason: str = "") -> tuple[ApiKey, str]:
-    """Replace a key by a new one with the same comment; the old key and its tokens stop at once."""
+def api_key_rotate(*, actor: Actor, api_key: ApiKey, grace_seconds: int = 0,
+                   reason: str = "") -> tuple[ApiKey, str]:
+    """Replace a key by a new one with the same comment. With ``grace_seconds`` 0 the old key and its
+    tokens stop at once; otherwise the old key expires after the grace period, and its tokens with it
+    (a token is refused as soon as its key is no longer active)."""
     with audit_failures(actor=actor, action="api_key.rotate", target=api_key), transaction.atomic():
+        _overlap_check(grace_seconds, "grace period")
         api_key = _locked(api_key)
         if not api_key.is_active():
             raise ValidationError("Only an active API key can be rotated.")
-        _revoke(api_key, actor=actor, reason=reason or "rotated")
-        new, plaintext = api_key_create(actor=actor, user=api_key.user, comment=api_key.comment)
-        audit_record(actor=actor, action="api_key.rotate", target=api_key,
-                     details={"new_key": str(new.pk), "reason": reason})
+        if api_key.expires_at is not None:  # only a rotation gives an API key an end
+            raise ValidationError("This API key was already rotated; it stops working at "
+                                  f"{api_key.expires_at:%Y-%m-%d %H:%M:%S} UTC.")
+        if grace_seconds == 0:
+            _revoke(api_key, actor=actor, reason=reason or "rotated")
+        else:
+            api_key.expires_at = timezone.now() + timedelta(seconds=grace_seconds)
+            api_key.save(update_fields=["expires_at"])
+        new, plaintext = api_key_create(actor=actor, user=api_key.user, comment=api_key.comment, replacing=api_key)
+        audit_record(actor=actor, action="api_key.rotate", target=api_key, details={
+            "new_key": str(new.pk), "grace_seconds": grace_seconds,
+            "expires_at": api_key.expires_at.isoformat() if api_key.expires_at else None, "reason": reason,
+        })
     return new, plaintext
 
 

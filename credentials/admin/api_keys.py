@@ -6,8 +6,16 @@ from django.contrib import admin
 from django.urls import path
 
 from credentials import services
-from credentials.admin.pages import CredentialAdmin, Issued, ServiceAction, ShownValue, StatusFilter, object_url
-from credentials.forms import ApiKeyCreateForm, ApiKeyImportForm
+from credentials.admin.pages import (
+    CredentialAdmin,
+    Issued,
+    ServiceAction,
+    ShownValue,
+    StatusFilter,
+    object_url,
+    rotation_links,
+)
+from credentials.forms import ApiKeyCreateForm, ApiKeyImportForm, RotateApiKeyForm
 from credentials.models import ApiKey, User
 
 
@@ -17,12 +25,23 @@ def issued_api_key(api_key: ApiKey, plaintext: str) -> Issued:
     ])
 
 
+def grace_note(data: dict) -> list[str]:
+    if data["grace_seconds"] == 0:
+        return ["The previous key was revoked: it and every API token minted from it stopped working now."]
+    return [f"The previous key keeps working for {data['grace_seconds']} seconds, and so do the API tokens "
+            "minted from it; then the key and all its tokens stop."]
+
+
 ROTATE = ServiceAction(
     name="rotate", description="Rotate selected API keys…", title="Rotate API keys", button="Rotate",
-    intro="Each selected key stops working now, with every API token minted from it, and is replaced by a new "
-          "key with the same comment, shown once.",
-    call=lambda actor, api_key, data: services.api_key_rotate(actor=actor, api_key=api_key, reason=data["reason"]),
+    form_class=RotateApiKeyForm,
+    intro="Each selected key is replaced by a new key with the same comment, shown once. The old key, and "
+          "every API token minted from it, keeps working for the grace period, then stops; 0 stops them now. "
+          "Tokens minted from the new key are not affected.",
+    call=lambda actor, api_key, data: services.api_key_rotate(
+        actor=actor, api_key=api_key, grace_seconds=data["grace_seconds"], reason=data["reason"]),
     issued=lambda old, result: issued_api_key(*result),
+    notes=grace_note,
 )
 REVOKE = ServiceAction(
     name="revoke", description="Revoke selected API keys…", title="Revoke API keys", button="Revoke",
@@ -40,8 +59,17 @@ class ApiKeyAdmin(CredentialAdmin):
     # "=id": the full key id that GET user/apikeys shows, as an exact match.
     search_fields = ("=id", "hint", "comment", "user__username", "user__email")
     fields = readonly_fields = ("id", "user", "format", "hint", "comment", "status", "created_at", "created_by",
-                                "last_used_at", "expires_at", "revoked_at", "revoked_by", "revoked_reason")
+                                "last_used_at", "expires_at", "revoked_at", "revoked_by", "revoked_reason",
+                                "replaced_by", "replaces")
     service_actions = (ROTATE, REVOKE)
+
+    @admin.display(description="replaced by")
+    def replaced_by(self, obj) -> str:
+        return rotation_links(obj, action="api_key.rotate", new_field="new_key")[0] or "-"
+
+    @admin.display(description="replaces")
+    def replaces(self, obj) -> str:
+        return rotation_links(obj, action="api_key.rotate", new_field="new_key")[1] or "-"
 
     def get_urls(self):
         return [

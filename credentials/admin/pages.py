@@ -37,11 +37,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from credentials.audit import Actor
 from credentials.forms import ReasonForm, add_service_error
-from credentials.models import CredentialState
+from credentials.models import AuditEvent, AuditOutcome, CredentialState
 
 CONFIRM_FIELD = "confirm"  # marks the second POST of an action: the confirmation form was submitted
 SHOW_ONCE_SECONDS = 600  # how long a made secret waits for its one read before it is gone for good
@@ -72,6 +73,22 @@ def object_from_query(request, name: str, model: type[Model]):
         return model.objects.filter(pk=value).first()
     except (ValueError, ValidationError):
         return None
+
+
+def rotation_links(obj: Model, *, action: str, new_field: str) -> tuple[str, str]:
+    """(what replaced ``obj``, what ``obj`` replaced) as admin links, read from the audit log's
+    ``action`` events, whose details name the successor under ``new_field``; "" where there is none."""
+    model, pk = type(obj), str(obj.pk)
+    rotations = AuditEvent.objects.filter(action=action, outcome=AuditOutcome.SUCCESS).order_by("-id")
+
+    def link(other_pk) -> str:
+        other = model.objects.filter(pk=other_pk).first() if other_pk else None
+        return format_html('<a href="{}">{}</a>', object_url(other), other) if other else ""
+
+    successor = rotations.filter(target_type=model._meta.label_lower, target_id=pk).first()
+    predecessor = rotations.filter(**{f"details__{new_field}": pk}).first()
+    return (link(successor.details.get(new_field)) if successor else "",
+            link(predecessor.target_id) if predecessor else "")
 
 
 def object_tool_links(admin_site, request, tools) -> list[dict]:
