@@ -467,6 +467,34 @@ def signing_key_revoke(*, actor: Actor, key: CustomerSigningKey, reason: str = "
     return key
 
 
+def signing_key_rotate(*, actor: Actor, key: CustomerSigningKey, overlap_seconds: int,
+                       reason: str = "") -> tuple[CustomerSigningKey, str]:
+    """Generate the successor of ``key`` in its workspace (same name) and end ``key`` after
+    ``overlap_seconds``: until then both verify, so a customer's backend switches without a gap; then
+    the old key expires, its tokens are refused and its live sessions end (the recheck's "active" is
+    the same rule). 0 revokes it now. Returns (new key, private PEM), the private key shown once."""
+    with audit_failures(actor=actor, action="signing_key.rotate", target=key), transaction.atomic():
+        _overlap_check(overlap_seconds, "overlap")
+        key = _locked(key)
+        if not key.is_active():
+            raise ValidationError("Only an active signing key can be rotated.")
+        if key.expires_at is not None:  # only a rotation gives a signing key an end
+            raise ValidationError("This signing key was already rotated; it stops verifying at "
+                                  f"{key.expires_at:%Y-%m-%d %H:%M:%S} UTC.")
+        new, private_pem = signing_key_generate(actor=actor, workspace=key.workspace, name=key.name)
+        if overlap_seconds == 0:
+            _revoke(key, actor=actor, reason=reason or "rotated")
+            transaction.on_commit(lambda: _signing_key_revoked_signal(key))
+        else:
+            key.expires_at = timezone.now() + timedelta(seconds=overlap_seconds)
+            key.save(update_fields=["expires_at"])
+        audit_record(actor=actor, action="signing_key.rotate", target=key, details={
+            "workspace": key.workspace.code, "new_kid": str(new.kid), "overlap_seconds": overlap_seconds,
+            "expires_at": key.expires_at.isoformat() if key.expires_at else None, "reason": reason,
+        })
+    return new, private_pem
+
+
 def _signing_key_revoked_signal(key: CustomerSigningKey) -> None:
     from credentials.signals import signing_key_revoked
 
