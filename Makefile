@@ -19,16 +19,21 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-.PHONY: venv run test node clean
+.PHONY: venv run test node chromium clean
 venv: $(VENV)/.installed
 node: tests/js/node_modules/.installed
+
+# Debian's Chromium, which the admin's browser tests (tests/browser, Playwright) drive; Playwright's own
+# browser download is not used. Installed on first use only.
+chromium:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensureadmin --url http://$(HOST):$(PORT)/admin/
 	$(BIN)/python -m authplatform.server -b $(HOST) -p $(PORT) authplatform.asgi:application
 
-test: venv node
+test: venv node chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -1,0 +1,262 @@
+"""The admin as an operator uses it: a real Chromium (Debian's, driven by Playwright) against the real
+daphne server, signed in through the login page.
+
+Each show-once page is reloaded, as an operator does by mistake: nothing is made or rotated twice and
+the secret is not shown again. Each object page's button (Rotate, Revoke, Deactivate) and the searches
+that find what the API shows are clicked through. `make test` installs Chromium when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import uuid
+
+import pytest
+
+from credentials import selectors, services
+from credentials.audit import CLI
+from credentials.models import (
+    ApiKey,
+    AuditEvent,
+    Client,
+    ClientSecret,
+    CustomerSigningKey,
+    PlatformTokenKey,
+    User,
+)
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# As root in a container: no sandbox, no GPU, and none of the browser's own network traffic.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 10_000
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),  # the server process sees what the test writes
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (make test installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser_context():
+    """One Chromium for the module, on a fresh profile; each test starts with no cookies."""
+    profile = tempfile.mkdtemp(prefix="admin-browser-")
+    # Playwright's sync API keeps an event loop set in this thread, between calls too, so Django takes
+    # every ORM call of these tests for one made inside a coroutine. None is: the loop only runs while
+    # a Playwright call waits. (Only for this module: restored when it ends.)
+    allow_before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
+        )
+        context.set_default_timeout(WAIT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+            if allow_before is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            else:
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = allow_before
+
+
+@pytest.fixture
+def admin_page(browser_context, daphne_server, transactional_db):
+    """A browser tab signed in to the admin, through its login page, as a new superuser."""
+    password = secrets.token_urlsafe(16)
+    User.objects.create_superuser(username="operator", email="operator@example.com", password=password)
+    browser_context.clear_cookies()
+    page = browser_context.new_page()
+    page.base = daphne_server.url.rstrip("/")
+    page.goto(page.base + "/admin/login/?next=/admin/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(page.base + "/admin/")
+    yield page
+    page.close()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def go(page, path: str):
+    response = page.goto(page.base + path)
+    assert response.status == 200, (path, response.status)
+    return response
+
+
+def click_link(page, name: str) -> None:
+    page.get_by_role("link", name=name, exact=True).first.click()
+    page.wait_for_load_state()
+
+
+def submit(page, label: str, **fields: str) -> None:
+    """Fill fields by name and click the submit button ``label``."""
+    for name, value in fields.items():
+        page.fill(f"[name={name}]", value)
+    with page.expect_navigation():
+        page.click(f'input[type=submit][value="{label}"]')
+
+
+def shown_once(page, *, count: int) -> list[str]:
+    """The secrets on the show-once page this submit landed on; then a reload finds them gone."""
+    assert "/shown/" in page.url, page.url
+    secrets_shown = page.locator("pre.shown.secret").all_inner_texts()
+    assert len(secrets_shown) == count, secrets_shown
+    reloaded = page.reload()
+    assert reloaded.status == 410
+    assert "already shown" in page.content()
+    for value in secrets_shown:
+        assert value.strip()[:40] not in page.content()
+    return secrets_shown
+
+
+def message(page) -> str:
+    return " ".join(page.locator("ul.messagelist li").all_inner_texts())
+
+
+def admin_path(model, view: str = "changelist", pk=None) -> str:
+    base = f"/admin/credentials/{model._meta.model_name}/"
+    if view == "changelist":
+        return base
+    return base + ("add/" if view == "add" else f"{pk}/{view}/")
+
+
+# --- the tests ----------------------------------------------------------------------------------
+def test_every_show_once_page_survives_a_reload(admin_page):
+    page = admin_page
+    workspace = services.workspace_create(actor=CLI, name="acme", product_space_name="web")
+
+    # Create client
+    go(page, admin_path(Client, "add") + f"?workspace={workspace.pk}")
+    submit(page, "Create client", name="Backend")
+    [client_secret] = shown_once(page, count=1)
+    client = Client.objects.get()
+    assert ClientSecret.objects.count() == 1
+    assert selectors.client_secret_match(client_key=client.client_key, client_secret=client_secret) is not None
+
+    # Rotate client secret, from the client's page
+    go(page, admin_path(Client, "change", client.pk))
+    click_link(page, "Rotate secret")
+    submit(page, "Rotate secret", grace_seconds="0", reason="browser test")
+    [rotated_secret] = shown_once(page, count=1)
+    assert ClientSecret.objects.count() == 2 and ClientSecret.objects.active().count() == 1
+    assert selectors.client_secret_match(client_key=client.client_key, client_secret=rotated_secret) is not None
+
+    # Create API user, from the users list
+    go(page, admin_path(User))
+    click_link(page, "Create API user")
+    submit(page, "Create API user", email="dev@example.com")
+    [first_key] = shown_once(page, count=1)
+    api_user = User.objects.get(email="dev@example.com")
+    assert ApiKey.objects.filter(user=api_user).count() == 1
+    assert selectors.api_key_match(key=first_key).user == api_user
+
+    # Create API key, from the user's page
+    go(page, f"/admin/credentials/user/{api_user.pk}/change/")
+    click_link(page, "Create API key")
+    submit(page, "Create API key", comment="ci")
+    [second_key] = shown_once(page, count=1)
+    assert ApiKey.objects.filter(user=api_user).count() == 2
+    old_key = selectors.api_key_match(key=second_key)
+
+    # Rotate API key with a grace period, from the key's page
+    go(page, admin_path(ApiKey, "change", old_key.pk))
+    click_link(page, "Rotate")
+    submit(page, "Rotate", grace_seconds="60", reason="browser test")
+    [third_key] = shown_once(page, count=1)
+    assert ApiKey.objects.filter(user=api_user).count() == 3
+    old_key.refresh_from_db()
+    assert old_key.expires_at is not None and old_key.revoked_at is None
+    assert selectors.api_key_match(key=third_key).comment == "ci"
+    go(page, admin_path(ApiKey, "change", old_key.pk))  # the old key's page links to its replacement
+    page.locator(".field-replaced_by a").click()
+    assert page.url.endswith(admin_path(ApiKey, "change", selectors.api_key_match(key=third_key).pk))
+
+    # Generate signing key
+    go(page, admin_path(CustomerSigningKey, "add") + f"?workspace={workspace.pk}")
+    submit(page, "Generate", name="backend")
+    private_pem, env_block = shown_once(page, count=2)
+    key = CustomerSigningKey.objects.get()
+    assert "PRIVATE KEY" in private_pem and f'CUSTOMER_SIGNING_KEY_ID="{key.kid}"' in env_block
+
+    # Rotate signing key, from its page
+    go(page, admin_path(CustomerSigningKey, "change", key.pk))
+    click_link(page, "Rotate")
+    submit(page, "Rotate", overlap_seconds="600", reason="browser test")
+    new_pem, new_block = shown_once(page, count=2)
+    assert CustomerSigningKey.objects.count() == 2
+    new_key = CustomerSigningKey.objects.exclude(pk=key.pk).get()
+    assert new_pem != private_pem and f'CUSTOMER_SIGNING_KEY_ID="{new_key.kid}"' in new_block
+    key.refresh_from_db()
+    assert key.expires_at is not None and key.revoked_at is None
+
+    # Each action ran once: one audit event each, whatever the reloads did.
+    for action in ("client.create", "client_secret.rotate", "api_user.create", "api_key.rotate",
+                   "signing_key.generate", "signing_key.rotate"):
+        assert AuditEvent.objects.filter(action=action, outcome="success", via="admin").count() == (
+            2 if action == "signing_key.generate" else 1), action  # a rotation generates the successor
+
+
+def test_each_object_page_button(admin_page):
+    page = admin_page
+    workspace = services.workspace_create(actor=CLI, name="acme", product_space_name="web")
+    api_user = services.api_user_create(actor=CLI, email="dev@example.com")
+    client, _ = services.client_create(actor=CLI, workspace=workspace, name="Backend")
+    services.client_secret_rotate(actor=CLI, client=client, grace_seconds=3600)
+    api_key, _ = services.api_key_create(actor=CLI, user=api_user)
+    signing_key, _ = services.signing_key_generate(actor=CLI, workspace=workspace)
+    platform_key = services.platform_token_key_rotate(actor=CLI)
+    secret = client.secrets.order_by("created_at").first()
+
+    for model, obj, button, done in [
+        (ClientSecret, secret, "Revoke", "Revoked 1 secret(s)."),
+        (ApiKey, api_key, "Revoke", "Revoked 1 API key(s)."),
+        (CustomerSigningKey, signing_key, "Revoke", "Revoked 1 signing key(s)."),
+        (PlatformTokenKey, platform_key, "Revoke", "Revoked 1 platform key(s)."),
+        (Client, client, "Deactivate", "Deactivated 1 client(s)."),
+    ]:
+        go(page, admin_path(model, "change", obj.pk))
+        click_link(page, button)
+        assert page.url.endswith(admin_path(model, button.lower(), obj.pk))
+        submit(page, button, reason="browser test")
+        assert page.url.endswith(admin_path(model, "change", obj.pk)), page.url  # back on its page
+        assert done in message(page)
+        obj.refresh_from_db()
+        assert (obj.is_active is False) if model is Client else (obj.revoked_at is not None), model
+
+    # Revoking a client's last active secret warns first.
+    other, _ = services.client_create(actor=CLI, workspace=workspace, name="Other")
+    go(page, admin_path(ClientSecret, "change", other.secrets.get().pk))
+    click_link(page, "Revoke")
+    assert "the last active secret of" in page.locator("p.errornote").inner_text()
+
+
+def test_searches_find_what_the_api_shows(admin_page):
+    page = admin_page
+    workspace = services.workspace_create(actor=CLI, name="acme", product_space_name="web")
+    api_user = services.api_user_create(actor=CLI, email="dev@example.com")
+    wanted, _ = services.api_key_create(actor=CLI, user=api_user, comment="wanted")
+    services.api_key_create(actor=CLI, user=api_user, comment="other")
+    key, _ = services.signing_key_generate(actor=CLI, workspace=workspace, name="wanted")
+    services.signing_key_generate(actor=CLI, workspace=workspace, name="other")
+
+    for model, value, hint in [(ApiKey, str(wanted.pk), wanted.hint), (CustomerSigningKey, str(key.kid), str(key.kid))]:
+        go(page, admin_path(model))
+        page.fill("#searchbar", value)
+        with page.expect_navigation():
+            page.press("#searchbar", "Enter")
+        rows = page.locator("#result_list tbody tr")
+        assert rows.count() == 1, model
+        assert hint in rows.first.inner_text()
+        assert re.search(r"\b1 result", page.locator("#changelist-search").inner_text()), model
+    assert uuid.UUID(str(wanted.pk))  # the id as GET user/apikeys returns it: a UUID with dashes
