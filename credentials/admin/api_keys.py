@@ -53,7 +53,7 @@ REVOKE = ServiceAction(
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(CredentialAdmin):
-    list_display = ("hint", "user", "format", "status", "comment", "created_at", "last_used_at", "revoked_at")
+    list_display = ("hint", "user", "comment", "status", "created", "last_used")
     list_filter = (StatusFilter, "format")
     list_select_related = ("user",)
     # "=id": the full key id that GET user/apikeys shows, as an exact match.

@@ -61,7 +61,7 @@ REVOKE = ServiceAction(
 
 @admin.register(CustomerSigningKey)
 class CustomerSigningKeyAdmin(CredentialAdmin):
-    list_display = ("kid", "name", "workspace", "source", "status", "created_at", "last_used_at", "revoked_at")
+    list_display = ("kid", "name", "workspace_name", "status", "created", "last_used")
     list_filter = (StatusFilter, "workspace", "source")
     list_select_related = ("workspace",)
     search_fields = ("=kid", "name", "fingerprint", "workspace__name", "workspace__code")
@@ -69,6 +69,10 @@ class CustomerSigningKeyAdmin(CredentialAdmin):
                                 "public_key_pem", "created_at", "created_by", "last_used_at", "expires_at",
                                 "revoked_at", "revoked_by", "revoked_reason", "replaced_by", "replaces")
     service_actions = (ROTATE, REVOKE)
+
+    @admin.display(description="workspace", ordering="workspace__name")
+    def workspace_name(self, obj) -> str:
+        return obj.workspace.name
 
     @admin.display(description="replaced by")
     def replaced_by(self, obj) -> str:

@@ -87,8 +87,14 @@ class UserAdmin(ServicePagesAdmin, DjangoUserAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "extra_object_tools": self.extra_object_tools(request, [
-            (User, "add_api_user", "Create API user", None)])}
+        extra_context = {
+            **(extra_context or {}),
+            "lead_object_tools": self.extra_object_tools(request, [(User, "add_api_user", "Create API user", None)]),
+            "add_label": "Add admin user",
+            "list_intro": "API users call the API with API keys: make one with Create API user (it gets its first "
+                          "key, shown once). Add admin user makes a person who signs in to this admin with a "
+                          "password; give them staff status on the next page.",
+        }
         return super().changelist_view(request, extra_context)
 
     def add_api_user_view(self, request):

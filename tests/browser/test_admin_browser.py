@@ -70,19 +70,25 @@ def browser_context():
                 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = allow_before
 
 
-@pytest.fixture
-def admin_page(browser_context, daphne_server, transactional_db):
-    """A browser tab signed in to the admin, through its login page, as a new superuser."""
+def signed_in(context, server):
+    """A browser tab signed in to ``server``'s admin, through its login page, as a new superuser."""
     password = secrets.token_urlsafe(16)
-    User.objects.create_superuser(username="operator", email="operator@example.com", password=password)
-    browser_context.clear_cookies()
-    page = browser_context.new_page()
-    page.base = daphne_server.url.rstrip("/")
+    username = f"operator-{uuid.uuid4().hex[:6]}"
+    User.objects.create_superuser(username=username, email=f"{username}@example.com", password=password)
+    context.clear_cookies()
+    page = context.new_page()
+    page.base = server.url.rstrip("/")
     page.goto(page.base + "/admin/login/?next=/admin/")
-    page.fill("#id_username", "operator")
+    page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("input[type=submit]")
     page.wait_for_url(page.base + "/admin/")
+    return page
+
+
+@pytest.fixture
+def admin_page(browser_context, daphne_server, transactional_db):
+    page = signed_in(browser_context, daphne_server)
     yield page
     page.close()
 
@@ -260,3 +266,28 @@ def test_searches_find_what_the_api_shows(admin_page):
         assert hint in rows.first.inner_text()
         assert re.search(r"\b1 result", page.locator("#changelist-search").inner_text()), model
     assert uuid.UUID(str(wanted.pk))  # the id as GET user/apikeys returns it: a UUID with dashes
+
+
+def test_credential_lists_fit_a_laptop_screen(browser_context, daphne_server_factory):
+    """At 1400 px, with the admin's side bar and filters open, no list scrolls sideways: status, expiry
+    and last use stay in view. (On a server of its own with DEBUG on, which serves the admin's CSS.)"""
+    page = signed_in(browser_context, daphne_server_factory(DEBUG="1"))
+    workspace = services.workspace_create(actor=CLI, name="acme-production", display_name="Acme Corporation "
+                                          "Production", product_space_name="web")
+    api_user = services.api_user_create(actor=CLI, email="deploy-bot@example-customer.com")
+    client, _ = services.client_create(actor=CLI, workspace=workspace, name="Backend service")
+    services.client_secret_rotate(actor=CLI, client=client, grace_seconds=3600, reason="yearly")
+    api_key, _ = services.api_key_create(actor=CLI, user=api_user, comment="CI deploys from the build farm")
+    services.api_key_rotate(actor=CLI, api_key=api_key, grace_seconds=60)
+    services.signing_key_generate(actor=CLI, workspace=workspace, name="backend 2025")
+
+    for model in (Client, ClientSecret, ApiKey, CustomerSigningKey, AuditEvent):
+        go(page, admin_path(model))
+        table, shown = page.evaluate("""() => [document.querySelector('#result_list').scrollWidth,
+                                              document.querySelector('#changelist-form .results').clientWidth]""")
+        assert table <= shown, (model.__name__, table, shown)
+        if os.environ.get("ADMIN_SCREENSHOTS"):  # a directory: look at the lists as an operator sees them
+            page.screenshot(path=os.path.join(os.environ["ADMIN_SCREENSHOTS"], f"{model._meta.model_name}.png"))
+        header = page.locator("#result_list thead").inner_text().lower()
+        assert "status" in header or model is AuditEvent, header
+    page.close()
