@@ -165,6 +165,9 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
         self.sendData(error_response(code, message, responseHeaders or ()))
 
 
+CLOSE_HANDSHAKE_TIMEOUT = 10  # seconds
+
+
 class WebSocketFactory(ws_protocol.WebSocketFactory):
     protocol = WebSocketProtocol
 
@@ -173,7 +176,12 @@ class WebSocketFactory(ws_protocol.WebSocketFactory):
         # autobahn drops the TCP connection when it fails one (a frame over the size limit, a protocol
         # error); a close frame with the code (1009 message too big, 1002, 1007) tells the client why.
         # daphne's later setProtocolOptions call leaves options it does not name as they are.
-        self.setProtocolOptions(failByDrop=False)
+        # After sending a close frame autobahn waits closeHandshakeTimeout (1 s by default) for the
+        # client's, then aborts the TCP connection, and an abort discards what the client had not read
+        # yet: when thousands of sessions end at once (a signing key revoked) busy clients lost their
+        # `sessionEnded` and saw 1006. The client's answer may take longer than a second; waiting costs
+        # only an open socket.
+        self.setProtocolOptions(failByDrop=False, closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT)
 
 
 class Server(daphne.server.Server):

@@ -62,7 +62,7 @@ MODES = {
                   sockets=60, hold=1, socket_concurrency=50, connect_deadline=10, socket_warmup=3,
                   fanout_customers=50, fanout_runs=3, fanout_pause=0.1, fresh_socket_servers=False),
 }
-GROUPS = ("http", "verify", "fanout", "sockets")
+GROUPS = ("http", "verify", "fanout", "sockets", "revoke")
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -127,6 +127,29 @@ def ratio_list(a: list[float] | None, b: list[float] | None) -> list[float]:
     if not a or not b:
         return []
     return [x / y for x, y in zip(a, b) if x is not None and y]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes so far (/proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def redis_calls(url: str) -> int:
+    """Commands Redis has run so far (INFO commandstats), not counting this INFO."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    # Not INFO (this call) nor HELLO (this client's connection): the bench's own, not the servers'.
+    return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info", "cmdstat_hello"))
 
 
 def median_of(values: list[float]) -> float | None:
@@ -235,6 +258,7 @@ class Bench:
             self.section("verify", self.verify_rows)
             self.section("fanout", self.fanout_rows)
             self.section("sockets", self.socket_rows)
+            self.section("revoke", self.revoke_rows)  # last: it adds and revokes signing keys
             if self.profile:
                 self.section("http", self.profile_slowest_http)
         finally:
@@ -424,7 +448,9 @@ class Bench:
     def client_headers(self) -> dict[str, str]:
         return {"x-client-key": self.seed["client_key"], "x-client-secret": self.seed["client_secret"]}
 
-    def fanout(self, *, kind: str, urls: list[str], trigger: dict | None, name: str) -> dict:
+    def fanout(self, *, kind: str, urls: list[str], trigger: dict | None, name: str,
+               measure: list[Server] | None = None) -> dict:
+        """``measure``: servers whose CPU seconds (and Redis's commands) are counted over the sends."""
         n = self.cfg["fanout_customers"]
         cfg = {"mode": "fanout", "kind": kind, "urls": urls, "n": n, "concurrency": self.cfg["socket_concurrency"],
                "tokens": self.seed["customer_tokens"][:n] if kind == "sio" else None,
@@ -437,7 +463,15 @@ class Bench:
             connected = self.read_phase(proc, "connected", 180)
             if self.profile and name == "ours-1":  # the sends only, not the connects
                 spy = self.spy_start(self.main.pid, "fanout-send")
+            if measure:  # from the connected report to the fanout report: the sends (and a pause each)
+                cpu0 = cpu_seconds([s.pid for s in measure])
+                calls0 = redis_calls(self.env.redis_url) if self.env.redis_url else None
             result = self.read_phase(proc, "fanout", 300)
+            if measure:
+                sends = len(result["runs"])
+                connected["cpu_s_per_send"] = (cpu_seconds([s.pid for s in measure]) - cpu0) / sends
+                if calls0 is not None:
+                    connected["redis_commands_per_send"] = (redis_calls(self.env.redis_url) - calls0) / sends
         finally:
             if spy:
                 self.spy_stop(spy)
@@ -474,7 +508,7 @@ class Bench:
                 try:
                     trigger = {**trigger, "url": a.url("/api/v1/in-app-messages")}
                     results["ours_2"] = self.fanout(kind="sio", urls=[a.url(OUR_SIO_PATH, "ws"), b.url(OUR_SIO_PATH, "ws")],
-                                                    trigger=trigger, name="ours-2")
+                                                    trigger=trigger, name="ours-2", measure=[a, b])
                 finally:
                     self.stop(a, b)
         self.log("fan-out: ours done")
@@ -487,6 +521,20 @@ class Bench:
                 "workspace_code": self.seed["workspace_code"], "product_space_code": self.seed["product_space_code"],
                 "recipients": recipients, "message": message}})
         results["floor"] = self.fanout(kind="ws", urls=[floor.url("/", "ws")], trigger=None, name="floor")
+        if self.env.redis_url:
+            pair = self.start(uvicorn_socketio(self.env, name="python-socketio-redis-a", redis=True),
+                              uvicorn_socketio(self.env, name="python-socketio-redis-b", redis=True))
+            try:
+                results["peer_2"] = self.fanout(
+                    kind="sio", urls=[p.url(PEER_SIO_PATH, "ws") for p in pair], name="peer-2", measure=pair,
+                    trigger={"url": pair[0].url("/send"), "json": {
+                        "workspace_code": self.seed["workspace_code"],
+                        "product_space_code": self.seed["product_space_code"], "recipients": recipients,
+                        "message": message}})
+            finally:
+                self.stop(*pair)
+        else:
+            results["peer_2"] = "n/a (no Redis reachable: set BENCH_REDIS_URL)"
         self.log("fan-out: peers done")
         self.raw["fanout"] = results
 
@@ -502,17 +550,21 @@ class Bench:
                 "expected": n,
                 "connected": res["connected"]["ok"],
                 "status": Counter(r["status"] for r in res["runs"]),
+                "response_ms": [r["response_ms"] for r in res["runs"]],
+                "cpu": res["connected"].get("cpu_s_per_send"),
+                "redis": res["connected"].get("redis_commands_per_send"),
             }
 
         figs = {k: figures(v) for k, v in results.items()}
         peer_p99 = figs["peer"]["p99"] if figs.get("peer") else None
         for key, what, goal in (
             ("ours_1", "ours: one daphne process", "p99 ≤ 250 ms; ≤ 1.0× python-socketio"),
-            ("ours_2", "ours: two daphne processes over Redis", ""),
+            ("ours_2", "ours: two daphne processes over Redis", "≤ 0.5× python-socketio on two; ≤ 1.0× on one"),
             ("peer", "peer: python-socketio AsyncServer (uvicorn), emit only, stores nothing", ""),
+            ("peer_2", "peer: python-socketio on two uvicorn processes, AsyncRedisManager", ""),
             ("floor", "floor: bare websockets broadcast", ""),
         ):
-            row = "6" if key in ("peer", "floor") else "5"
+            row = "6" if key in ("peer", "peer_2", "floor") else "5"
             res, f = results.get(key), figs.get(key)
             if f is None:
                 na, _, detail = str(res).partition("|")
@@ -523,15 +575,105 @@ class Bench:
             if f["delivered"] < f["expected"]:
                 note += "; **messages lost: percentiles are of those delivered**"
             if key.startswith("ours"):
-                note += f"; send API {dict(f['status'])}"
+                note += f"; send API {dict(f['status'])}, answered in p50 {fmt(median_of(f['response_ms']))} ms"
             ratios = [("python-socketio", ratio_list(f["p99"], peer_p99))] if key != "peer" and peer_p99 else []
+            peer2_p99 = figs["peer_2"]["p99"] if figs.get("peer_2") else None
+            if key == "ours_2" and peer2_p99:
+                ratios.append(("python-socketio on two", ratio_list(f["p99"], peer2_p99)))
             met = None
+            if key == "ours_2" and peer2_p99 and peer_p99:
+                met = (median_of(ratio_list(f["p99"], peer2_p99)) <= 0.5
+                       and median_of(ratio_list(f["p99"], peer_p99)) <= 1.0 and f["delivered"] == f["expected"])
             if key == "ours_1":
                 vs = ratio_list(f["p99"], peer_p99)
                 met = median_of(f["p99"]) <= 250 and (not vs or median_of(vs) <= 1.0) \
                     and f["delivered"] == f["expected"]
             self.lines.append(Line(row, f"fan-out p99, {what}{sfx}", "ms", values=f["p99"], ratios=ratios,
                                    goal=goal, met=met, note=note))
+            if key.startswith("ours"):
+                rtt = f["response_ms"]
+                self.lines.append(Line(row, f"send API latency (max of runs), {what}{sfx}", "ms",
+                                       values=[max(rtt)] if rtt else [], goal="≤ 100 ms",
+                                       met=(max(rtt) <= 100) if rtt else None,
+                                       note="POST to 202, " + ", ".join(fmt(v) for v in rtt) + " ms per run"))
+            if f.get("redis") is not None:
+                self.lines.append(Line(row, f"Redis commands per send, {what}{sfx}", "commands", values=[f["redis"]],
+                                       goal="≤ 5" if key == "ours_2" else "",
+                                       met=(f["redis"] <= 5) if key == "ours_2" else None,
+                                       note="INFO commandstats delta over all sends (one number: the sends' mean)"))
+            if f.get("cpu") is not None:
+                self.lines.append(Line(row, f"server CPU seconds per send, {what}{sfx}", "s", values=[f["cpu"]],
+                                       note="both processes, utime + stime over the sends"))
+
+    # revocation and connect rate over two processes -----------------------------------------------
+    def revoke_rows(self) -> None:
+        """``sockets`` sockets over two daphne processes sharing Redis, signed by a new key; the key is
+        revoked by a separate process (bench/revoke.py, as the CLI would) and every socket should get
+        ``sessionEnded`` and a normal close within a second. The connect phase is the two-process connect
+        rate, measured against python-socketio on two uvicorn processes with AsyncRedisManager."""
+        if not self.env.redis_url:
+            self.lines.append(Line("7", "revocation over two processes", na="n/a (no Redis reachable)"))
+            return
+        n, cfg = self.cfg["sockets"], self.cfg
+        self.stop_shared()
+        ours, peers = [], []
+        for r in range(cfg["runs"]):
+            order = ("ours", "peer") if r % 2 == 0 else ("peer", "ours")
+            for kind in order:
+                if kind == "ours":
+                    minted = json.loads(self.env.run("-m", "bench.revoke", "new", "1000"))
+                    pair = self.start(daphne(self.env, name="daphne-revoke-a", redis=True),
+                                      daphne(self.env, name="daphne-revoke-b", redis=True))
+                    load = {"mode": "revoke", "kind": "sio", "urls": [p.url(OUR_SIO_PATH, "ws") for p in pair],
+                            "tokens": minted["tokens"], "n": n, "concurrency": cfg["socket_concurrency"],
+                            "connect_deadline": cfg["connect_deadline"] * 2, "wait": 30,
+                            "revoke_argv": [PYTHON, "-m", "bench.revoke", "revoke", minted["kid"]],
+                            "revoke_env": {"REDIS_URL": self.env.redis_url}}
+                    proc = self.loadgen(load, name="revoke-ours")
+                    try:
+                        connected = self.read_phase(proc, "connected", cfg["connect_deadline"] * 2 + 120)
+                        revoked = self.read_phase(proc, "revoked", 120)
+                        proc.wait(timeout=60)
+                    finally:
+                        self.stop(*pair)
+                    ours.append({"connected": connected, "revoked": revoked})
+                    self.log(f"revoke run {r + 1}: ours {connected['ok']} sockets at {connected['rate']:.0f}/s; "
+                             f"{revoked}")
+                else:
+                    pair = self.start(uvicorn_socketio(self.env, name="python-socketio-redis-a", redis=True),
+                                      uvicorn_socketio(self.env, name="python-socketio-redis-b", redis=True))
+                    load = {"mode": "hold", "kind": "sio", "urls": [p.url(PEER_SIO_PATH, "ws") for p in pair],
+                            "tokens": self.seed["customer_tokens"], "n": n, "hold": 0,
+                            "concurrency": cfg["socket_concurrency"], "connect_deadline": cfg["connect_deadline"] * 2}
+                    proc = self.loadgen(load, name="connect-peer-2")
+                    try:
+                        connected = self.read_phase(proc, "connected", cfg["connect_deadline"] * 2 + 120)
+                        proc.wait(timeout=60)
+                    finally:
+                        self.stop(*pair)
+                    peers.append({"connected": connected})
+                    self.log(f"revoke run {r + 1}: peer {connected['ok']} sockets at {connected['rate']:.0f}/s")
+        self.raw["revoke"] = {"ours": ours, "peer_2": peers}
+        rate = [x["connected"]["rate"] for x in ours]
+        peer_rate = [x["connected"]["rate"] for x in peers]
+        vs = ratio_list(rate, peer_rate)
+        self.lines.append(Line("7", f"connect rate, {n:,} sockets, ours: two daphne processes over Redis", "conn/s",
+                               values=rate, ratios=[("python-socketio on two", vs)], goal="≥ 1.0× python-socketio on two",
+                               met=median_of(vs) >= 1.0 if vs else None,
+                               note=f"{cfg['socket_concurrency']} handshakes in flight; got in "
+                                    + ", ".join(str(x["connected"]["ok"]) for x in ours)))
+        self.lines.append(Line("7", f"connect rate, {n:,} sockets, peer: python-socketio on two uvicorn processes "
+                                    "(AsyncRedisManager)", "conn/s", values=peer_rate,
+                               note="got in " + ", ".join(str(x["connected"]["ok"]) for x in peers)))
+        last = [x["revoked"]["last_close_s"] for x in ours]
+        self.lines.append(Line("7", f"revocation of {n:,} sockets on two processes: last close after the revoke "
+                                    "call returned", "s", values=[v for v in last if v is not None], goal="≤ 1 s",
+                               met=all(v is not None and v <= 1.0 for v in last) and all(
+                                   x["revoked"]["session_ended_within_1s"] == x["revoked"]["sockets"] for x in ours),
+                               note="; ".join(f"sessionEnded {x['revoked']['session_ended']}/{x['revoked']['sockets']} "
+                                              f"(within 1 s {x['revoked']['session_ended_within_1s']}), close codes "
+                                              f"{x['revoked']['close_codes']}, still open {x['revoked']['still_open']}"
+                                              for x in ours)))
 
     # rows 4 and 6: sockets held ---------------------------------------------------------------------
     def socket_rows(self) -> None:
@@ -679,9 +821,9 @@ class Bench:
             "and the load generator** (wrk, 1 thread, "
             f"{c['http_connections']} connections, for HTTP; a Python asyncio client process for sockets), so "
             "absolute numbers move with whatever else runs there; compare rows by their ratios. Settings are "
-            "identical across rows: one server process each (daphne for ours; uvicorn for python-socketio), "
-            f"DEBUG=0, no access log, {i['database']} database, project middleware, in-memory channel layer "
-            f"except the two-process row (Redis). Each line: median of {c['runs']} runs (min, max); ratios are per run "
+            "identical across rows: one server process each (daphne for ours; uvicorn for python-socketio) "
+            "except the two-process rows, which share Redis (ours: the live bus; python-socketio: its "
+            f"AsyncRedisManager); DEBUG=0, no access log, {i['database']} database, project middleware. Each line: median of {c['runs']} runs (min, max); ratios are per run "
             "(rows measured in the same round) and summarised the same way. "
             f"HTTP runs {c['http_seconds']} s each; sockets: {c['sockets']:,} per server, "
             f"{c['socket_concurrency']} handshakes in flight, held {c['hold']} s with the servers' pings; fan-out: "

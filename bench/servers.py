@@ -180,15 +180,16 @@ def daphne(bench: BenchEnv, *, name: str = "daphne", redis: bool = False) -> Ser
     )
 
 
-def uvicorn_socketio(bench: BenchEnv) -> Server:
-    """Peer: python-socketio's own AsyncServer under uvicorn (one process, asyncio loop like daphne)."""
+def uvicorn_socketio(bench: BenchEnv, *, name: str = "python-socketio", redis: bool = False) -> Server:
+    """Peer: python-socketio's own AsyncServer under uvicorn (one process, asyncio loop like daphne);
+    ``redis``: its AsyncRedisManager on the bench's Redis, for several processes."""
     port = free_port()
     return Server(
-        name="python-socketio", port=port, log_path=bench.var_dir / f"python-socketio-{port}.log",
+        name=name, port=port, log_path=bench.var_dir / f"{name}-{port}.log",
         argv=[PYTHON, "-m", "uvicorn", "bench.peers.sio_app:app", "--host", "127.0.0.1", "--port", str(port),
               "--loop", "asyncio", "--http", "h11", "--ws", "websockets", "--ws-per-message-deflate", "false",
               "--backlog", "1024", "--no-access-log", "--log-level", "warning"],
-        env=bench.env(), probe="/healthz",
+        env=bench.env(**({"SIO_REDIS_URL": bench.redis_url} if redis and bench.redis_url else {})), probe="/healthz",
     )
 
 

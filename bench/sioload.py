@@ -13,6 +13,10 @@ Modes (config ``mode``):
   in flight, print a ``connected`` line, keep them open ``hold`` seconds, print a ``held`` line.
 - ``fanout``: open one socket per customer, then ``sends`` times: POST the trigger (or, for the floor,
   send a broadcast request on a control socket) and time each socket's first message after it.
+- ``revoke``: open ``n`` sockets over ``urls``, print ``connected``, run ``revoke_argv`` (a command that
+  revokes the tokens' signing key and prints ``{"returned_at": unix time}`` when the call returned),
+  wait until every socket is closed (at most ``wait`` s) and print ``revoked``: how many got
+  ``sessionEnded``, their close codes, and the last ``sessionEnded`` and close after the return.
 Each printed line is one JSON object; the driver (bench/run.py) reads them.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -54,6 +59,9 @@ class Sock:
     closed_by_server: bool = False
     pings: int = 0
     got_at: float | None = None  # perf_counter of the first message since `armed`
+    ended_at: float | None = None  # time.time() of a sessionEnded event
+    closed_at: float | None = None  # time.time() the connection closed
+    close_code: int | None = None
     reader: asyncio.Task | None = None
 
 
@@ -100,6 +108,8 @@ class Gen:
                 if sio and frame == "2":
                     sock.pings += 1
                     await sock.ws.send("3")
+                elif sio and frame.startswith('42["sessionEnded"'):
+                    sock.ended_at = time.time()
                 elif sock.got_at is None and self.armed and (not sio or frame.startswith(EVENT_PREFIX)):
                     sock.got_at = time.perf_counter()
                     self.got += 1
@@ -110,6 +120,8 @@ class Gen:
         if not getattr(sock, "aborting", False):
             sock.closed_by_server = True
             sock.connected = False
+            sock.closed_at = time.time()
+            sock.close_code = sock.ws.close_code  # 1006 when the TCP connection ended without a close frame
 
     async def open_many(self, n: int, deadline: float) -> tuple[int, float]:
         urls, tokens = self.cfg["urls"], self.cfg.get("tokens") or [None]
@@ -210,6 +222,30 @@ class Gen:
         if control is not None:
             control.transport.abort()
         emit({"phase": "fanout", "runs": runs})
+        await self.close_all()
+
+
+    async def revoke(self) -> None:
+        cfg = self.cfg
+        ok, seconds = await self.open_many(cfg["n"], time.monotonic() + cfg.get("connect_deadline", 300))
+        emit({"phase": "connected", "ok": ok, "seconds": seconds, "rate": ok / seconds if seconds else 0,
+              "errors": dict(self.errors)})
+        await asyncio.sleep(cfg.get("pause", 1.0))
+        proc = await asyncio.create_subprocess_exec(*cfg["revoke_argv"], stdout=asyncio.subprocess.PIPE,
+                                                    env={**os.environ, **cfg.get("revoke_env", {})})
+        out, _ = await proc.communicate()
+        returned_at = json.loads(out.decode().strip().splitlines()[-1])["returned_at"]
+        deadline = time.monotonic() + cfg.get("wait", 30)
+        while any(s.connected for s in self.socks) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        ended = [s.ended_at for s in self.socks if s.ended_at is not None]
+        closed = [s.closed_at for s in self.socks if s.closed_at is not None]
+        emit({"phase": "revoked", "sockets": ok, "session_ended": len(ended),
+              "session_ended_within_1s": sum(1 for t in ended if t - returned_at <= 1.0),
+              "close_codes": dict(Counter(str(s.close_code) for s in self.socks if s.closed_at is not None)),
+              "still_open": sum(s.connected for s in self.socks),
+              "last_session_ended_s": max(ended) - returned_at if ended else None,
+              "last_close_s": max(closed) - returned_at if closed else None})
         await self.close_all()
 
 

@@ -132,8 +132,14 @@ class LocalSessions:
             await self._emit(publication)
         elif kind == END_SESSIONS:
             sessions = [s for kid in publication.get("kids") or () for s in self._by_kid.get(str(kid), ())]
+            if not sessions:
+                return
+            started = time.monotonic()
             await end_sessions(sessions, str(publication.get("reason") or "session_ended"),
                                str(publication.get("message") or "The server ended this session."))
+            logger.info("Ended %d Socket.IO session(s) of signing key(s) %s in %.3f s (%s).", len(sessions),
+                        ", ".join(map(str, publication.get("kids") or ())), time.monotonic() - started,
+                        publication.get("reason"))
 
     async def _emit(self, publication: dict) -> None:
         frames: list[str] = publication["frames"]

@@ -22,7 +22,11 @@ from channels.db import database_sync_to_async  # noqa: E402
 
 from tokens.customer_jwt import CredentialRefused, customer_jwt_verify  # noqa: E402
 
-sio = socketio.AsyncServer(async_mode="asgi", transports=["websocket"])
+# SIO_REDIS_URL: several processes share rooms through python-socketio's own AsyncRedisManager (the
+# peer of our two processes over Redis).
+_redis_url = os.environ.get("SIO_REDIS_URL")
+sio = socketio.AsyncServer(async_mode="asgi", transports=["websocket"],
+                           client_manager=socketio.AsyncRedisManager(_redis_url) if _redis_url else None)
 verify = database_sync_to_async(customer_jwt_verify)
 BEARER = "Bearer "
 IN_APP_MESSAGE_EVENT = "inAppMessage"

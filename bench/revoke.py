@@ -1,0 +1,39 @@
+"""Signing keys for the revocation rows: ``python -m bench.revoke new N`` makes a new signing key in
+the bench's workspace and prints ``{"kid", "tokens": [N customer JWTs]}``; ``python -m bench.revoke
+revoke KID`` revokes it through ``credentials.services.signing_key_revoke`` (as the admin and the CLI
+do: its signal publishes the end of the key's sessions) and prints ``{"returned_at": unix time}``."""
+
+import json
+import os
+import sys
+import time
+
+import django
+
+
+def main(argv: list[str]) -> dict:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    django.setup()
+    import jwt
+
+    from credentials import services
+    from credentials.audit import CLI
+    from credentials.models import CustomerSigningKey, Workspace
+
+    if argv[0] == "new":
+        workspace = Workspace.objects.get(name="bench")
+        product_space = workspace.product_spaces.get()
+        key, private_pem = services.signing_key_generate(actor=CLI, workspace=workspace, name=f"revoke-{time.time_ns()}")
+        now = int(time.time())
+        tokens = [jwt.encode({"sub": f"bench-customer-{i:05d}", "type": "customer", "workspace_id": workspace.code,
+                              "product_space_code": product_space.code, "iat": now, "exp": now + 2 * 3600},
+                             private_pem, algorithm="RS256", headers={"kid": str(key.kid)})
+                  for i in range(int(argv[1]))]
+        return {"kid": str(key.kid), "tokens": tokens}
+    key = CustomerSigningKey.objects.get(pk=argv[1])
+    services.signing_key_revoke(actor=CLI, key=key, reason="bench")
+    return {"returned_at": time.time()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1:])))
