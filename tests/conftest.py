@@ -2,9 +2,42 @@ import os
 
 import pytest
 
+from tests import secret_scan
 from tests.live import LiveServer, api_client
 
 requires_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (second CI pass)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_scan_session(pytestconfig):
+    """Secrets never logged (tests/secret_scan.py): for the whole session, every logger at DEBUG into a
+    collector, and the functions that make secrets noted; at the end, everything collected is checked
+    once more against every secret noted."""
+    instrumentation, debug_logging = secret_scan.start(pytestconfig)
+    yield secret_scan.scanner
+    # Session fixtures requested by tests (the shared daphne server) are stopped and scanned by now.
+    debug_logging.stop()
+    instrumentation.stop()
+    leaks = secret_scan.scanner.check_all()
+    assert not leaks, secret_scan.report(leaks)
+
+
+@pytest.fixture(autouse=True)
+def secrets_never_logged(secret_scan_session, request):
+    """After each test: nothing collected during it (log records, server logs of servers it stopped,
+    error bodies, URLs) holds a secret known so far."""
+    secret_scan_session.current_test = request.node.nodeid
+    secret_scan.lower_levels()
+    yield
+    leaks = secret_scan_session.check_recent()
+    secret_scan_session.current_test = f"after {request.node.nodeid}"  # module and session teardowns
+    if leaks:
+        pytest.fail(secret_scan.report(leaks), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if secret_scan.scanner.counts:
+        terminalreporter.write_line(f"secret scan: {secret_scan.scanner.summary()}")
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
+from tests import secret_scan
+
 ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = ROOT / "tests" / "js"
 
@@ -72,6 +74,8 @@ class LiveServer:
             # Every test reaches the shared server from loopback: a suite-wide count of refused
             # credentials must not turn into 429s. The throttle's own test starts a server with a small burst.
             "AUTH_FAILURE_BURST": "1000000",
+            # Every record in the log, for the session's secret scan (tests/secret_scan.py).
+            "LOG_LEVEL": "DEBUG",
             **self.extra_env,
         }
         log_dir = ROOT / "var" / "test-logs"
@@ -104,6 +108,9 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process and getattr(self, "_scanned", None) is not self.process:  # once per process
+            self._scanned = self.process
+            secret_scan.collect_server_log(self.log_path, port=self.port)
 
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path or not self.log_path.exists():
@@ -132,7 +139,8 @@ def random_loopback() -> str:
 def api_client(server: LiveServer, ip: str | None = None) -> httpx.Client:
     """An httpx client for ``server``'s /api/v1/, connecting from ``ip`` (random loopback by default)."""
     ip = ip or random_loopback()
-    client = httpx.Client(base_url=f"{server.api}/", timeout=30, transport=httpx.HTTPTransport(local_address=ip))
+    client = httpx.Client(base_url=f"{server.api}/", timeout=30, transport=httpx.HTTPTransport(local_address=ip),
+                          event_hooks=secret_scan.http_event_hooks())
     client.source_ip = ip  # what the server sees as the client IP
     return client
 
