@@ -64,7 +64,8 @@ class CustomerSigningKeyAdmin(CredentialAdmin):
     list_display = ("kid", "name", "workspace_name", "status", "created", "last_used")
     list_filter = (StatusFilter, "workspace", "source")
     list_select_related = ("workspace",)
-    search_fields = ("=kid", "name", "fingerprint", "workspace__name", "workspace__code")
+    # "^kid": the kid as the token header and GET customer/me show it, whole or its first characters.
+    search_fields = ("^kid", "name", "fingerprint", "workspace__name", "workspace__code")
     fields = readonly_fields = ("kid", "name", "workspace", "source", "algorithm", "status", "fingerprint",
                                 "public_key_pem", "created_at", "created_by", "last_used_at", "expires_at",
                                 "revoked_at", "revoked_by", "revoked_reason", "replaced_by", "replaces")
