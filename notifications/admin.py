@@ -65,6 +65,6 @@ class CommunicationSettingsAdmin(ReadOnlyAdmin):
 
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
-    list_display = ["key", "workspace", "message", "response_status", "created_at", "expires_at"]
+    list_display = ["key", "workspace", "message", "created_at", "expires_at"]
     search_fields = ["key", "workspace__code"]
     raw_id_fields = ["message"]

@@ -268,14 +268,13 @@ CommunicationSettings.SETTINGS_FIELDS = tuple(
 
 
 class IdempotencyRecord(models.Model):
-    """The first answer to a send with an ``Idempotency-Key``, replayed for the same key and body."""
+    """The message a send with an ``Idempotency-Key`` stored; the same key and body get it again
+    (the view renders the same 202 body from it) instead of a second message."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
     key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
     request_digest = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON body.")
     message = models.ForeignKey(InAppMessage, null=True, on_delete=models.CASCADE, related_name="+")
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(db_index=True)
 

@@ -252,6 +252,18 @@ def message_content_data(message: InAppMessage) -> dict[str, Any]:
     }
 
 
+def in_app_message_accepted_data(message: InAppMessage) -> dict[str, Any]:
+    """The 202 body of a send, and of its replay with the same Idempotency-Key."""
+    return {
+        "id": str(message.id),
+        "product_space_code": message.product_space.code,
+        "recipients": message.recipient_count,
+        "stored": message.stored_count,
+        "suppressed": message.suppressed_count,
+        "created_at": timestamp_data(message.created_at),
+    }
+
+
 def in_app_message_status_data(message: InAppMessage, counts: Mapping[str, int]) -> dict[str, Any]:
     return {
         **message_content_data(message),

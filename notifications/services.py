@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -41,9 +41,7 @@ from notifications.models import (
     validate_preference_count,
 )
 from notifications.selectors import Sender
-from notifications.serializers import inbox_item_data, timestamp_data
-
-SEND_ACCEPTED = 202
+from notifications.serializers import inbox_item_data
 
 
 def idempotency_key_reused() -> Conflict:
@@ -54,10 +52,11 @@ def idempotency_key_reused() -> Conflict:
 # --- sending ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SendResult:
-    status: int
-    body: dict[str, Any]
+    """The stored message, and whether it was stored by an earlier request with the same Idempotency-Key
+    (the view renders both: the 202 body is the message's, so a replay answers exactly as the first)."""
+
+    message: InAppMessage
     replayed: bool = False
-    message: InAppMessage | None = field(default=None, compare=False)
 
 
 def _request_digest(payload: Mapping[str, Any]) -> str:
@@ -79,20 +78,21 @@ def in_app_message_send(
 ) -> SendResult:
     """Store a message for each recipient who has not opted out, and announce it after commit.
 
-    Another workspace's product space is a 404; an API user needs the ``write`` role there. With ``idempotency_key``, the same key and body within
-    REALTIME_IDEMPOTENCY_TTL returns the first result and stores nothing; another body is a 409.
+    Another workspace's product space is a 404; an API user needs the ``write`` role there. With
+    ``idempotency_key``, the same key and body within REALTIME_IDEMPOTENCY_TTL returns the first
+    request's message and stores nothing; another body is a 409.
     Duplicate customer ids count once.
     """
     product_space = selectors.product_space_for_sender(sender=sender, code=product_space_code, role=Role.WRITE)
     content = {
-        "product_space_code": product_space_code, "recipients": list(recipients), "title": title,
-        "body": body, "category": category, "action_url": action_url or "", "data": dict(data or {}),
+        "recipients": list(recipients), "title": title, "body": body, "category": category,
+        "action_url": action_url or "", "data": dict(data or {}),
     }
     if idempotency_key is None:
         with transaction.atomic():
             return _message_store(product_space=product_space, sender=sender, **content)
 
-    digest = _request_digest(content)
+    digest = _request_digest({"product_space_code": product_space_code, **content})
     try:
         return _message_send_once(product_space=product_space, sender=sender, key=idempotency_key,
                                   digest=digest, content=content)
@@ -107,31 +107,27 @@ def _message_send_once(*, product_space: ProductSpace, sender: Sender, key: str,
                        content: dict[str, Any]) -> SendResult:
     with transaction.atomic():
         now = timezone.now()
-        record = (IdempotencyRecord.objects.select_for_update()
+        record = (IdempotencyRecord.objects.select_for_update(of=("self",)).select_related("message__product_space")
                   .filter(workspace_id=product_space.workspace_id, key=key).first())
         if record is not None and record.expires_at > now:
             if record.request_digest != digest:
                 raise idempotency_key_reused()
-            return SendResult(status=record.response_status, body=record.response_body, replayed=True)
+            return SendResult(message=record.message, replayed=True)
         if record is not None:
             record.delete()  # expired: the key starts afresh
         # Claimed before the work, so a concurrent duplicate waits on this row instead of storing twice.
         record = IdempotencyRecord.objects.create(
-            workspace_id=product_space.workspace_id, key=key, request_digest=digest, response_status=0,
-            response_body={}, created_at=now,
+            workspace_id=product_space.workspace_id, key=key, request_digest=digest, created_at=now,
             expires_at=now + timedelta(seconds=platform_settings.REALTIME_IDEMPOTENCY_TTL),
         )
         result = _message_store(product_space=product_space, sender=sender, **content)
         record.message = result.message
-        record.response_status = result.status
-        record.response_body = result.body
-        record.save(update_fields=["message", "response_status", "response_body"])
+        record.save(update_fields=["message"])
         return result
 
 
-def _message_store(*, product_space: ProductSpace, sender: Sender, product_space_code: str,
-                   recipients: Sequence[str], title: str, body: str, category: str, action_url: str,
-                   data: dict[str, Any]) -> SendResult:
+def _message_store(*, product_space: ProductSpace, sender: Sender, recipients: Sequence[str], title: str,
+                   body: str, category: str, action_url: str, data: dict[str, Any]) -> SendResult:
     distinct = list(dict.fromkeys(recipients))
     suppressed = selectors.customers_suppressed(product_space=product_space, customer_ids=distinct,
                                                 category=category, channel=Channel.IN_APP)
@@ -144,15 +140,7 @@ def _message_store(*, product_space: ProductSpace, sender: Sender, product_space
     _inbox_items_insert(message=message, customer_ids=delivered)
     if delivered:
         transaction.on_commit(partial(_announce_message, message=message, customer_ids=delivered), robust=True)
-    body = {
-        "id": str(message.id),
-        "product_space_code": product_space_code,
-        "recipients": message.recipient_count,
-        "stored": message.stored_count,
-        "suppressed": message.suppressed_count,
-        "created_at": timestamp_data(message.created_at),
-    }
-    return SendResult(status=SEND_ACCEPTED, body=body, message=message)
+    return SendResult(message=message)
 
 
 def _inbox_items_insert(*, message: InAppMessage, customer_ids: Sequence[str]) -> None:

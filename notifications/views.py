@@ -21,6 +21,7 @@ from notifications.serializers import (
     communication_settings_data,
     communication_settings_errors,
     idempotency_key_from_headers,
+    in_app_message_accepted_data,
     in_app_message_status_data,
     inbox_item_data,
 )
@@ -55,7 +56,7 @@ class InAppMessageSendView(ServerView):
             sender=selectors.sender_for_request(request),
             idempotency_key=idempotency_key, **content,
         )
-        response = Response(result.body, status=result.status)
+        response = Response(in_app_message_accepted_data(result.message), status=202)
         if result.replayed:
             response["Idempotent-Replayed"] = "true"
         return response

@@ -97,7 +97,7 @@ def test_nothing_is_announced_before_commit_then_message_and_count(api, world):
 
     (result, early), events, extra = listen([key_of(world.a, "alice")], send_in_transaction, expect=2)
     assert early is None
-    item = api.get(f"customer/inbox/{result.body['id']}", headers=world.customer_headers("a", "alice")).json()
+    item = api.get(f"customer/inbox/{result.message.id}", headers=world.customer_headers("a", "alice")).json()
     assert events == [("inAppMessage", item), ("unreadCount", {"count": 1})]
     assert item["read"] is False and item["title"] == "Hello"
     assert extra is None  # bob's events went to bob's sessions only
@@ -126,7 +126,7 @@ def test_suppressed_customers_hear_nothing(api, world):
                                             recipients=["alice"], title="t", body="b", category="news")
 
     result, _, extra = listen([key_of(world.a, "alice")], send, expect=0, quiet=1.0)
-    assert result.body["suppressed"] == 1 and extra is None
+    assert result.message.suppressed_count == 1 and extra is None
 
 
 @requires_redis  # the daphne process announces; only with Redis does this process hear it

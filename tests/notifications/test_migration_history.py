@@ -1,5 +1,6 @@
 """Moving live delivery out of the notifications app changed no table and no migration: a database
-made before the split (app ``realtime``) is the database of today, with nothing to migrate."""
+made before the split (app ``realtime``, migration 0001) keeps its label, tables, history and rows, and
+migrates forward like any other."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from credentials import services
 from credentials.audit import CLI
-from notifications.models import InboxItem
+from notifications.models import IdempotencyRecord, InboxItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +32,7 @@ def test_the_notifications_app_keeps_the_label_tables_and_history_of_before_the_
     assert config.name == "notifications"
     assert {model._meta.db_table for model in config.get_models()} == PRE_SPLIT_TABLES
     migrations = {key for key in MigrationExecutor(connection).loader.disk_migrations if key[0] == "realtime"}
-    assert migrations == PRE_SPLIT_MIGRATIONS
+    assert PRE_SPLIT_MIGRATIONS <= migrations  # the split renamed no migration and started no new history
     assert not list(apps.get_app_config("live").get_models())  # live delivery stores nothing
 
 
@@ -41,25 +42,34 @@ def workspace_rows():
     return workspace.product_spaces.get()
 
 
-def test_a_database_from_before_the_split_migrates_with_nothing_to_do_and_keeps_its_rows(workspace_rows):
+def test_a_database_from_before_the_split_migrates_forward_and_keeps_its_rows(workspace_rows):
     product_space = workspace_rows
-    # A row written the way the pre-split code wrote it: straight into the old table.
+    executor = MigrationExecutor(connection)
+    executor.migrate([("realtime", "0001_initial")])  # the schema the pre-split code ran on
+    # Rows written the way the pre-split code wrote them: straight into the old tables.
     message_id = uuid.uuid4()
+    as_db = (lambda value: value.hex) if connection.vendor == "sqlite" else (lambda value: value)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO realtime_inappmessage (id, workspace_id, product_space_id, title, body, category, "
             "action_url, data, recipient_count, stored_count, suppressed_count, sent_by, created_at) "
             "VALUES (%s, %s, %s, 'old', 'body', 'news', '', '{}', 1, 1, 0, 'cli', CURRENT_TIMESTAMP)",
-            [message_id.hex if connection.vendor == "sqlite" else message_id, product_space.workspace_id,
-             product_space.pk],
+            [as_db(message_id), product_space.workspace_id, product_space.pk],
         )
-    item = InboxItem.objects.create(message_id=message_id, product_space=product_space, customer_id="CUST-1",
-                                    category="news")
+        cursor.execute(
+            "INSERT INTO realtime_inboxitem (message_id, product_space_id, customer_id, category, created_at) "
+            "VALUES (%s, %s, 'CUST-1', 'news', CURRENT_TIMESTAMP)", [as_db(message_id), product_space.pk])
+        cursor.execute(
+            "INSERT INTO realtime_idempotencyrecord (workspace_id, key, request_digest, message_id, "
+            "response_status, response_body, created_at, expires_at) VALUES (%s, 'key-1', %s, %s, 202, "
+            "'{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            [product_space.workspace_id, "0" * 64, as_db(message_id)])
 
     applied = {key for key in MigrationRecorder(connection).applied_migrations() if key[0] == "realtime"}
     assert applied == PRE_SPLIT_MIGRATIONS
+    call_command("migrate", verbosity=0)
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # the models match the migrated tables
     executor = MigrationExecutor(connection)
     assert executor.migration_plan(executor.loader.graph.leaf_nodes()) == []
-    call_command("migrate", verbosity=0)  # a no-op on the old database...
-    call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # ...and the models match its tables
-    assert InboxItem.objects.get(id=item.id).message.title == "old"
+    assert InboxItem.objects.get(customer_id="CUST-1").message.title == "old"
+    assert IdempotencyRecord.objects.get(key="key-1").message_id == message_id
