@@ -20,6 +20,7 @@ from credentials.models import (
     ApiKeyFormat,
     Client,
     ClientSecret,
+    CredentialState,
     CustomerSigningKey,
     PlatformTokenKey,
     api_key_format,
@@ -111,6 +112,18 @@ def signing_key_get_active(*, kid: str, now=None) -> CustomerSigningKey | None:
     except (ValueError, TypeError, AttributeError):
         return None
     return _signing_key_by_kid.first(now=now or timezone.now(), kid=kid_uuid)
+
+
+def signing_key_state(*, kid: str, now=None) -> CredentialState | None:
+    """Why ``kid`` is not active, for a refusal that says so: its state, or None when no key has it.
+    Only refusals ask (the accepted path is signing_key_get_active's one query). A kid is no secret (every
+    token signed with the key carries it), so saying that it expired tells a caller nothing new."""
+    try:
+        kid_uuid = uuid.UUID(str(kid))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    key = CustomerSigningKey.objects.filter(pk=kid_uuid).only("expires_at", "revoked_at").first()
+    return key.state(now) if key is not None else None
 
 
 def platform_token_key_current(*, now=None) -> PlatformTokenKey | None:

@@ -30,7 +30,7 @@ from authplatform.errors import CredentialRefused
 from authplatform.fastpaths.row_cache import ImmutableRowCache
 from authplatform.text import is_storable_text
 from credentials import selectors
-from credentials.models import CODE_VALIDATOR, ProductSpace
+from credentials.models import CODE_VALIDATOR, CredentialState, ProductSpace
 from credentials.services import last_used_touch
 from tokens.bearer import presented_token_header
 from tokens.principals import CUSTOMER_ID_MAX_LENGTH, CustomerPrincipal
@@ -68,6 +68,10 @@ def customer_jwt_verify(token: str) -> CustomerPrincipal:
         raise CredentialRefused("signing_key_unknown", "The token has no kid header naming its signing key.")
     key = selectors.signing_key_get_active(kid=kid)
     if key is None:
+        if selectors.signing_key_state(kid=kid) == CredentialState.EXPIRED:
+            # A rotated key whose overlap is over: the customer's backend still signs with the old key.
+            raise CredentialRefused("signing_key_expired", "The token's signing key (kid) has passed its end date "
+                                    "(it was rotated): sign with its successor.")
         raise CredentialRefused("signing_key_unknown", "The token's signing key (kid) is unknown or revoked.")
     if header.get("alg") != key.algorithm:
         raise CredentialRefused("algorithm_not_allowed", f"Customer tokens must be signed with {key.algorithm}.")

@@ -59,7 +59,7 @@ def test_signing_key_rotation_makes_a_successor_and_ends_the_old_key_after_the_o
 
     time.sleep(max(0.0, (old.expires_at - timezone.now()).total_seconds()) + 0.05)
     assert selectors.signing_key_get_active(kid=str(old.kid)) is None
-    assert refused(customer_jwt_verify, old_token) == "signing_key_unknown"
+    assert refused(customer_jwt_verify, old_token) == "signing_key_expired"
     assert CustomerSigningKey.objects.filter(pk=old.pk).active().count() == 0
     assert old.state() == "expired"
     assert customer_jwt_verify(customer_token(new, new_private)).signing_key == new

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+from django.utils import timezone
 
 from credentials import services
 from credentials.audit import CLI
@@ -116,6 +117,25 @@ def test_revoked_kid_is_401_at_once(api, signing):
     assert me(api, token).status_code == 200
     services.signing_key_revoke(actor=CLI, key=CustomerSigningKey.objects.get(pk=key.kid))
     assert_refused(me(api, token), "signing_key_unknown")
+
+
+def test_a_rotated_key_past_its_overlap_is_refused_as_expired_not_as_unknown(api, signing):
+    key, _, env = signing
+    token = seed_token(env)
+    new_key, new_private = services.signing_key_rotate(actor=CLI, key=CustomerSigningKey.objects.get(pk=key.kid),
+                                                       overlap_seconds=1)
+    assert me(api, token).status_code == 200  # within the overlap both keys verify
+    old = CustomerSigningKey.objects.get(pk=key.kid)
+    time.sleep(max(0.0, (old.expires_at - timezone.now()).total_seconds()) + 0.05)
+
+    response = me(api, token)
+    assert_refused(response, "signing_key_expired")
+    assert "passed its end date" in response.json()["message"]
+    new_env = parse_env_block(services.customer_env_block(key=new_key, private_pem=new_private, product_space=None))
+    assert me(api, seed_token({**new_env, "CUSTOMER_UNIQUE_CUSTOMER_ID": "CUST-1"})).status_code == 200
+    # Revoked and unknown keys keep their own reason.
+    services.signing_key_revoke(actor=CLI, key=new_key)
+    assert_refused(me(api, seed_token({**new_env, "CUSTOMER_UNIQUE_CUSTOMER_ID": "CUST-1"})), "signing_key_unknown")
 
 
 def test_wrong_type_string_exp_and_missing_sub_are_401(api, signing):
