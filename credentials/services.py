@@ -98,6 +98,29 @@ def _overlap_check(seconds, what: str) -> None:
         raise ValidationError(f"The {what} can be at most {platform_settings.CLIENT_SECRET_MAX_GRACE_SECONDS} seconds.")
 
 
+def _rotation_start(credential, *, seconds, what: str, noun: str, stops: str):
+    """The checks of a rotation that retires the old credential after an overlap (API keys, signing
+    keys), made on the row locked in this transaction; returns that row. Only a rotation gives these
+    credentials an end date, so one that has it was rotated already."""
+    _overlap_check(seconds, what)
+    credential = _locked(credential)
+    if not credential.is_active():
+        raise ValidationError(f"Only an active {noun} can be rotated.")
+    if credential.expires_at is not None:
+        raise ValidationError(f"This {noun} was already rotated; it {stops} at "
+                              f"{credential.expires_at:%Y-%m-%d %H:%M:%S} UTC.")
+    return credential
+
+
+def _rotation_retire(credential, *, seconds: int, actor: Actor, reason: str) -> None:
+    """The old credential of a rotation: revoked now with no overlap, else ending after it."""
+    if seconds == 0:
+        _revoke(credential, actor=actor, reason=reason or "rotated")
+    else:
+        credential.expires_at = timezone.now() + timedelta(seconds=seconds)
+        credential.save(update_fields=["expires_at"])
+
+
 def last_used_touch(credential, *, now=None) -> None:
     """Record use of a credential, at most once per LAST_USED_RESOLUTION seconds.
 
@@ -366,18 +389,9 @@ def api_key_rotate(*, actor: Actor, api_key: ApiKey, grace_seconds: int = 0,
     tokens stop at once; otherwise the old key expires after the grace period, and its tokens with it
     (a token is refused as soon as its key is no longer active)."""
     with audit_failures(actor=actor, action="api_key.rotate", target=api_key), transaction.atomic():
-        _overlap_check(grace_seconds, "grace period")
-        api_key = _locked(api_key)
-        if not api_key.is_active():
-            raise ValidationError("Only an active API key can be rotated.")
-        if api_key.expires_at is not None:  # only a rotation gives an API key an end
-            raise ValidationError("This API key was already rotated; it stops working at "
-                                  f"{api_key.expires_at:%Y-%m-%d %H:%M:%S} UTC.")
-        if grace_seconds == 0:
-            _revoke(api_key, actor=actor, reason=reason or "rotated")
-        else:
-            api_key.expires_at = timezone.now() + timedelta(seconds=grace_seconds)
-            api_key.save(update_fields=["expires_at"])
+        api_key = _rotation_start(api_key, seconds=grace_seconds, what="grace period", noun="API key",
+                                  stops="stops working")
+        _rotation_retire(api_key, seconds=grace_seconds, actor=actor, reason=reason)
         new, plaintext = api_key_create(actor=actor, user=api_key.user, comment=api_key.comment, replacing=api_key)
         audit_record(actor=actor, action="api_key.rotate", target=api_key, details={
             "new_key": str(new.pk), "grace_seconds": grace_seconds,
@@ -474,20 +488,11 @@ def signing_key_rotate(*, actor: Actor, key: CustomerSigningKey, overlap_seconds
     the old key expires, its tokens are refused and its live sessions end (the recheck's "active" is
     the same rule). 0 revokes it now. Returns (new key, private PEM), the private key shown once."""
     with audit_failures(actor=actor, action="signing_key.rotate", target=key), transaction.atomic():
-        _overlap_check(overlap_seconds, "overlap")
-        key = _locked(key)
-        if not key.is_active():
-            raise ValidationError("Only an active signing key can be rotated.")
-        if key.expires_at is not None:  # only a rotation gives a signing key an end
-            raise ValidationError("This signing key was already rotated; it stops verifying at "
-                                  f"{key.expires_at:%Y-%m-%d %H:%M:%S} UTC.")
+        key = _rotation_start(key, seconds=overlap_seconds, what="overlap", noun="signing key", stops="stops verifying")
         new, private_pem = signing_key_generate(actor=actor, workspace=key.workspace, name=key.name)
+        _rotation_retire(key, seconds=overlap_seconds, actor=actor, reason=reason)
         if overlap_seconds == 0:
-            _revoke(key, actor=actor, reason=reason or "rotated")
             transaction.on_commit(lambda: _signing_key_revoked_signal(key))
-        else:
-            key.expires_at = timezone.now() + timedelta(seconds=overlap_seconds)
-            key.save(update_fields=["expires_at"])
         audit_record(actor=actor, action="signing_key.rotate", target=key, details={
             "workspace": key.workspace.code, "new_kid": str(new.kid), "overlap_seconds": overlap_seconds,
             "expires_at": key.expires_at.isoformat() if key.expires_at else None, "reason": reason,
