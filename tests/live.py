@@ -78,7 +78,7 @@ class LiveServer:
             "LOG_LEVEL": "DEBUG",
             **self.extra_env,
         }
-        log_dir = ROOT / "var" / "test-logs"
+        log_dir = Path(settings.VAR_DIR) / "test-logs"  # beside the test databases, wherever VAR_DIR points
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"daphne-{self.port}.log"
         log = open(self.log_path, "wb")

@@ -116,3 +116,15 @@ def test_sqlite_pools_its_connections_and_writes_ahead(tmp_path):
 
 def test_the_pool_driver_is_installed():
     import psycopg_pool  # noqa: F401  (psycopg[pool]: Django's pool option needs it)
+
+
+def test_test_servers_log_under_var_dir_not_the_repository(tmp_path, settings, django_db_setup):
+    """With VAR_DIR elsewhere (a read-only checkout, CI's scratch disk) nothing is written to the repo's var/."""
+    from tests.live import LiveServer
+
+    settings.VAR_DIR = tmp_path
+    server = LiveServer().start()
+    try:
+        assert server.log_path.parent == tmp_path / "test-logs" and server.log_path.exists()
+    finally:
+        server.stop()
