@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from credentials.models import AuditEvent, AuditOutcome
+from credentials.models import AuditEvent, AuditOutcome, ClientSecret, Workspace
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,22 @@ def _target_fields(target: models.Model | None) -> dict[str, str]:
     }
 
 
+def workspace_of(target: models.Model | None, details: dict[str, Any]) -> str:
+    """The code of the workspace an event concerns, for the audit log's workspace filter: the target's
+    own (a workspace, or what belongs to one: product space, client, client secret, signing key,
+    membership), else the one the details name (a membership change, whose target is the user); ""
+    for what belongs to no workspace (users, API keys, platform keys, sign-ins)."""
+    if isinstance(target, Workspace):
+        return target.code
+    if isinstance(target, ClientSecret):
+        return target.client.workspace.code
+    workspace = getattr(target, "workspace", None) if target is not None else None
+    if isinstance(workspace, Workspace):
+        return workspace.code
+    named = details.get("workspace")
+    return named if isinstance(named, str) else ""
+
+
 def audit_record(
     *,
     actor: Actor,
@@ -63,6 +79,7 @@ def audit_record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Write one audit event. ``details`` must never hold a secret."""
+    details = details or {}
     return AuditEvent.objects.create(
         actor=actor.user,
         actor_label=actor.label[:200],
@@ -70,7 +87,8 @@ def audit_record(
         action=action,
         outcome=outcome,
         ip=actor.ip,
-        details=details or {},
+        details=details,
+        workspace_code=workspace_of(target, details)[:8],
         **_target_fields(target),
     )
 

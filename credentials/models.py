@@ -287,6 +287,10 @@ class AuditEvent(models.Model):
     target_type = models.CharField(max_length=64, blank=True, editable=False)
     target_id = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     target_label = models.CharField(max_length=300, blank=True, editable=False)
+    # A code, not a key: the event outlives the workspace, and says which one it was.
+    workspace_code = models.CharField(max_length=8, blank=True, db_index=True, editable=False,
+                                      help_text="The workspace the change concerns; blank for users, API keys, "
+                                                "platform keys and sign-ins, which belong to none.")
     ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     details = models.JSONField(default=dict, blank=True, editable=False)
 

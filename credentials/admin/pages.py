@@ -40,6 +40,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from credentials.admin.audit import CREDENTIAL_PARAMETER, credential_filter_value
 from credentials.audit import Actor
 from credentials.forms import ReasonForm, add_service_error
 from credentials.models import AuditEvent, AuditOutcome, CredentialState
@@ -238,8 +239,17 @@ class ServicePagesAdmin(admin.ModelAdmin):
         if self.has_change_permission(request):
             tools += [{"url": admin_url(self.model, action.name, object_id), "label": action.button}
                       for action in self.service_actions]
+        obj = self.get_object(request, unquote(object_id))
+        audit_admin = self.admin_site._registry.get(AuditEvent)
+        if obj is not None and audit_admin is not None and audit_admin.has_view_permission(request):
+            tools.append({"url": admin_url(AuditEvent, "changelist", query=self.audit_log_query(obj)),
+                          "label": "Audit log"})
         extra_context = {**(extra_context or {}), "extra_object_tools": tools}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def audit_log_query(self, obj) -> dict:
+        """The audit log's filter for ``obj``'s page link: its events (credentials/admin/audit.py)."""
+        return {CREDENTIAL_PARAMETER: credential_filter_value(obj)}
 
     def page_context(self, request, *, title: str, **extra) -> dict:
         return {

@@ -28,6 +28,9 @@ class WorkspaceAdmin(ServicePagesAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("product_spaces")
 
+    def audit_log_query(self, obj) -> dict:
+        return {"workspace": obj.code}  # everything in the workspace, not only the workspace's own events
+
     def has_delete_permission(self, request, obj=None):
         return False  # it would silently take every credential of the workspace with it
 
