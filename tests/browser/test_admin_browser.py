@@ -2,8 +2,9 @@
 daphne server, signed in through the login page.
 
 Each show-once page is reloaded, as an operator does by mistake: nothing is made or rotated twice and
-the secret is not shown again. Each object page's button (Rotate, Revoke, Deactivate) and the searches
-that find what the API shows are clicked through. `make test` installs Chromium when it is missing.
+the secret is not shown again. Each object page's button (Rotate, Revoke, Deactivate), the searches
+that find what the API shows, and the audit log by credential and by workspace are clicked through:
+the walk the README's "Admin" section describes. `make test` installs Chromium when it is missing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import secrets
 import shutil
 import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -142,8 +144,9 @@ def test_every_show_once_page_survives_a_reload(admin_page):
     page = admin_page
     workspace = services.workspace_create(actor=CLI, name="acme", product_space_name="web")
 
-    # Create client
-    go(page, admin_path(Client, "add") + f"?workspace={workspace.pk}")
+    # Create client, from the workspace's page
+    go(page, f"/admin/credentials/workspace/{workspace.pk}/change/")
+    click_link(page, "Create client")
     submit(page, "Create client", name="Backend")
     [client_secret] = shown_once(page, count=1)
     client = Client.objects.get()
@@ -188,8 +191,10 @@ def test_every_show_once_page_survives_a_reload(admin_page):
     page.locator(".field-replaced_by a").click()
     assert page.url.endswith(admin_path(ApiKey, "change", selectors.api_key_match(key=third_key).pk))
 
-    # Generate signing key
-    go(page, admin_path(CustomerSigningKey, "add") + f"?workspace={workspace.pk}")
+    # Generate key pair, from the signing keys list
+    go(page, admin_path(CustomerSigningKey))
+    click_link(page, "Generate key pair")
+    page.select_option("[name=workspace]", str(workspace.pk))
     submit(page, "Generate", name="backend")
     private_pem, env_block = shown_once(page, count=2)
     key = CustomerSigningKey.objects.get()
@@ -213,6 +218,15 @@ def test_every_show_once_page_survives_a_reload(admin_page):
             2 if action == "signing_key.generate" else 1), action  # a rotation generates the successor
 
 
+OBJECT_BUTTONS = [  # (model, the button on an object's page, the message once done)
+    (ClientSecret, "Revoke", "Revoked 1 secret(s)."),
+    (ApiKey, "Revoke", "Revoked 1 API key(s)."),
+    (CustomerSigningKey, "Revoke", "Revoked 1 signing key(s)."),
+    (PlatformTokenKey, "Revoke", "Revoked 1 platform key(s)."),
+    (Client, "Deactivate", "Deactivated 1 client(s)."),
+]
+
+
 def test_each_object_page_button(admin_page):
     page = admin_page
     workspace = services.workspace_create(actor=CLI, name="acme", product_space_name="web")
@@ -224,13 +238,10 @@ def test_each_object_page_button(admin_page):
     platform_key = services.platform_token_key_rotate(actor=CLI)
     secret = client.secrets.order_by("created_at").first()
 
-    for model, obj, button, done in [
-        (ClientSecret, secret, "Revoke", "Revoked 1 secret(s)."),
-        (ApiKey, api_key, "Revoke", "Revoked 1 API key(s)."),
-        (CustomerSigningKey, signing_key, "Revoke", "Revoked 1 signing key(s)."),
-        (PlatformTokenKey, platform_key, "Revoke", "Revoked 1 platform key(s)."),
-        (Client, client, "Deactivate", "Deactivated 1 client(s)."),
-    ]:
+    objects = {ClientSecret: secret, ApiKey: api_key, CustomerSigningKey: signing_key, PlatformTokenKey: platform_key,
+               Client: client}
+    for model, button, done in OBJECT_BUTTONS:
+        obj = objects[model]
         go(page, admin_path(model, "change", obj.pk))
         click_link(page, button)
         assert page.url.endswith(admin_path(model, button.lower(), obj.pk))
@@ -247,6 +258,12 @@ def test_each_object_page_button(admin_page):
     assert "the last active secret of" in page.locator("p.errornote").inner_text()
 
 
+def search(page, value: str) -> None:
+    page.fill("#searchbar", value)
+    with page.expect_navigation():
+        page.press("#searchbar", "Enter")
+
+
 def test_searches_find_what_the_api_shows(admin_page):
     page = admin_page
     workspace = services.workspace_create(actor=CLI, name="acme", product_space_name="web")
@@ -255,17 +272,49 @@ def test_searches_find_what_the_api_shows(admin_page):
     services.api_key_create(actor=CLI, user=api_user, comment="other")
     key, _ = services.signing_key_generate(actor=CLI, workspace=workspace, name="wanted")
     services.signing_key_generate(actor=CLI, workspace=workspace, name="other")
+    client, _ = services.client_create(actor=CLI, workspace=workspace, name="wanted")
+    services.client_create(actor=CLI, workspace=workspace, name="other")
 
-    for model, value, hint in [(ApiKey, str(wanted.pk), wanted.hint), (CustomerSigningKey, str(key.kid), str(key.kid))]:
+    for model, value, hint in [(ApiKey, str(wanted.pk), wanted.hint),
+                               (CustomerSigningKey, str(key.kid), str(key.kid)),
+                               (CustomerSigningKey, str(key.kid)[:8], str(key.kid)),  # the kid's first characters
+                               (Client, client.client_key, client.client_key)]:
         go(page, admin_path(model))
-        page.fill("#searchbar", value)
-        with page.expect_navigation():
-            page.press("#searchbar", "Enter")
+        search(page, value)
         rows = page.locator("#result_list tbody tr")
-        assert rows.count() == 1, model
+        assert rows.count() == 1, (model, value)
         assert hint in rows.first.inner_text()
         assert re.search(r"\b1 result", page.locator("#changelist-search").inner_text()), model
     assert uuid.UUID(str(wanted.pk))  # the id as GET user/apikeys returns it: a UUID with dashes
+
+
+def test_audit_log_by_credential_and_by_workspace(admin_page):
+    page = admin_page
+    workspace = services.workspace_create(actor=CLI, name="acme", product_space_name="web")
+    other = services.workspace_create(actor=CLI, name="globex", product_space_name="app")
+    key, _ = services.signing_key_generate(actor=CLI, workspace=workspace, name="backend")
+    successor, _ = services.signing_key_rotate(actor=CLI, key=key, overlap_seconds=600, reason="yearly")
+    services.client_create(actor=CLI, workspace=other, name="Other backend")
+
+    # A credential's own history, from its page: its generation and its rotation, nothing else.
+    go(page, admin_path(CustomerSigningKey, "change", key.pk))
+    click_link(page, "Audit log")
+    actions = page.locator("#result_list tbody td.field-action").all_inner_texts()
+    assert sorted(actions) == ["signing_key.generate", "signing_key.rotate"], actions
+    assert str(key.kid) in page.locator("#changelist-filter").inner_text()  # the side bar names it
+
+    # Everything in one workspace, from the side bar: the other workspace's client is not there.
+    go(page, admin_path(AuditEvent))
+    page.locator("#changelist-filter").get_by_role("link", name="acme", exact=True).click()
+    page.wait_for_load_state()
+    assert f"workspace={workspace.code}" in page.url
+    actions = page.locator("#result_list tbody td.field-action").all_inner_texts()
+    assert {"workspace.create", "product_space.create", "signing_key.generate", "signing_key.rotate"} == set(actions)
+
+    # The log searched by the new kid's first characters: its generation and the rotation that made it.
+    search(page, str(successor.kid)[:8])
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 2 and "signing_key.rotate" in rows.all_inner_texts()[0] + rows.all_inner_texts()[1]
 
 
 def test_credential_lists_fit_a_laptop_screen(browser_context, daphne_server_factory):
@@ -291,3 +340,13 @@ def test_credential_lists_fit_a_laptop_screen(browser_context, daphne_server_fac
         header = page.locator("#result_list thead").inner_text().lower()
         assert "status" in header or model is AuditEvent, header
     page.close()
+
+
+def test_the_readme_admin_section_is_this_walk():
+    """Each button or link the README's "Admin" section names is one these tests click."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Admin (`/admin/`)", 1)[1].split("\n## ", 1)[0]
+    named = {" ".join(label.split()) for label in re.findall(r"(?<![*\w])\*([A-Z][^*]+)\*(?!\*)", section)}
+    clicked = set(re.findall(r'(?:click_link\(page, |submit\(page, )"([^"]+)"', Path(__file__).read_text()))
+    clicked |= {button for _, button, _ in OBJECT_BUTTONS}
+    assert named and named <= clicked, named - clicked
