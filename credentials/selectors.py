@@ -61,6 +61,11 @@ _signing_key_by_kid = PreparedQuery(
     samples={"now": _SAMPLE_NOW, "kid": _SAMPLE_UUID},
     fields={"now": _EXPIRES_AT, "kid": CustomerSigningKey._meta.pk},
 )
+_signing_key_any_state = PreparedQuery(  # only when a kid was refused: why (signing_key_state)
+    lambda kid: CustomerSigningKey.objects.filter(pk=kid).order_by().only("expires_at", "revoked_at"),
+    samples={"kid": _SAMPLE_UUID},
+    fields={"kid": CustomerSigningKey._meta.pk},
+)
 _platform_key_by_kid = PreparedQuery(
     lambda now, kid: _active(PlatformTokenKey, now, pk=kid),
     samples={"now": _SAMPLE_NOW, "kid": _SAMPLE_TEXT},
@@ -122,7 +127,7 @@ def signing_key_state(*, kid: str, now=None) -> CredentialState | None:
         kid_uuid = uuid.UUID(str(kid))
     except (ValueError, TypeError, AttributeError):
         return None
-    key = CustomerSigningKey.objects.filter(pk=kid_uuid).only("expires_at", "revoked_at").first()
+    key = _signing_key_any_state.first(kid=kid_uuid)
     return key.state(now) if key is not None else None
 
 

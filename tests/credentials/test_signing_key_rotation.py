@@ -7,6 +7,7 @@ Checked with the verifier the API uses (tokens/customer_jwt.py), against the rea
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 
 import jwt
@@ -63,6 +64,19 @@ def test_signing_key_rotation_makes_a_successor_and_ends_the_old_key_after_the_o
     assert CustomerSigningKey.objects.filter(pk=old.pk).active().count() == 0
     assert old.state() == "expired"
     assert customer_jwt_verify(customer_token(new, new_private)).signing_key == new
+
+
+def test_a_refused_kid_is_told_apart_expired_revoked_or_unknown(workspace):
+    rotated, _ = services.signing_key_generate(actor=CLI, workspace=workspace)
+    successor, _ = services.signing_key_rotate(actor=CLI, key=rotated, overlap_seconds=60)
+    revoked, _ = services.signing_key_generate(actor=CLI, workspace=workspace)
+    services.signing_key_revoke(actor=CLI, key=revoked)
+    rotated.refresh_from_db()
+    state = lambda key, now=None: selectors.signing_key_state(kid=str(key), now=now)  # noqa: E731
+    assert state(rotated.kid) == "active" and state(successor.kid) == "active"
+    assert state(rotated.kid, rotated.expires_at) == "expired" == state(rotated.kid, rotated.expires_at + timedelta(1))
+    assert state(revoked.kid) == "revoked"
+    assert state(uuid.uuid4()) is None and state("not-a-kid") is None and state("") is None
 
 
 def test_signing_key_rotation_without_overlap_revokes_the_old_key_now(workspace):
