@@ -4,7 +4,9 @@ Inputs arrive validated by notifications/serializers.py (formats, sizes, limits)
 the rules that need the database: which product space a sender may reach, preference suppression,
 Idempotency-Key replay, and what customers are told live. Each write is one transaction, and live
 events are sent only after it commits (``transaction.on_commit``), so whatever a socket receives is
-already in the inbox.
+already in the inbox. After the commit the announcement is handed to this process's announcer
+(notifications/announcer.py) and the request goes on: reading the recipients' unread counts and
+encoding the events run there, in the order the commits handed them over, never before the answer.
 
 Live events (live/fanout.py): ``inAppMessage`` with the message as the recipient sees it
 (serializers.inbox_item_data), and ``unreadCount`` with ``{"count": n}`` whenever a customer's
@@ -30,6 +32,7 @@ from authplatform.errors import Conflict
 from authplatform.fastpaths.bulk_insert import rows_insert
 from credentials.models import ProductSpace, Role
 from notifications import selectors
+from notifications.announcer import announcer
 from live.fanout import IN_APP_MESSAGE_EVENT, UNREAD_COUNT_EVENT, CustomerNotification, notify_customers
 from notifications.models import (
     Channel,
@@ -139,7 +142,8 @@ def _message_store(*, product_space: ProductSpace, sender: Sender, recipients: S
     )
     _inbox_items_insert(message=message, customer_ids=delivered)
     if delivered:
-        transaction.on_commit(partial(_announce_message, message=message, customer_ids=delivered), robust=True)
+        transaction.on_commit(partial(announcer.submit, partial(_announce_message, message=message,
+                                                                customer_ids=delivered)), robust=True)
     return SendResult(message=message)
 
 
@@ -177,8 +181,10 @@ def _announce_unread_count(*, product_space: ProductSpace, customer_id: str) -> 
 
 
 def _after_commit_unread_count(*, product_space: ProductSpace, customer_id: str) -> None:
-    transaction.on_commit(partial(_announce_unread_count, product_space=product_space, customer_id=customer_id),
-                          robust=True)
+    # Through the same announcer as sends: one order per process, so a count never overtakes the
+    # inAppMessage of a send committed before it.
+    transaction.on_commit(partial(announcer.submit, partial(_announce_unread_count, product_space=product_space,
+                                                            customer_id=customer_id)), robust=True)
 
 
 # --- inbox --------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ with Redis those of the daphne process too. The socket side has its own tests.
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+import time
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -21,6 +24,7 @@ from live.fanout import customer_key
 from live.socketio_protocol import decode_engineio, decode_socketio
 from live.socketio_sessions import local_sessions
 from notifications import services
+from notifications.announcer import announcer
 from notifications.selectors import Sender
 from tests.conftest import requires_redis
 from tests.notifications.conftest import send_ok
@@ -64,6 +68,8 @@ def listen(keys: list[str], action, *, expect: int, quiet: float = 0.5):
     seconds). ``poll(timeout)`` is the next event or None."""
 
     async def scenario():
+        # An earlier test's announcement (same workspace codes, same keys) must not land here.
+        assert await sync_to_async(announcer.wait_idle)(10)
         bus.start()  # as the server does on its event loop
         assert await bus.wait_ready(10)
         session = RecordingSession()
@@ -176,3 +182,60 @@ def test_an_event_that_cannot_be_encoded_is_dropped_alone(world, caplog):
     _, events, extra = listen([key_of(world.a, "alice")], notify, expect=1)
     assert events == [("unreadCount", {"count": 2})] and extra is None
     assert "cannot be sent as JSON" in caplog.text
+
+
+def hold_announcer() -> tuple[threading.Event, threading.Event]:
+    """Keep this process's announcer busy with an earlier announcement until ``release`` is set."""
+    running, release = threading.Event(), threading.Event()
+
+    def earlier_announcement():
+        running.set()
+        release.wait(10)
+
+    announcer.submit(earlier_announcement)
+    assert running.wait(5)
+    return running, release
+
+
+def test_the_send_returns_before_its_announcement_runs(api, world):
+    """The caller (the send view, before its 202) gets the result once the transaction has committed
+    and the announcement is queued; the unread counts are read and the events encoded by the
+    announcer, behind what it was already doing, and still in order."""
+    def send_while_announcer_busy(poll):
+        _, release = hold_announcer()
+        started = time.monotonic()
+        try:
+            result = services.in_app_message_send(sender=WRITER, product_space_code=world.a.code,
+                                                  recipients=["alice", "bob"], title="Hello", body="World",
+                                                  category="news")
+            returned_after = time.monotonic() - started
+            early = poll(0.5)  # committed and returned, but the announcer has not got to it yet
+        finally:
+            release.set()
+        return result, returned_after, early
+
+    (result, returned_after, early), events, extra = listen([key_of(world.a, "alice")], send_while_announcer_busy,
+                                                            expect=2)
+    assert returned_after < 5  # waiting for the announcer would have taken the held 10 s
+    assert early is None
+    item = api.get(f"customer/inbox/{result.message.id}", headers=world.customer_headers("a", "alice")).json()
+    assert events == [("inAppMessage", item), ("unreadCount", {"count": 1})]
+    assert extra is None
+
+
+def test_a_failed_announcement_is_logged_and_counted_and_the_next_goes_out(world, caplog):
+    def fail():
+        raise RuntimeError("the announcement's query failed")
+
+    def fail_then_send(poll):
+        failed = announcer.stats.failed
+        announcer.submit(fail)
+        services.in_app_message_send(sender=WRITER, product_space_code=world.a.code, recipients=["alice"],
+                                     title="t", body="b", category="news")
+        assert announcer.wait_idle(10)
+        return announcer.stats.failed - failed
+
+    with caplog.at_level(logging.ERROR, logger="notifications.announcer"):
+        newly_failed, events, _ = listen([key_of(world.a, "alice")], fail_then_send, expect=2)
+    assert newly_failed == 1 and "A live announcement failed" in caplog.text
+    assert [name for name, _ in events] == ["inAppMessage", "unreadCount"]

@@ -1,0 +1,110 @@
+"""Announcing committed changes to live sockets, off the request that made them.
+
+Announcing a send means reading the unread count of every recipient and encoding the frames: for
+1,000 recipients that was most of the send API's time when it ran in the view's thread before the
+202. So services hand announcements, after their transaction commits, to this process's announcer
+and return: one worker thread runs them one after another in the order they were handed over, so
+whatever one process announces for a customer reaches the bus in commit order (a send's
+``inAppMessage`` before its ``unreadCount``, and each count after the one before it). A count is read
+when its announcement runs, so it can only be newer than the commit that asked for it, never older.
+
+An announcement that fails is logged and counted (``stats``) and never reaches the request: the
+inbox holds what it would have said, and clients resync from it when they reconnect (README "Live
+delivery"). At exit, what is still queued gets a moment to go out (``EXIT_DRAIN_SECONDS``), so a
+``manage.py`` command that sends does not lose its announcements with the process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, fields
+from typing import Callable
+
+from django.db import connections
+
+logger = logging.getLogger(__name__)
+
+EXIT_DRAIN_SECONDS = 5.0
+
+Announcement = Callable[[], None]
+
+
+@dataclass
+class AnnouncerStats:
+    """Counters of this process's announcer (read by tests and worth exporting to metrics)."""
+
+    submitted: int = 0
+    announced: int = 0
+    failed: int = 0  # raised inside the announcement (logged each time)
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class Announcer:
+    """A FIFO of announcements and the one worker thread that runs them (started on first use)."""
+
+    def __init__(self) -> None:
+        self.stats = AnnouncerStats()
+        self._queue: queue.SimpleQueue[Announcement] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0  # submitted and not finished
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(self, announcement: Announcement) -> None:
+        """Queue ``announcement`` behind the earlier ones and return at once. Never raises."""
+        with self._lock:
+            self.stats.submitted += 1
+            self._pending += 1
+            # After a fork the worker stays behind in the parent: the child starts its own.
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._start()
+        self._queue.put(announcement)
+
+    def _start(self) -> None:
+        if self._pid != os.getpid():
+            self._queue = queue.SimpleQueue()
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="announcer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            announcement = self._queue.get()
+            try:
+                announcement()
+            except Exception:
+                self.stats.failed += 1
+                logger.exception("A live announcement failed; the inbox holds what it announced.")
+            else:
+                self.stats.announced += 1
+            finally:
+                if self._queue.empty():
+                    # Idle: hand the database connection back (to the pool, when pooled) instead of
+                    # holding it until the next announcement.
+                    connections.close_all()
+                with self._lock:
+                    self._pending -= 1
+                    if not self._pending:
+                        self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every announcement submitted so far has run; False if ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._idle.wait(left):
+                    return not self._pending
+        return True
+
+
+announcer = Announcer()
+atexit.register(announcer.wait_idle, EXIT_DRAIN_SECONDS)
