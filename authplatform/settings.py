@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "authplatform",
     "credentials",
@@ -184,16 +185,28 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "authplatform.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "authplatform.openapi.PlatformAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Auth platform API",
+    "DESCRIPTION": "Credentials (client key + secret, API keys, API tokens, customer JWTs) and the in-app "
+                   "notification API. Errors share one body (the Error component); the live Socket.IO "
+                   "protocol is described in the README, section \"Live delivery\".",
     "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
-    # No URL serves the schema, so generating it is no part of a deployment's check (check --deploy
-    # would list the views without schema annotations); `manage.py spectacular --validate` shows them.
-    "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "DEFAULT_GENERATOR_CLASS": "authplatform.openapi.PlatformSchemaGenerator",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: the docs pages work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # check --deploy generates the schema and lists what it cannot describe (it must stay clean).
+    "ENABLE_DJANGO_DEPLOY_CHECK": True,
 }
 
 # --- i18n, static -------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, ProhibitNullCharactersValidator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from authplatform.conf import platform_settings
@@ -83,6 +85,7 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+@extend_schema_field({"type": "string", "enum": ["true", "false", "1", "0"]})
 class QueryBooleanField(serializers.Field):
     """A boolean query parameter: ``true`` or ``false``."""
 
@@ -99,6 +102,7 @@ class QueryBooleanField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": ["string", "null"], "pattern": "^[0-2][0-9]:[0-5][0-9]$", "example": "22:00"})
 class HourMinuteField(serializers.Field):
     """A local time of day as "HH:MM" (24 h)."""
 
@@ -141,6 +145,7 @@ def _json_depth_and_nul(value: Any, max_depth: int) -> str | None:
     return None
 
 
+@extend_schema_field({"type": ["object", "null"], "additionalProperties": True})
 class MessageDataField(serializers.Field):
     """Free-form ``data``: a JSON object, size- and depth-capped."""
 
@@ -164,6 +169,7 @@ class MessageDataField(serializers.Field):
         return value
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CustomerIdField(serializers.Field):
     """A customer id as it appears in the customer's JWT ``sub``: a string of 1 to CUSTOMER_ID_MAX_LENGTH characters."""
 
@@ -290,6 +296,7 @@ def inbox_item_data(item: InboxItem) -> dict[str, Any]:
     }
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CursorField(serializers.Field):
     default_error_messages = {"invalid": "This cursor is not valid; use a next_cursor value from this endpoint."}
 
@@ -335,6 +342,10 @@ class EmptyBodySerializer(StrictSerializer):
 
 
 # --- customer: preferences ----------------------------------------------------------------------
+@extend_schema_field({
+    "type": "object", "example": {"news": {"in_app": False}},
+    "additionalProperties": {"type": ["object", "null"], "additionalProperties": {"type": ["boolean", "null"]}},
+})
 class PreferencesField(serializers.Field):
     """``{category or "*": {channel: true | false | null}}``. null means "no choice of my own" (the
     workspace default applies); a whole category may be null too."""

@@ -4,13 +4,15 @@ service, render. Rules live in services.py and selectors.py; input formats in se
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers as drf_serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authplatform.conf import platform_settings
+from authplatform.openapi import error_responses
 from credentials.models import Role
-from notifications import selectors, services
+from notifications import openapi, selectors, services
 from notifications.pagination import encode_cursor
 from notifications.serializers import (
     CommunicationSettingsSerializer,
@@ -49,6 +51,9 @@ class ServerView(AcceptedCredentialsMixin, APIView):
 
 
 class InAppMessageSendView(ServerView):
+    @extend_schema(operation_id="in_app_message_send", request=InAppMessageSendSerializer,
+                   parameters=[openapi.IDEMPOTENCY_KEY_PARAMETER],
+                   responses={202: openapi.InAppMessageAcceptedSerializer, **error_responses(400, 401, 403, 404, 409)})
     def post(self, request):
         idempotency_key = idempotency_key_from_headers(request.headers)
         content = _validated(InAppMessageSendSerializer, request.data)
@@ -63,6 +68,8 @@ class InAppMessageSendView(ServerView):
 
 
 class InAppMessageStatusView(ServerView):
+    @extend_schema(operation_id="in_app_message_status",
+                   responses={200: openapi.InAppMessageStatusSerializer, **error_responses(401, 403, 404)})
     def get(self, request, message_id):
         sender = selectors.sender_for_request(request)
         message = selectors.in_app_message_get_for_sender(sender=sender, message_id=message_id, role=Role.READ)
@@ -81,6 +88,8 @@ class CustomerView(AcceptedCredentialsMixin, APIView):
 
 
 class InboxListView(CustomerView):
+    @extend_schema(operation_id="inbox_list", parameters=[InboxQuerySerializer],
+                   responses={200: openapi.InboxPageSerializer, **error_responses(400, 401)})
     def get(self, request):
         query = _validated(InboxQuerySerializer, request.query_params)
         page = selectors.inbox_items_list(
@@ -98,11 +107,15 @@ class InboxListView(CustomerView):
 
 
 class InboxUnreadCountView(CustomerView):
+    @extend_schema(operation_id="inbox_unread_count",
+                   responses={200: openapi.UnreadCountSerializer, **error_responses(401)})
     def get(self, request):
         return Response({"count": selectors.inbox_unread_count(**self.customer())})
 
 
 class InboxItemView(CustomerView):
+    @extend_schema(operation_id="inbox_item_get",
+                   responses={200: openapi.InboxItemSerializer, **error_responses(401, 404)})
     def get(self, request, message_id):
         return Response(inbox_item_data(selectors.inbox_item_get(**self.customer(), message_id=message_id)))
 
@@ -112,6 +125,7 @@ class InboxItemActionView(CustomerView):
 
     action_service = None  # set per URL
 
+    @extend_schema(request=None, responses={200: openapi.InboxItemSerializer, **error_responses(400, 401, 404)})
     def post(self, request, message_id):
         _validated(EmptyBodySerializer, request.data)
         item = type(self).action_service(**self.customer(), message_id=message_id)
@@ -135,12 +149,22 @@ class InboxUnarchiveView(InboxItemActionView):
 
 
 class InboxReadAllView(CustomerView):
+    @extend_schema(operation_id="inbox_read_all", request=None,
+                   responses={200: openapi.ReadAllSerializer, **error_responses(400, 401)})
     def post(self, request):
         _validated(EmptyBodySerializer, request.data)
         updated = services.inbox_mark_all_read(**self.customer())
         return Response({"updated": updated, "count": selectors.inbox_unread_count(**self.customer())})
 
 
+@extend_schema_view(
+    get=extend_schema(operation_id="preferences_get", responses={200: openapi.PreferencesSerializer,
+                                                                 **error_responses(401)}),
+    put=extend_schema(operation_id="preferences_replace", request=PreferencesInputSerializer,
+                      responses={200: openapi.PreferencesSerializer, **error_responses(400, 401)}),
+    patch=extend_schema(operation_id="preferences_update", request=PreferencesInputSerializer,
+                        responses={200: openapi.PreferencesSerializer, **error_responses(400, 401)}),
+)
 class PreferencesView(CustomerView):
     def get(self, request):
         return Response(self._data(selectors.customer_preferences_get(**self.customer())))
@@ -163,6 +187,14 @@ class PreferencesView(CustomerView):
                 "defaults": preferences.defaults}
 
 
+@extend_schema_view(
+    get=extend_schema(operation_id="communication_settings_get",
+                      responses={200: CommunicationSettingsSerializer, **error_responses(401)}),
+    put=extend_schema(operation_id="communication_settings_replace", request=CommunicationSettingsSerializer,
+                      responses={200: CommunicationSettingsSerializer, **error_responses(400, 401)}),
+    patch=extend_schema(operation_id="communication_settings_update", request=CommunicationSettingsSerializer,
+                        responses={200: CommunicationSettingsSerializer, **error_responses(400, 401)}),
+)
 class CommunicationSettingsView(CustomerView):
     def get(self, request):
         return Response(communication_settings_data(selectors.communication_settings_get(**self.customer())))

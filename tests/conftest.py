@@ -3,6 +3,7 @@ import os
 import pytest
 
 from tests import secret_scan
+from tests.openapi_conformance import conformance
 from tests.live import LiveServer, api_client
 
 requires_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (second CI pass)")
@@ -35,9 +36,20 @@ def secrets_never_logged(secret_scan_session, request):
         pytest.fail(secret_scan.report(leaks), pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def answers_match_the_openapi_schema():
+    """After each test: every API answer it got is one the schema describes (tests/openapi_conformance.py)."""
+    yield  # (what a module fixture's requests broke is reported by the first test after it)
+    violations = conformance.take_violations()
+    if violations:
+        pytest.fail("API answers that break the OpenAPI schema:\n" + "\n".join(violations[:30]), pytrace=False)
+
+
 def pytest_terminal_summary(terminalreporter):
     if secret_scan.scanner.counts:
         terminalreporter.write_line(f"secret scan: {secret_scan.scanner.summary()}")
+    if conformance.counts:
+        terminalreporter.write_line(f"OpenAPI conformance: {conformance.summary()}")
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests import secret_scan
+from tests.openapi_conformance import conformance
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = ROOT / "tests" / "js"
@@ -136,11 +137,20 @@ def random_loopback() -> str:
     return f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(254) + 1}.{secrets.randbelow(253) + 2}"
 
 
+def http_event_hooks() -> dict[str, list]:
+    """What every test client of the API does with each request and response: the secret scan collects
+    them (tests/secret_scan.py), and each answer is checked against the OpenAPI schema
+    (tests/openapi_conformance.py)."""
+    hooks = secret_scan.http_event_hooks()
+    hooks["response"].append(conformance.observe)
+    return hooks
+
+
 def api_client(server: LiveServer, ip: str | None = None) -> httpx.Client:
     """An httpx client for ``server``'s /api/v1/, connecting from ``ip`` (random loopback by default)."""
     ip = ip or random_loopback()
     client = httpx.Client(base_url=f"{server.api}/", timeout=30, transport=httpx.HTTPTransport(local_address=ip),
-                          event_hooks=secret_scan.http_event_hooks())
+                          event_hooks=http_event_hooks())
     client.source_ip = ip  # what the server sees as the client IP
     return client
 

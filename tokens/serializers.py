@@ -13,7 +13,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
     """``{id, created, accessed, comment}``: an API key as the ``rokka`` client lists it."""
 
     created = serializers.DateTimeField(source="created_at", read_only=True)
-    accessed = serializers.DateTimeField(source="last_used_at", read_only=True)
+    accessed = serializers.DateTimeField(source="last_used_at", read_only=True, allow_null=True)  # null: never used
 
     class Meta:
         model = ApiKey

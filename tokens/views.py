@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from authplatform.client_ip import client_ip
 from authplatform.errors import APIError
+from authplatform.openapi import error_responses
 from credentials import services as credential_services
 from credentials.audit import Actor
 from credentials.models import ApiKey, Membership, Workspace
@@ -65,6 +66,8 @@ WORKSPACE_SCHEMA = inline_serializer("WorkspaceForCaller", {
 MEMBERSHIP_SCHEMA = inline_serializer("WorkspaceMembership", {
     "user_id": serializers.UUIDField(), "email": serializers.EmailField(), "role": serializers.CharField(),
 }, many=True)
+# An API key is refused with 403 (the seed's rule), an API token with 401; 400 for a bad Api-Version or body.
+API_USER_ERRORS = error_responses(400, 401, 403)
 
 
 class ApiUserView(APIView):
@@ -93,7 +96,7 @@ class ApiUserView(APIView):
 class UserView(ApiUserView):
     """``GET user``: ``{user_id, email, api_keys}``."""
 
-    @extend_schema(responses=USER_SCHEMA)
+    @extend_schema(responses={200: USER_SCHEMA, **API_USER_ERRORS})
     def get(self, request):
         return Response({
             "user_id": str(request.user.pk),
@@ -105,11 +108,11 @@ class UserView(ApiUserView):
 class ApiKeyListView(ApiUserView):
     """``GET user/apikeys``: a bare array of the user's active keys; ``POST``: add one."""
 
-    @extend_schema(responses=ApiKeySerializer(many=True))
+    @extend_schema(responses={200: ApiKeySerializer(many=True), **API_USER_ERRORS})
     def get(self, request):
         return Response(ApiKeySerializer(self.active_keys(), many=True).data)
 
-    @extend_schema(request=ApiKeyCreateSerializer, responses={201: NewApiKeySerializer})
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: NewApiKeySerializer, **API_USER_ERRORS})
     def post(self, request):
         data = ApiKeyCreateSerializer(data=request.data if isinstance(request.data, dict) else {})
         data.is_valid(raise_exception=True)
@@ -122,7 +125,8 @@ class ApiKeyListView(ApiUserView):
 class ApiKeyDetailView(ApiUserView):
     """``DELETE user/apikeys/{id}``: 204; 404 when it is not one of the caller's active keys."""
 
-    @extend_schema(responses={204: OpenApiResponse(description="Deleted.")})
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted."), **API_USER_ERRORS,
+                              **error_responses(404, 409)})
     def delete(self, request, key_id: str):
         try:
             pk = uuid.UUID(key_id)
@@ -139,7 +143,7 @@ class ApiKeyDetailView(ApiUserView):
 class CurrentApiKeyView(ApiUserView):
     """``GET user/apikeys/current``: the key this request authenticated with (directly or via a token)."""
 
-    @extend_schema(responses=ApiKeySerializer)
+    @extend_schema(responses={200: ApiKeySerializer, **API_USER_ERRORS})
     def get(self, request):
         return Response(ApiKeySerializer(request.auth.api_key).data)
 
@@ -147,11 +151,11 @@ class CurrentApiKeyView(ApiUserView):
 class ApiTokenView(ApiUserView):
     """``GET|POST user/apikeys/token``: ``{token, payload}``; options in the query string or a JSON body."""
 
-    @extend_schema(parameters=[TokenOptionsSerializer], responses=TOKEN_SCHEMA)
+    @extend_schema(parameters=[TokenOptionsSerializer], responses={200: TOKEN_SCHEMA, **API_USER_ERRORS})
     def get(self, request):
         return self._mint(request)
 
-    @extend_schema(request=TokenOptionsSerializer, responses=TOKEN_SCHEMA)
+    @extend_schema(request=TokenOptionsSerializer, responses={200: TOKEN_SCHEMA, **API_USER_ERRORS})
     def post(self, request):
         return self._mint(request)
 
@@ -180,7 +184,7 @@ class CustomerMeView(AcceptedCredentialsMixin, APIView):
     authentication_classes = [CustomerJWTAuthentication]
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=CUSTOMER_SCHEMA)
+    @extend_schema(responses={200: CUSTOMER_SCHEMA, **error_responses(401)})
     def get(self, request):
         customer = request.user
         return Response({
@@ -215,7 +219,7 @@ class WorkspaceView(ServerToServerView):
 
     permission_classes = [IsAuthenticated, WorkspaceRolePermission.of("read")]
 
-    @extend_schema(responses=WORKSPACE_SCHEMA)
+    @extend_schema(responses={200: WORKSPACE_SCHEMA, **error_responses(401, 403, 404)})
     def get(self, request, code: str):
         workspace = self.workspace()
         caller = request.user
@@ -237,7 +241,7 @@ class WorkspaceMembershipsView(ServerToServerView):
 
     permission_classes = [IsAuthenticated, WorkspaceRolePermission.of("admin")]
 
-    @extend_schema(responses=MEMBERSHIP_SCHEMA)
+    @extend_schema(responses={200: MEMBERSHIP_SCHEMA, **error_responses(401, 403, 404)})
     def get(self, request, code: str):
         memberships = Membership.objects.filter(workspace=self.workspace()).select_related("user").order_by("created_at")
         return Response([
