@@ -11,8 +11,9 @@ only) and sends no WebSocket pings of its own (the servers' pings are answered b
 Modes (config ``mode``):
 - ``hold``: warm up, read the server's RSS, open ``n`` sockets with at most ``concurrency`` handshakes
   in flight, print a ``connected`` line, keep them open ``hold`` seconds, print a ``held`` line.
-- ``fanout``: open one socket per customer, then ``sends`` times: POST the trigger (or, for the floor,
-  send a broadcast request on a control socket) and time each socket's first message after it.
+- ``fanout``: open one socket per customer, then ``sends`` times: POST the trigger from another
+  process (bench/sender.py, which times the answer) or, for the floor, send a broadcast request on a
+  control socket, and time each socket's first message after it.
 - ``revoke``: open ``n`` sockets over ``urls``, print ``connected``, run ``revoke_argv`` (a command that
   revokes the tokens' signing key and prints ``{"returned_at": unix time}`` when the call returned),
   wait until every socket is closed (at most ``wait`` s) and print ``revoked``: how many got
@@ -180,28 +181,32 @@ class Gen:
         emit({"phase": "connected", "ok": ok, "seconds": seconds, "errors": dict(self.errors)})
         await asyncio.sleep(cfg.get("pause", 0.3))
         runs = []
-        control = None
+        control = sender = None
         if cfg["kind"] == "ws":
             control = await connect(cfg["urls"][0], compression=None, ping_interval=None, max_size=2**22)
-        import httpx  # only here: it is slow to import, and hold mode has no use for it
-
-        async with httpx.AsyncClient(timeout=60) as http:
+        else:  # the send call comes from another process (bench/sender.py says why)
+            sender = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.sender",
+                                                          stdin=asyncio.subprocess.PIPE,
+                                                          stdout=asyncio.subprocess.PIPE)
+            trigger = (json.dumps(cfg["trigger"]) + "\n").encode()
+        try:
             for run in range(cfg["sends"]):
                 for s in self.socks:
                     s.got_at = None
                 self.got, self.expected = 0, ok
                 self.all_got = asyncio.Event()
                 self.armed = True
-                t0 = time.perf_counter()
                 status, body = None, ""
                 if control is not None:
+                    t0 = time.perf_counter()
                     await control.send("broadcast:" + json.dumps(cfg["message"]))
-                    status = 0
+                    status, responded = 0, time.perf_counter() - t0
                 else:
-                    t = cfg["trigger"]
-                    resp = await http.post(t["url"], headers=t.get("headers", {}), json=t["json"])
-                    status, body = resp.status_code, resp.text[:300]
-                responded = time.perf_counter() - t0
+                    sender.stdin.write(trigger)
+                    await sender.stdin.drain()
+                    answer = json.loads(await sender.stdout.readline())
+                    t0, status, body = answer["t0"], answer["status"], answer["body"]
+                    responded = answer["response_ms"] / 1000
                 # Wait for every socket, but give up once nothing has arrived for `quiet` seconds
                 # (lost messages must not cost the whole `wait`).
                 deadline, seen = time.perf_counter() + cfg.get("wait", 15), -1
@@ -215,15 +220,18 @@ class Gen:
                         pass
                 self.armed = False
                 lat = sorted((s.got_at - t0) * 1000 for s in self.socks if s.got_at is not None)
-                runs.append({"status": status, "body": body if status and status >= 300 else "",
+                runs.append({"status": status, "body": body,
                              "response_ms": responded * 1000, "delivered": len(lat), "expected": ok,
                              "latencies_ms": lat})
                 await asyncio.sleep(cfg.get("pause", 0.3))
-        if control is not None:
-            control.transport.abort()
+        finally:
+            if control is not None:
+                control.transport.abort()
+            if sender is not None:
+                sender.stdin.close()
+                await sender.wait()
         emit({"phase": "fanout", "runs": runs})
         await self.close_all()
-
 
     async def revoke(self) -> None:
         cfg = self.cfg
