@@ -73,3 +73,4 @@ class PlatformSchemaGenerator(SchemaGenerator):
         view = super().create_view(callback, method, request)
         view.versioning_class = None
         return view
+

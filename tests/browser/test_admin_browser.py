@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.browser.conftest import CHROMIUM
 
 from credentials import selectors, services
 from credentials.audit import CLI
@@ -31,45 +31,13 @@ from credentials.models import (
     User,
 )
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# As root in a container: no sandbox, no GPU, and none of the browser's own network traffic.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WAIT_MS = 10_000
+pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
 pytestmark = [
     pytest.mark.live,
     pytest.mark.django_db(transaction=True),  # the server process sees what the test writes
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (make test installs it)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser_context():
-    """One Chromium for the module, on a fresh profile; each test starts with no cookies."""
-    profile = tempfile.mkdtemp(prefix="admin-browser-")
-    # Playwright's sync API keeps an event loop set in this thread, between calls too, so Django takes
-    # every ORM call of these tests for one made inside a coroutine. None is: the loop only runs while
-    # a Playwright call waits. (Only for this module: restored when it ends.)
-    allow_before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
-        )
-        context.set_default_timeout(WAIT_MS)
-        try:
-            yield context
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
-            if allow_before is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-            else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = allow_before
 
 
 def signed_in(context, server):
