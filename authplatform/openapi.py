@@ -47,9 +47,10 @@ assert set(ERROR_MEANINGS) <= set(STATUS_REASONS)
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    """Error responses for ``extend_schema(responses=...)``; 429 and 503 can answer any operation."""
+    """Error responses for ``extend_schema(responses=...)``. Any operation can answer 400 (an
+    ``Api-Version`` other than 1, a malformed request), 429 and 503."""
     return {status: OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[status])
-            for status in sorted({*statuses, 429, 503})}
+            for status in sorted({*statuses, 400, 429, 503})}
 
 
 API_VERSION_PARAMETER = OpenApiParameter(

@@ -102,7 +102,7 @@ class QueryBooleanField(serializers.Field):
         return value
 
 
-@extend_schema_field({"type": ["string", "null"], "pattern": "^[0-2][0-9]:[0-5][0-9]$", "example": "22:00"})
+@extend_schema_field({"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$", "example": "22:00"})
 class HourMinuteField(serializers.Field):
     """A local time of day as "HH:MM" (24 h)."""
 
@@ -145,7 +145,7 @@ def _json_depth_and_nul(value: Any, max_depth: int) -> str | None:
     return None
 
 
-@extend_schema_field({"type": ["object", "null"], "additionalProperties": True})
+@extend_schema_field({"type": "object", "additionalProperties": True})
 class MessageDataField(serializers.Field):
     """Free-form ``data``: a JSON object, size- and depth-capped."""
 
