@@ -185,11 +185,18 @@ class WebSocketFactory(ws_protocol.WebSocketFactory):
 
 
 class Server(daphne.server.Server):
-    """daphne's server with the factories above.
+    """daphne's server with the factories above, and without daphne's access log.
 
     ``Server.run`` creates daphne's two factories, assigns them to these attributes and then uses
     them (listens with one, configures the other); the setters put ours in their place.
+    The access log is the application's (authplatform/request_log.py: one record per request, in the
+    log's format, with the credential and the request id); daphne's would repeat it on stdout in a
+    format of its own, and as plain text in a JSON log.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["action_logger"] = None
+        super().__init__(*args, **kwargs)
 
     @property
     def http_factory(self) -> HTTPFactory:

@@ -53,7 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "authplatform.middleware.JSONErrorMiddleware",  # outermost: every error leaves as the JSON body
+    "authplatform.request_log.RequestLogMiddleware",  # outermost: logs the answer as it leaves
+    "authplatform.middleware.JSONErrorMiddleware",  # every error leaves as the JSON body
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -237,11 +238,27 @@ if env_bool("SECURE_SSL", False):
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- logging: secrets never reach a log line; request bodies and auth headers are not logged ------
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), the request id and the request log's
+# fields as keys (authplatform/request_log.py); "text" (the default) stays readable on a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"without_traceback": {"()": "authplatform.log_filters.WithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "without_traceback": {"()": "authplatform.log_filters.WithoutTraceback"},
+        "request_id": {"()": "authplatform.request_log.RequestIdFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},

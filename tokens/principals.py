@@ -35,6 +35,13 @@ class ClientPrincipal:
     def pk(self) -> str:
         return f"client:{self.client.client_key}"
 
+    # What the request log names (authplatform/request_log.py): the credential, never its secret.
+    credential_kind = "client"
+
+    @property
+    def credential_id(self) -> str:
+        return self.client.client_key
+
     def __str__(self) -> str:
         return f"client {self.client.client_key}"
 
@@ -56,6 +63,12 @@ class CustomerPrincipal:
     def pk(self) -> str:
         return f"customer:{self.workspace.code}:{self.product_space.code}:{self.customer_id}"
 
+    credential_kind = "customer_jwt"
+
+    @property
+    def credential_id(self) -> str:
+        return str(self.signing_key.kid)  # the signing key; the customer id is the app's business
+
     def __str__(self) -> str:
         return f"customer {self.customer_id} of {self.workspace.code}/{self.product_space.code}"
 
@@ -70,3 +83,11 @@ class ApiKeyAuth:
     @property
     def via_token(self) -> bool:
         return self.token_payload is not None
+
+    @property
+    def credential_kind(self) -> str:
+        return "api_token" if self.via_token else "api_key"
+
+    @property
+    def credential_id(self) -> str:
+        return str(self.api_key.pk)  # a token's key: its tokens carry no id of their own worth logging
