@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import httpx
 import pytest
@@ -74,3 +75,56 @@ def test_the_schema_and_its_pages_are_served_without_credentials(daphne_server):
         # Assets from our own static files (drf-spectacular-sidecar), never from a CDN.
         assert f"/static/drf_spectacular_sidecar/{asset}/" in html.text
         assert "cdn" not in html.text.lower() and "https://" not in html.text
+
+
+# Where a reason is written in the code that answers HTTP (live/ answers on sockets: README "Live delivery").
+HTTP_PACKAGES = ("authplatform", "credentials", "tokens", "notifications")
+RAISERS = {"CredentialRefused", "InvalidInput", "ObjectNotFound", "NotPermitted", "Conflict", "DomainError"}
+
+
+def _reasons_in_code() -> dict[str, str]:
+    import ast
+    from pathlib import Path
+
+    from tests.live import ROOT
+
+    found: dict[str, str] = {}
+
+    def note(node, where: Path) -> None:
+        # Reasons are snake_case codes (an audit entry's reason= is a sentence, and not one of them).
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"[a-z]+(_[a-z]+)*",
+                                                                                             node.value):
+            found.setdefault(node.value, f"{where.relative_to(ROOT)}:{node.lineno}")
+
+    for package in HTTP_PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call):
+                    name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                    for keyword in node.keywords:
+                        if keyword.arg == "reason":
+                            note(keyword.value, path)
+                    if name in RAISERS and node.args:
+                        note(node.args[0], path)
+                    if name in ("error_response", "error_body") and len(node.args) >= 3:
+                        note(node.args[2], path)
+                elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target = node.targets[0]
+                    if isinstance(target, ast.Name) and target.id == "reason":  # a class's default reason
+                        note(node.value, path)
+                    if isinstance(target, ast.Name) and target.id.endswith(("REASONS", "REASON_OVERRIDES")) \
+                            and isinstance(node.value, ast.Dict) and target.id != "ERROR_REASONS":
+                        for value in node.value.values:  # status or exception → reason
+                            note(value, path)
+    return found
+
+
+def test_every_reason_the_code_answers_with_is_in_the_schema():
+    from authplatform.openapi import ERROR_REASONS
+
+    in_code = _reasons_in_code()
+    assert len(in_code) >= 40
+    missing = {reason: where for reason, where in in_code.items() if reason not in ERROR_REASONS}
+    assert not missing, f"reasons the schema's Error component does not list: {missing}"
