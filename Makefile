@@ -19,9 +19,15 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-.PHONY: venv run test node chromium clean
+# npm packages of the runnable examples (examples/README.md), which tests/examples runs.
+examples/node_modules/.installed: examples/package.json examples/package-lock.json
+	cd examples && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: venv run test node examples chromium clean
 venv: $(VENV)/.installed
 node: tests/js/node_modules/.installed
+examples: examples/node_modules/.installed
 
 # Debian's Chromium, which the admin's browser tests (tests/browser, Playwright) drive; Playwright's own
 # browser download is not used. Installed on first use only.
@@ -33,11 +39,11 @@ run: venv
 	$(BIN)/python manage.py ensureadmin --url http://$(HOST):$(PORT)/admin/
 	$(BIN)/python -m authplatform.server -b $(HOST) -p $(PORT) authplatform.asgi:application
 
-test: venv node chromium
+test: venv node examples chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) tests/js/node_modules
+	rm -rf $(VENV) tests/js/node_modules examples/node_modules
 
 # --- benchmarks (bench/README.md): `make bench` (~10-15 min) or `make bench-quick` (< 1 min) -----
 # Bench-only packages (pyproject's `bench` extra) and wrk (Debian) are installed on first use only.
