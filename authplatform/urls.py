@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from authplatform import health
-from authplatform.api_docs import RedocView, SwaggerView
+from authplatform.api_docs import RedocView, SwaggerView, asyncapi_document
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/redoc/", RedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/v1/asyncapi.yaml", asyncapi_document, name="asyncapi"),  # the Socket.IO protocol (docs/asyncapi.yaml)
 ]
 
 handler500 = "authplatform.errors.handler500"

@@ -3,6 +3,7 @@ import os
 import pytest
 
 from tests import secret_scan
+from tests.asyncapi_conformance import asyncapi
 from tests.openapi_conformance import conformance
 from tests.live import LiveServer, api_client
 
@@ -37,12 +38,17 @@ def secrets_never_logged(secret_scan_session, request):
 
 
 @pytest.fixture(autouse=True)
-def answers_match_the_openapi_schema():
-    """After each test: every API answer it got is one the schema describes (tests/openapi_conformance.py)."""
+def answers_match_the_documents():
+    """After each test: every API answer it got is one the OpenAPI schema describes
+    (tests/openapi_conformance.py), every socket event one docs/asyncapi.yaml describes
+    (tests/asyncapi_conformance.py)."""
     yield  # (what a module fixture's requests broke is reported by the first test after it)
     violations = conformance.take_violations()
     if violations:
         pytest.fail("API answers that break the OpenAPI schema:\n" + "\n".join(violations[:30]), pytrace=False)
+    violations = asyncapi.take_violations()
+    if violations:
+        pytest.fail("Socket.IO events that break docs/asyncapi.yaml:\n" + "\n".join(violations[:30]), pytrace=False)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -50,6 +56,8 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"secret scan: {secret_scan.scanner.summary()}")
     if conformance.counts:
         terminalreporter.write_line(f"OpenAPI conformance: {conformance.summary()}")
+    if asyncapi.counts:
+        terminalreporter.write_line(f"AsyncAPI conformance: socket events checked: {asyncapi.counts['socket events checked']}")
 
 
 @pytest.fixture(scope="session")

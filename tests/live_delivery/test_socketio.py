@@ -36,6 +36,7 @@ from django.db import connections
 from credentials import services as credential_services
 from credentials.audit import CLI
 from credentials.models import CustomerSigningKey, ProductSpace, User, Workspace
+from tests.asyncapi_conformance import asyncapi
 from tests.live import JS_DIR, LiveServer
 from tests.live import random_loopback
 
@@ -181,6 +182,8 @@ class PyClient:
         @sio.event
         async def connect_error(data=None):
             self.events.append(("connect_error", data))
+            if isinstance(data, dict):  # the server's CONNECT_ERROR (a failed handshake is a string)
+                asyncapi.observe("connect_error", data)
 
         @sio.event
         async def disconnect(reason=None):
@@ -189,6 +192,7 @@ class PyClient:
         @sio.on("*")
         async def any_event(event, *args):
             self.events.append((event, args[0] if args else None))
+            asyncapi.observe(event, args[0] if args else None)  # as docs/asyncapi.yaml says it is
 
     async def connect(self, server: LiveServer, token: str | None, *, path: str = SOCKET_PATH,
                       auth: Any = None, namespaces: list[str] | None = None) -> bool:
