@@ -36,6 +36,10 @@ from __future__ import annotations
 
 import daphne.server  # isort:skip  (installs Twisted's asyncio reactor: before anything imports Twisted's)
 
+from authplatform.fastpaths import twisted_writes  # isort:skip
+
+twisted_writes.install()  # one send() per connection per loop turn (see the module)
+
 import json
 from http import HTTPStatus
 

@@ -18,6 +18,7 @@ socket.io-client answers by reconnecting.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, Coroutine
@@ -69,6 +70,15 @@ __all__ = ["SocketIOConsumer", "SESSION_ENDED_EVENT", "TOKEN_EXPIRED"]
 
 TOKEN_FORMAT_MESSAGE = "Send the customer JWT as auth: { token: 'Bearer <jwt>' } in the Socket.IO connection."
 AUTH_UNAVAILABLE_MESSAGE = "The token could not be checked just now; try again shortly."
+
+
+@functools.lru_cache(maxsize=16)
+def _session_end_messages(reason: str, message: str) -> tuple[dict, dict, dict]:
+    """``sessionEnded`` with its reason, the namespace's DISCONNECT, and a normal close, as ASGI
+    messages; the same for every socket that ends for the same reason (the server only reads them)."""
+    return ({"type": "websocket.send", "text": event_frame(SESSION_ENDED_EVENT, {"reason": reason, "message": message})},
+            {"type": "websocket.send", "text": disconnect_frame()},
+            {"type": "websocket.close", "code": int(CloseCode.NORMAL)})
 
 
 def verify_or_count_failure(token: str, ip: IPAddress | None) -> CustomerPrincipal:
@@ -261,14 +271,23 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     # --- ending a session ---------------------------------------------------------------------
     async def end_session(self, reason: str, message: str) -> None:
         """Tell the client why, disconnect the namespace (socket.io-client then does not reconnect on
-        its own: it needs a new token), and close the socket."""
+        its own: it needs a new token), and close the socket.
+
+        A revocation runs this for thousands of sockets in a row, so it hands the three ASGI messages
+        (built once per reason) straight to the server, without the consumer's per-frame wrappers."""
         if self.session is None or self._closing:
             return
+        self._closing = True
+        send = self.base_send
+        ended, disconnect, close = _session_end_messages(reason, message)
         try:
-            await self._send_frame(event_frame(SESSION_ENDED_EVENT, {"reason": reason, "message": message}))
-            await self._send_frame(disconnect_frame())
+            await send(ended)
+            await send(disconnect)
         finally:
-            await self._close(CloseCode.NORMAL)
+            try:
+                await send(close)
+            except Exception:
+                logger.debug("Closing Socket.IO connection %s failed.", self.engine_sid, exc_info=True)
 
     async def _leave_session(self) -> None:
         session, self.session = self.session, None
