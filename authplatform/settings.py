@@ -4,6 +4,7 @@ Production: set DEBUG=0, SECRET_KEY, AUTHPLATFORM_PEPPER, AUTHPLATFORM_KEY_ENCRY
 ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (see README "Configuration").
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "authplatform.request_log.RequestLogMiddleware",  # outermost: logs the answer as it leaves
+    "authplatform.metrics.RequestMetricsMiddleware",  # counts it (authplatform/metrics.py)
     "authplatform.middleware.JSONErrorMiddleware",  # every error leaves as the JSON body
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -238,6 +240,14 @@ if env_bool("SECURE_SSL", False):
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- logging: secrets never reach a log line; request bodies and auth headers are not logged ------
+# /metrics (authplatform/metrics.py): loopback only unless METRICS_ALLOWED widens it, or a scraper sends
+# Authorization: Bearer METRICS_TOKEN. Never public by default.
+METRICS_ALLOWED = tuple(
+    ipaddress.ip_network(item.strip(), strict=False)
+    for item in os.environ.get("METRICS_ALLOWED", "127.0.0.0/8,::1/128").split(",") if item.strip()
+)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # LOG_FORMAT=json: one JSON object per line (python-json-logger), the request id and the request log's
 # fields as keys (authplatform/request_log.py); "text" (the default) stays readable on a terminal.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")

@@ -3,11 +3,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from authplatform import health
+from authplatform.metrics import metrics_view
 from authplatform.api_docs import RedocView, SwaggerView, asyncapi_document
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus; METRICS_ALLOWED / METRICS_TOKEN only
     path("admin/", admin.site.urls),
     path("api/v1/", include("tokens.urls")),
     path("api/v1/", include("notifications.urls")),

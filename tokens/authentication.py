@@ -19,6 +19,7 @@ from rest_framework.versioning import BaseVersioning
 
 from authplatform.client_ip import client_ip
 from authplatform.errors import APIError, CredentialRefused, InvalidCredentials
+from authplatform.metrics import authentication_count
 from credentials import selectors
 from credentials.models import api_key_format
 from credentials.services import last_used_touch
@@ -48,16 +49,18 @@ def too_many_failures_message(wait: int) -> str:
 
 
 def credentials_refused(
-    request, message: str, *, reason: str, status_code: int = 401, challenge: str | None = None
+    request, message: str, *, kind: str, reason: str, status_code: int = 401, challenge: str | None = None
 ) -> APIError:
-    """The error for a presented but wrong credential: 401 (or 403 for API keys) with
-    ``invalid_authentication``, or 429 once the client IP has failed too often."""
+    """The error for a presented but wrong credential of ``kind``: 401 (or 403 for API keys) with
+    ``invalid_authentication``, or 429 once the client IP has failed too often. Counted in metrics."""
     wait = auth_failure_register(client_ip(request))
     if wait is not None:
+        authentication_count(kind=kind, outcome="throttled")
         return APIError(
             too_many_failures_message(wait), reason=TOO_MANY_FAILURES, status_code=429, invalid_authentication=True,
             headers={"Retry-After": str(wait)},
         )
+    authentication_count(kind=kind, outcome="refused", reason=reason)
     headers = {"WWW-Authenticate": challenge} if status_code == 401 and challenge else None
     return APIError(message, reason=reason, status_code=status_code, invalid_authentication=True, headers=headers)
 
@@ -83,11 +86,12 @@ class ApiVersionHeaderVersioning(BaseVersioning):
         return "1"
 
 
-def _bearer(request, challenge: str) -> str | None:
+def _bearer(request, challenge: str, kind: str) -> str | None:
     try:
         return request_bearer_token(request)
     except InvalidCredentials as exc:  # "Bearer" with not exactly one token
-        raise credentials_refused(request, str(exc.detail), reason=exc.reason, challenge=challenge) from None
+        raise credentials_refused(request, str(exc.detail), kind=kind, reason=exc.reason,
+                                  challenge=challenge) from None
 
 
 def _presented_bearer(request) -> str | None:
@@ -128,6 +132,7 @@ class ClientCredentialsAuthentication(BaseAuthentication):
     """Server-to-server: ``x-client-key`` + ``x-client-secret``. Failure is 401."""
 
     credential_name = "client credentials (x-client-key and x-client-secret)"
+    credential_kind = "client"  # in metrics, as tokens/principals.py names it in the request log
 
     @staticmethod
     def presented(request) -> bool:
@@ -139,15 +144,18 @@ class ClientCredentialsAuthentication(BaseAuthentication):
         if key is None and secret is None:
             return None
         if not key or not secret:
-            raise credentials_refused(request, "Send both x-client-key and x-client-secret.",
-                                      reason="client_credentials_incomplete", challenge=self.authenticate_header(request))
+            raise credentials_refused(request, "Send both x-client-key and x-client-secret.", kind=self.credential_kind,
+                                      reason="client_credentials_incomplete",
+                                      challenge=self.authenticate_header(request))
         match = selectors.client_secret_match(client_key=key, client_secret=secret)
         if match is None:
             raise credentials_refused(request, "The client key or secret is wrong, revoked or expired.",
-                                      reason="invalid_client_credentials", challenge=self.authenticate_header(request))
+                                      kind=self.credential_kind, reason="invalid_client_credentials",
+                                      challenge=self.authenticate_header(request))
         last_used_touch(match)
         last_used_touch(match.client)
         principal = ClientPrincipal(client=match.client, secret=match)
+        authentication_count(kind=self.credential_kind, outcome="success")
         return principal, principal
 
     def authenticate_header(self, request):
@@ -162,6 +170,7 @@ class ApiKeyAuthentication(BaseAuthentication):
     """
 
     credential_name = "an API key (Api-Key)"
+    credential_kind = "api_key"
 
     @staticmethod
     def presented(request) -> bool:
@@ -173,12 +182,14 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         key = key.strip()
         if api_key_format(key) is None:
-            raise credentials_refused(request, CREDENTIALS_NOT_SUPPLIED, reason="api_key_malformed", status_code=403)
+            raise credentials_refused(request, CREDENTIALS_NOT_SUPPLIED, kind=self.credential_kind,
+                                      reason="api_key_malformed", status_code=403)
         api_key = selectors.api_key_match(key=key)
         if api_key is None:
             raise credentials_refused(request, "The API key is not valid: it is unknown, deleted or rotated.",
-                                      reason="invalid_api_key", status_code=403)
+                                      kind=self.credential_kind, reason="invalid_api_key", status_code=403)
         last_used_touch(api_key)
+        authentication_count(kind=self.credential_kind, outcome="success")
         return api_key.user, ApiKeyAuth(api_key=api_key)
 
 
@@ -190,6 +201,7 @@ class ApiTokenAuthentication(BaseAuthentication):
     """
 
     credential_name = "an API token (Authorization: Bearer, minted from an API key)"
+    credential_kind = "api_token"
 
     @staticmethod
     def presented(request) -> bool:
@@ -199,15 +211,16 @@ class ApiTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         if API_KEY_HEADER in request.META:
             return None  # the API key wins when both are sent (seed)
-        token = _bearer(request, self.authenticate_header(request))
+        token = _bearer(request, self.authenticate_header(request), self.credential_kind)
         if token is None or token_kind(token) == "customer":
             return None
         try:
             verified = api_token_verify(token, ip=client_ip(request))
         except CredentialRefused as exc:
-            raise credentials_refused(request, exc.message, reason=exc.reason,
+            raise credentials_refused(request, exc.message, kind=self.credential_kind, reason=exc.reason,
                                       challenge=self.authenticate_header(request)) from None
         last_used_touch(verified.api_key)
+        authentication_count(kind=self.credential_kind, outcome="success")
         return verified.api_key.user, ApiKeyAuth(api_key=verified.api_key, token_payload=verified.payload)
 
     def authenticate_header(self, request):
@@ -218,6 +231,7 @@ class CustomerJWTAuthentication(BaseAuthentication):
     """Customer-scoped: ``Authorization: Bearer <customer JWT>``. Failure is 401 with the reason."""
 
     credential_name = "a customer JWT (Authorization: Bearer)"
+    credential_kind = "customer_jwt"
 
     @staticmethod
     def presented(request) -> bool:
@@ -225,14 +239,15 @@ class CustomerJWTAuthentication(BaseAuthentication):
         return token is not None and token_kind(token) == "customer"
 
     def authenticate(self, request):
-        token = _bearer(request, self.authenticate_header(request))
+        token = _bearer(request, self.authenticate_header(request), self.credential_kind)
         if token is None or token_kind(token) == "api":
             return None  # absent, another scheme, or an API token for ApiTokenAuthentication
         try:
             principal = customer_jwt_verify(token)
         except CredentialRefused as exc:
-            raise credentials_refused(request, exc.message, reason=exc.reason,
+            raise credentials_refused(request, exc.message, kind=self.credential_kind, reason=exc.reason,
                                       challenge=self.authenticate_header(request)) from None
+        authentication_count(kind=self.credential_kind, outcome="success")
         return principal, principal.claims
 
     def authenticate_header(self, request):
