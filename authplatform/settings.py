@@ -194,8 +194,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Auth platform API",
     "DESCRIPTION": "Credentials (client key + secret, API keys, API tokens, customer JWTs) and the in-app "
-                   "notification API. Errors share one body (the Error component); the live Socket.IO "
-                   "protocol is described in the README, section \"Live delivery\".",
+                   "notification API. Errors share one body (the Error component). The live Socket.IO "
+                   "protocol is described as AsyncAPI at /api/v1/asyncapi.yaml.",
     "VERSION": "1",
     "OAS_VERSION": "3.1.0",
     "SCHEMA_PATH_PREFIX": "/api/v1",

@@ -16,6 +16,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 WAIT_MS = 10_000
 
 
+def screenshot(page, name: str) -> None:
+    """Save what the page shows as a test artifact (VAR_DIR/test-artifacts/screenshots/<name>.png): the
+    README's pictures of the admin and the API docs are taken from here."""
+    from django.conf import settings
+
+    folder = settings.VAR_DIR / "test-artifacts" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
+
+
 @pytest.fixture(scope="module")
 def browser_context():
     """One Chromium for the module, on a fresh profile; each test starts with no cookies."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import CHROMIUM, screenshot
 
 from credentials import selectors, services
 from credentials.audit import CLI
@@ -303,8 +303,7 @@ def test_credential_lists_fit_a_laptop_screen(browser_context, daphne_server_fac
         table, shown = page.evaluate("""() => [document.querySelector('#result_list').scrollWidth,
                                               document.querySelector('#changelist-form .results').clientWidth]""")
         assert table <= shown, (model.__name__, table, shown)
-        if os.environ.get("ADMIN_SCREENSHOTS"):  # a directory: look at the lists as an operator sees them
-            page.screenshot(path=os.path.join(os.environ["ADMIN_SCREENSHOTS"], f"{model._meta.model_name}.png"))
+        screenshot(page, f"admin-{model._meta.model_name}-list")  # the lists as an operator sees them
         header = page.locator("#result_list thead").inner_text().lower()
         assert "status" in header or model is AuditEvent, header
     page.close()

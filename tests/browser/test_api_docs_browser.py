@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import CHROMIUM, screenshot
 
 pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
@@ -61,6 +61,7 @@ def test_swagger_ui_shows_every_operation_offline(offline_page, docs_server):
     assert offline_page.locator(".opblock").count() == expected
     assert offline_page.get_by_text("/api/v1/in-app-messages", exact=True).count() >= 1
     assert offline_page.elsewhere == []
+    screenshot(offline_page, "api-docs-swagger-ui")
 
 
 def test_redoc_shows_every_operation_offline(offline_page, docs_server):
@@ -69,3 +70,4 @@ def test_redoc_shows_every_operation_offline(offline_page, docs_server):
     offline_page.locator('[data-section-id^="operation/"]').nth(expected - 1).wait_for(state="attached")
     assert offline_page.locator('[data-section-id^="operation/"]').count() == expected
     assert offline_page.elsewhere == []
+    screenshot(offline_page, "api-docs-redoc")
