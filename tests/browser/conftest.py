@@ -52,3 +52,13 @@ def browser_context():
                 os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
             else:
                 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = allow_before
+
+
+@pytest.fixture
+def admin_page(browser_context, daphne_server, transactional_db):
+    """A tab signed in to the shared server's admin as a new superuser, through the login page."""
+    from tests.browser.admin_steps import signed_in
+
+    page = signed_in(browser_context, daphne_server)
+    yield page
+    page.close()
