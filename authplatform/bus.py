@@ -1,10 +1,11 @@
 """The live bus: how a publication (a send's events, a revocation) reaches every server process.
 
-One publication per call, whatever the number of recipients: ``notify_customers`` (live/fanout.py)
-already has every (customer, frames) pair of a send and publishes them as one message. Each process
-delivers it to its own sockets from its in-process map (live/socketio_sessions.py). Which socket
-belongs to which customer or signing key never leaves the process: nothing in Redis to add, discard,
-renew or leave stale behind a crashed process.
+It is the transport under the Channels layer of live delivery (authplatform/layers.py), which
+consumers and senders use; nothing else publishes on it. One publication per call, whatever the
+number of recipients: a send's every (customer, frames) pair, or a revocation, is one message, and
+each process delivers it to its own sockets from its own groups (the layer's, kept in the process).
+Which socket belongs to which customer or signing key never leaves the process: nothing in Redis to
+add, discard, renew or leave stale behind a crashed process.
 
 - ``RedisBus`` (``REDIS_URL`` set): one ``PUBLISH`` per publication on one pub/sub channel, which
   every process ``SUBSCRIBE``s to, through redis-py's asyncio client. Pub/sub delivers to the
@@ -14,10 +15,6 @@ renew or leave stale behind a crashed process.
   sockets (4011) and refuses new ones; socket.io-client reconnects with backoff until it is back.
 - ``InProcessBus`` (no Redis, one process): the same publication handed to the same delivery code
   on the event loop, without encoding it.
-
-Channels' channel layer is not used for live delivery (CHANNEL_LAYERS is empty, so consumers get no
-channel of their own): nothing addresses a single consumer from outside its process, and a layer
-with groups per customer is what made a send cost thousands of Redis commands.
 
 ``publish`` is safe from any thread and never waits for delivery: in a server process it queues the
 publication for the event loop (one publisher task, so this process's publications keep their
@@ -158,6 +155,8 @@ class LiveBus:
 class InProcessBus(LiveBus):
     """One process, no Redis: the publisher task delivers each publication itself, in order."""
 
+    url = ""
+
     async def _send(self, batch: list[dict]) -> None:
         for publication in batch:
             self.stats.published += 1
@@ -292,9 +291,9 @@ def encode(publication: dict) -> str:
     return json.dumps(publication, separators=(",", ":"), ensure_ascii=False)
 
 
-def _make_bus() -> LiveBus:
-    url = getattr(settings, "REDIS_URL", "")
+def make_bus(url: str) -> LiveBus:
     return RedisBus(url) if url else InProcessBus()
 
 
-bus: LiveBus = _make_bus()
+bus: LiveBus = make_bus(getattr(settings, "REDIS_URL", ""))
+"""This process's bus (the default channel layer's transport)."""

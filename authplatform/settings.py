@@ -130,11 +130,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "credentials.User"
 
 # --- live delivery across processes ---------------------------------------------------------------
-# With REDIS_URL, authplatform/bus.py publishes each send once over Redis pub/sub to every server process;
-# without it, it delivers in this process only. Channels' channel layer is not used (see authplatform/bus.py):
-# consumers get no channel of their own.
+# One layer for both setups (authplatform/layers.py): groups kept in each process, each send one
+# publication on the live bus (authplatform/bus.py) -- one Redis PUBLISH to every server process with
+# REDIS_URL, handed to this process's event loop without it. Nothing about sockets is stored in Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CHANNEL_LAYERS: dict = {}
+CHANNEL_LAYERS = {"default": {"BACKEND": "authplatform.layers.LiveChannelLayer", "CONFIG": {"redis_url": REDIS_URL}}}
 
 # --- cache (failed-authentication throttle counters, tokens/throttle.py) ---------------------------
 # Shared through Redis when REDIS_URL is set, so every server process counts the same failures;

@@ -4,11 +4,10 @@ One ``SocketIOConsumer`` per WebSocket at ``/api/v1/wss/socket.io/``: Engine.IO 
 pings, max payload) carrying Socket.IO v5 on the default namespace. The customer authenticates on the
 Socket.IO CONNECT packet (``auth: {token: "Bearer <jwt>"}``), not on the HTTP upgrade, so a refusal
 reaches the client as ``connect_error`` with a readable message. Once connected the session is in
-this process's map under its customer and its signing key (live/socketio_sessions.py), through
-which the live bus (authplatform/bus.py) writes its events or ends it (key revoked); the token's
-``exp`` ends it too.
-The consumer has no channel-layer channel (CHANNEL_LAYERS is empty): nothing needs to address it
-from outside this process.
+two groups of this process's Channels layer (authplatform/layers.py): its customer's and its signing
+key's (live/socketio_sessions.py). What the layer delivers arrives as Channels intends, through the
+consumer's channel, to a handler named by the message type: ``live.frames`` (events to write, encoded
+once by the sender) and ``session.end`` (key revoked). The token's ``exp`` ends the session too.
 
 Nothing a client sends can crash the consumer: every bad frame closes the socket with a close code
 (socketio_protocol.CloseCode), and anything unexpected is logged and closes it with 4011, which
@@ -33,7 +32,6 @@ from authplatform.client_ip import IPAddress, scope_client_ip
 from authplatform.conf import platform_settings
 from authplatform.errors import CredentialRefused, InvalidCredentials
 from authplatform.fastpaths.consumers import DirectDispatchMixin
-from authplatform.bus import bus
 from live.fanout import customer_key
 from live.socketio_protocol import (
     DEFAULT_NAMESPACE,
@@ -139,7 +137,6 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def __call__(self, scope, receive, send) -> None:
-        bus.start()  # the bus serves from this (the server's) event loop
         try:
             await super().__call__(scope, receive, send)
         except Exception:
@@ -240,6 +237,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
         if self._closing or self.session is not None:
             return  # the socket went away, or connected, while its token was being checked
+        bus = self.channel_layer.bus
         if not bus.ready and not await bus.wait_ready(platform_settings.LIVE_REDIS_TIMEOUT_MS / 1000):
             # Without the bus's subscription the socket would look connected and hear nothing.
             # Closing makes the client retry with backoff until Redis is back; the inbox holds what
@@ -259,9 +257,21 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         logger.info("Socket.IO CONNECT from %s refused: %s.", scope_client_ip(self.scope), reason)
         await self._send_frame(connect_error_frame(message, reason))
 
-    # --- what the live bus delivers (live/socketio_sessions.py) -----------------------------------
+    # --- what the channel layer delivers (live/socketio_sessions.py) -----------------------------
+    async def live_frames(self, message: dict) -> None:
+        """``live.frames``: Socket.IO event frames for this customer, encoded once by the sender
+        (live/fanout.py), handed straight to the server (one socket write per loop turn for them all)."""
+        if self.session is not None and not self._closing:
+            send = self.base_send
+            for frame in message["frames"]:
+                await send({"type": "websocket.send", "text": frame})
+
+    async def session_end(self, message: dict) -> None:
+        """``session.end``: the session's signing key was revoked (or has otherwise ended)."""
+        await self.end_session(str(message.get("reason") or "session_ended"),
+                               str(message.get("message") or "The server ended this session."))
+
     async def send_frame(self, frame: str) -> None:
-        """A Socket.IO event frame for this customer, encoded once by the sender (live/fanout.py)."""
         if self.session is not None:
             await self._send_frame(frame)
 

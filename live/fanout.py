@@ -2,17 +2,17 @@
 
 The send API and the inbox endpoints call ``notify_customers`` after their transaction commits
 (``transaction.on_commit``), so whatever a socket receives is already stored. A call is one
-publication on the live bus (authplatform/bus.py: one Redis ``PUBLISH`` across processes, in-process
-on one)
-however many customers it names: each distinct frame once, and which customers get which frames.
-Each process then writes them to its own sockets of those customers (live/socketio_sessions.py).
-The call returns once the publication is handed to the event loop; it never waits for delivery and
-never raises. A publication that fails is logged and counted (``authplatform.bus.bus.stats``): the
-message is in the inbox and a reconnecting client fetches it from there (README "Live delivery": every
-``connect`` is the client's cue to resync).
+``group_send_many`` on the Channels layer (authplatform/layers.py: one publication on the live bus,
+one Redis ``PUBLISH`` across processes, in-process on one) however many customers it names: each
+distinct list of frames once, with the customers' groups that get it. Each process then hands it to
+its own sockets of those customers (live/socketio_sessions.py). The call returns once the publication
+is handed to the event loop; it never waits for delivery and never raises. A publication that fails
+is logged and counted (``authplatform.bus.bus.stats``): the message is in the inbox and a
+reconnecting client fetches it from there (README "Live delivery": every ``connect`` is the client's
+cue to resync).
 
-Customer keys are decided here and nowhere else: the Socket.IO consumer registers its session under
-``customer_key`` after authenticating.
+Customer keys are decided here and nowhere else: the Socket.IO consumer joins its customer's group
+(``customer_group(customer_key(...))``) after authenticating.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from authplatform.bus import bus
 from live.socketio_protocol import event_frame
-from live.socketio_sessions import EMIT, END_SESSIONS, SIGNING_KEY_REVOKED
+from live.socketio_sessions import FRAMES, SESSION_END, SIGNING_KEY_REVOKED, customer_group, kid_group, live_layer
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +61,8 @@ def notify_customers(notifications: Iterable[CustomerNotification]) -> None:
 
     Events travel as the Socket.IO frames the sockets send, encoded here once per distinct payload
     (a send gives 1,000 customers the same message); customers that get the same frames are listed
-    together, so a send's publication is its frames plus one list of customer keys per distinct
-    unread count.
+    together, so a send's publication is one ``live.frames`` message per distinct unread count, each
+    with its customers' groups.
     """
     frames: list[str] = []
     frame_index: dict[tuple[str, int], int] = {}  # (event, id(data)): notifications share one payload
@@ -83,14 +82,22 @@ def notify_customers(notifications: Iterable[CustomerNotification]) -> None:
         frames_by_customer.setdefault(customer, []).append(index)
     if not frames_by_customer:
         return
-    customers_by_frames: dict[tuple[int, ...], list[str]] = {}
+    groups_by_frames: dict[tuple[int, ...], list[str]] = {}
     for customer, indices in frames_by_customer.items():
-        customers_by_frames.setdefault(tuple(indices), []).append(customer)
-    bus.publish({"t": EMIT, "frames": frames,
-                 "to": [[list(indices), customers] for indices, customers in customers_by_frames.items()]})
+        groups_by_frames.setdefault(tuple(indices), []).append(customer_group(customer))
+    try:
+        live_layer().group_send_many_nowait(
+            ({"type": FRAMES, "frames": [frames[i] for i in indices]}, groups)
+            for indices, groups in groups_by_frames.items())
+    except Exception:
+        logger.exception("Could not publish a live send; the inbox holds it.")
 
 
 def end_signing_key_sessions(kid: Any, *, reason: str = SIGNING_KEY_REVOKED,
                              message: str = "The signing key of this session's token was revoked.") -> None:
     """Disconnect every socket, on every process, that authenticated with signing key ``kid``."""
-    bus.publish({"t": END_SESSIONS, "kids": [str(kid)], "reason": reason, "message": message})
+    try:
+        live_layer().group_send_many_nowait([({"type": SESSION_END, "reason": reason, "message": message},
+                                              [kid_group(str(kid))])])
+    except Exception:
+        logger.exception("Could not publish the end of signing key %s's sessions; the recheck ends them.", kid)

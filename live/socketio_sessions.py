@@ -1,24 +1,29 @@
-"""The authenticated Socket.IO sessions of this server process: who gets what, and when a session ends.
+"""The authenticated Socket.IO sessions of this server process: their groups, expiry and recheck.
 
-The map customer → sessions and signing key → sessions lives here, in the process, and nowhere else
-(authplatform/bus.py: nothing about sockets is stored in Redis). The bus hands every publication to
-``local_sessions.deliver``, which writes the frames to this process's sockets of each recipient,
-and ends the sessions of a revoked signing key.
+Delivery goes through the Channels layer (authplatform/layers.py, over the live bus): a session joins
+two groups of this process's layer -- its customer's (``customer_group``) and its signing key's
+(``kid_group``) -- and a send or a revocation is one ``group_send_many`` whose messages each process
+hands to its own members: ``live.frames`` (Socket.IO frames to write, encoded once by the sender) and
+``session.end`` (say why, disconnect, close). Groups live in the process and nowhere else: nothing
+about sockets is stored in Redis. The layer delivers in slices of LIVE_DELIVERY_BATCH channels with a
+yield to the event loop between slices, so that pings, handshakes and close handshakes of the other
+sockets keep being served: ending 5,000 sessions in one go held the loop long enough for clients to
+time out their close handshakes (1006).
 
-Work over many sockets (a fan-out, a revocation, tokens that expire at the same second, the outage
-close) runs in slices of LIVE_DELIVERY_BATCH sockets with a yield to the event loop between slices, so
-that pings, handshakes and close handshakes of the other sockets keep being served: ending 5,000
-sessions in one go held the loop long enough for clients to time out their close handshakes (1006).
-Token expiry is one timer per process (a heap), not a sleeping task per socket.
-
-Revocation normally reaches sockets through the ``signing_key_revoked`` signal and the bus
-(live/signals.py), within milliseconds on every process. That path misses revocations the bus cannot
-carry to this process: a ``manage.py`` command or a second process while the bus is the in-process
-one, or any revocation while Redis is down. So each process also re-reads, every
-SOCKETIO_KEY_RECHECK_MS, which of its sockets' signing keys are still active (one indexed query per
-process, whatever the number of sockets) and ends the sessions of the rest. "Active" is the
+What stays here is what a process decides about its own sessions, which therefore never crosses the
+bus: token expiry (one timer per process, a heap, not a sleeping task per socket), the outage close,
+and the signing-key recheck. Revocation normally reaches sockets through the ``signing_key_revoked``
+signal and the layer (live/signals.py), within milliseconds on every process. That path misses
+revocations the bus cannot carry to this process: a ``manage.py`` command or a second process while
+the bus is the in-process one, or any revocation while Redis is down. So each process also re-reads,
+every SOCKETIO_KEY_RECHECK_MS, which of its sockets' signing keys are still active (one indexed query
+per process, whatever the number of sockets) and ends the sessions of the rest. "Active" is the
 credentials app's own rule (``CustomerSigningKey.objects.active``): revoked, expired and deleted keys
 all end their sessions.
+
+A session is normally a Socket.IO consumer (it has a ``channel_name``); anything else with
+``send_frame`` / ``end_session`` / ``close_for_outage`` (a test standing in for a socket) gets a
+channel of its own whose messages a task hands to those methods.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ from typing import Iterable, Protocol
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from channels.layers import get_channel_layer
+
 from authplatform.conf import platform_settings
+from authplatform.layers import LiveChannelLayer
 from credentials.models import CustomerSigningKey
-from authplatform.bus import bus
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +53,26 @@ TOKEN_EXPIRED = "token_expired"
 KEY_INACTIVE_MESSAGE = "The signing key of this session's token was revoked or has expired."
 TOKEN_EXPIRED_MESSAGE = "The token has expired; connect again with a new one."
 
-# Publication kinds (live/fanout.py builds them, ``deliver`` reads them).
-EMIT = "emit"
-END_SESSIONS = "end"
+# Message types of the layer's groups (live/fanout.py sends them; consumers' handlers read them).
+FRAMES = "live.frames"  # {"type", "frames": [Socket.IO frame, ...]}
+SESSION_END = "session.end"  # {"type", "reason", "message"}
+
+
+def customer_group(customer: str) -> str:
+    """The group of a customer's sockets (``customer`` is live.fanout's ``customer_key``)."""
+    return f"customer.{customer}"
+
+
+def kid_group(kid: str) -> str:
+    """The group of the sockets whose token a signing key ``kid`` signed."""
+    return f"kid.{kid}"
+
+
+def live_layer() -> LiveChannelLayer:
+    layer = get_channel_layer()
+    if not isinstance(layer, LiveChannelLayer):
+        raise RuntimeError("CHANNEL_LAYERS['default'] must be authplatform.layers.LiveChannelLayer.")
+    return layer
 
 
 class LiveSession(Protocol):
@@ -70,11 +94,10 @@ def _active_kids(kids: list[str]) -> set[str]:
 
 
 class LocalSessions:
-    """This process's open sessions by customer key and by signing key ``kid``, their expiry timer,
-    and the task that rechecks their keys."""
+    """This process's open sessions by signing key ``kid``, their expiry timer, the task that rechecks
+    their keys, and their membership of the layer's groups."""
 
     def __init__(self) -> None:
-        self._by_customer: dict[str, set[LiveSession]] = defaultdict(set)
         self._by_kid: dict[str, set[LiveSession]] = defaultdict(set)
         self._expiry: dict[LiveSession, float] = {}
         self._heap: list[tuple[float, int, LiveSession]] = []
@@ -83,12 +106,16 @@ class LocalSessions:
         self._wake: asyncio.Event | None = None
         self._expire_task: asyncio.Task | None = None
         self._recheck: asyncio.Task | None = None
+        self._adapters: dict[LiveSession, tuple[str, asyncio.Task]] = {}
 
     # --- membership -----------------------------------------------------------------------------
     def add(self, session: LiveSession, *, customer: str, kid: str, expires_at: float | None = None) -> None:
         """Register ``session`` (``expires_at``: a Unix time at which it ends with ``token_expired``)."""
         self._bind_loop()
-        self._by_customer[customer].add(session)
+        layer = live_layer()
+        channel = self._channel_of(session, layer)
+        layer.add_local(customer_group(customer), channel)
+        layer.add_local(kid_group(kid), channel)
         self._by_kid[kid].add(session)
         if expires_at is not None:
             self._expiry[session] = expires_at
@@ -102,17 +129,37 @@ class LocalSessions:
             self._recheck = self._loop.create_task(self._recheck_forever(interval / 1000))
 
     def discard(self, session: LiveSession, *, customer: str, kid: str) -> None:
-        for index, key in ((self._by_customer, customer), (self._by_kid, kid)):
-            sessions = index.get(key)
-            if sessions is not None:
-                sessions.discard(session)
-                if not sessions:
-                    del index[key]
+        layer = live_layer()
+        channel = getattr(session, "channel_name", None)
+        adapter = self._adapters.get(session)
+        if adapter is not None:
+            channel = adapter[0]
+        if channel is not None:
+            layer.discard_local(customer_group(customer), channel)
+            layer.discard_local(kid_group(kid), channel)
+        sessions = self._by_kid.get(kid)
+        if sessions is not None:
+            sessions.discard(session)
+            if not sessions:
+                del self._by_kid[kid]
+                if adapter is not None and not any(session in group for group in self._by_kid.values()):
+                    del self._adapters[session]
+                    adapter[1].cancel()  # its channel ends with its receive
         if self._expiry.pop(session, None) is not None and len(self._heap) > 2 * len(self._expiry) + 64:
             # Entries of ended sessions are skipped when they come up, but would hold their sockets
             # until then (a token may last days): rebuild without them once they are the majority.
             self._heap = [entry for entry in self._heap if self._expiry.get(entry[2]) == entry[0]]
             heapq.heapify(self._heap)
+
+    def _channel_of(self, session: LiveSession, layer: LiveChannelLayer) -> str:
+        channel = getattr(session, "channel_name", None)
+        if channel is not None:
+            return channel
+        adapter = self._adapters.get(session)
+        if adapter is None:
+            channel = layer.new_local_channel()
+            adapter = self._adapters[session] = (channel, self._loop.create_task(_relay(layer, channel, session)))
+        return adapter[0]
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._by_kid.values())
@@ -122,49 +169,6 @@ class LocalSessions:
         if self._loop is not loop:  # tests run one loop per scenario; a server has one for ever
             self._loop, self._wake = loop, asyncio.Event()
             self._expire_task = self._recheck = None
-
-    # --- what the bus delivers --------------------------------------------------------------------
-    async def deliver(self, publication: dict) -> None:
-        """One bus publication: ``{"t": "emit", "frames": [...], "to": [[[frame index, ...],
-        [customer key, ...]], ...]}`` or ``{"t": "end", "kids": [...], "reason", "message"}``."""
-        kind = publication.get("t")
-        if kind == EMIT:
-            await self._emit(publication)
-        elif kind == END_SESSIONS:
-            sessions = [s for kid in publication.get("kids") or () for s in self._by_kid.get(str(kid), ())]
-            if not sessions:
-                return
-            started = time.monotonic()
-            await end_sessions(sessions, str(publication.get("reason") or "session_ended"),
-                               str(publication.get("message") or "The server ended this session."))
-            logger.info("Ended %d Socket.IO session(s) of signing key(s) %s in %.3f s (%s).", len(sessions),
-                        ", ".join(map(str, publication.get("kids") or ())), time.monotonic() - started,
-                        publication.get("reason"))
-
-    async def _emit(self, publication: dict) -> None:
-        frames: list[str] = publication["frames"]
-        targets: list[tuple[list[LiveSession], list[int]]] = []
-        for indices, customers in publication["to"]:
-            for customer in customers:
-                sessions = self._by_customer.get(customer)
-                if sessions:
-                    targets.append((list(sessions), indices))
-        if not targets:
-            return
-        # Every socket gets its first event (the message) before any gets its second (the unread
-        # count): the first frame is what a person waits for.
-        batch = max(1, platform_settings.LIVE_DELIVERY_BATCH)
-        written = 0
-        for position in range(max(len(indices) for _, indices in targets)):
-            for sessions, indices in targets:
-                if position >= len(indices):
-                    continue
-                frame = frames[indices[position]]
-                for session in sessions:
-                    await session.send_frame(frame)
-                    written += 1
-                    if written % batch == 0:
-                        await asyncio.sleep(0)
 
     async def close_all_for_outage(self) -> None:
         """The bus lost its subscription: these sockets would hear nothing; close them (4011)."""
@@ -227,6 +231,22 @@ async def _in_slices(sessions: list[LiveSession], action) -> None:
                 logger.exception("Ending a Socket.IO session failed.")
 
 
+async def _relay(layer: LiveChannelLayer, channel: str, session: LiveSession) -> None:
+    """A session that is not a consumer: its channel's messages, as the consumer's handlers take them."""
+    try:
+        while True:
+            message = await layer.receive(channel)
+            try:
+                if message.get("type") == FRAMES:
+                    for frame in message["frames"]:
+                        await session.send_frame(frame)
+                elif message.get("type") == SESSION_END:
+                    await session.end_session(message["reason"], message["message"])
+            except Exception:
+                logger.exception("Relaying a live message failed.")
+    finally:
+        layer.end_channel(channel)  # cancelled (the session left): the channel leaves its groups
+
+
 local_sessions = LocalSessions()
-bus.handler = local_sessions.deliver
-bus.on_lost = local_sessions.close_all_for_outage
+live_layer().bus.on_lost = local_sessions.close_all_for_outage

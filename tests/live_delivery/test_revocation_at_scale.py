@@ -35,12 +35,12 @@ async def everything_until_closed(raw: RawSocket) -> tuple[list[str], int | None
 
 
 def ended_sessions_logged(server, kid: str) -> list[int]:
-    """How many sessions each "Ended N Socket.IO session(s) of signing key(s) <kid>" line of ``server``'s
-    log names (live/socketio_sessions.py logs one per publication that found sessions)."""
+    """How many channels each "Delivered session.end to N channel(s) of kid.<kid>" line of ``server``'s
+    log names (authplatform/layers.py logs one per message that found members in the process)."""
     counts = []
     for line in server.log_path.read_text().splitlines():
-        if "Socket.IO session(s) of signing key(s)" in line and kid in line:
-            counts.append(int(line.split("Ended ", 1)[1].split(" ", 1)[0]))
+        if "Delivered session.end to " in line and f"of kid.{kid} " in line:
+            counts.append(int(line.split("Delivered session.end to ", 1)[1].split(" ", 1)[0]))
     return counts
 
 
@@ -80,7 +80,7 @@ def test_every_socket_of_a_revoked_key_hears_session_ended_and_closes_normally(d
                 await bystander.receive(timeout=0.5)
 
             # Ending the key's sessions again must find nobody left in either process's map (one left
-            # there would be named, and logged, again). A probe key's sessions, ended after it, mark
+            # there would get it, and be logged, again). A probe key's sessions, ended after it, mark
             # when both processes have read that publication (each reads them in order).
             probes = [await RawSocket.open(server) for server in (a, b)]
             sockets.extend(probes)

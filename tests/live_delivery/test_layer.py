@@ -1,0 +1,73 @@
+"""The live Channels layer (authplatform/layers.py) in one process: groups that live in the process,
+one publication per send, each member served once, and a channel that ends leaving its groups."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from authplatform.layers import LiveChannelLayer
+from live.socketio_sessions import live_layer
+
+# The process's own layer exists first and holds the process's bus; the layers made here get their own.
+assert live_layer().bus.handler is not None
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 10))
+
+
+async def drain(layer: LiveChannelLayer, channel: str) -> list[dict]:
+    got = []
+    while True:
+        try:
+            got.append(await asyncio.wait_for(layer.receive(channel), 0.2))
+        except TimeoutError:
+            return got
+
+
+def test_a_send_to_many_groups_is_one_publication_and_each_member_gets_each_message_once():
+    async def scenario():
+        layer = LiveChannelLayer(redis_url="")
+        published = []
+        send = layer.bus._send
+
+        async def counting_send(batch):
+            published.extend(batch)
+            await send(batch)
+
+        layer.bus._send = counting_send
+        a, b, c = [await layer.new_channel() for _ in range(3)]
+        await layer.group_add("customer.x", a)
+        await layer.group_add("customer.y", a)  # in both groups: gets each message once
+        await layer.group_add("customer.y", b)
+        await layer.group_add("customer.z", c)
+        await layer.group_discard("customer.z", c)  # left: gets nothing
+        first, second = {"type": "live.frames", "frames": ["1"]}, {"type": "live.frames", "frames": ["2"]}
+        await layer.group_send_many([(first, ["customer.x", "customer.y", "customer.z"]), (second, ["customer.y"])])
+        assert await drain(layer, a) == [first, second]
+        assert await drain(layer, b) == [first, second]
+        assert await drain(layer, c) == []
+        assert len(published) == 1  # one publication for the whole send
+
+    run(scenario())
+
+
+def test_a_channel_whose_consumer_ended_leaves_its_groups():
+    async def scenario():
+        layer = LiveChannelLayer(redis_url="")
+        channel = await layer.new_channel()
+        await layer.group_add("kid.k1", channel)
+        await layer.group_add("customer.c1", channel)
+        reading = asyncio.create_task(layer.receive(channel))
+        await asyncio.sleep(0)
+        reading.cancel()  # what Channels does to a consumer's receive when the consumer ends
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        assert layer.local_groups() == []
+        await layer.group_send("kid.k1", {"type": "session.end", "reason": "r", "message": "m"})
+        await asyncio.sleep(0.05)
+        assert layer.stats.delivered == 0
+
+    run(scenario())
