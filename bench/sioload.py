@@ -32,6 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 EVENT = "inAppMessage"
 EVENT_PREFIX = f'42["{EVENT}"'
@@ -108,7 +109,12 @@ class Gen:
             async for frame in sock.ws:
                 if sio and frame == "2":
                     sock.pings += 1
-                    await sock.ws.send("3")
+                    try:
+                        await sock.ws.send("3")
+                    except ConnectionClosed:
+                        # The close frame is already read, but frames before it (sessionEnded) are
+                        # still queued: keep reading them.
+                        pass
                 elif sio and frame.startswith('42["sessionEnded"'):
                     sock.ended_at = time.time()
                 elif sock.got_at is None and self.armed and (not sio or frame.startswith(EVENT_PREFIX)):
