@@ -152,6 +152,38 @@ def redis_calls(url: str) -> int:
     return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info", "cmdstat_hello"))
 
 
+def merge_revoked(parts: list[dict]) -> dict:
+    """The load generators' ``revoked`` reports as one, keeping each (``per_process``)."""
+    codes: Counter = Counter()
+    for part in parts:
+        codes.update(part["close_codes"])
+
+    def latest(key: str) -> float | None:
+        values = [part[key] for part in parts if part[key] is not None]
+        return max(values) if values else None
+
+    return {"sockets": sum(p["sockets"] for p in parts), "session_ended": sum(p["session_ended"] for p in parts),
+            "session_ended_within_1s": sum(p["session_ended_within_1s"] for p in parts),
+            "close_codes": dict(codes), "still_open": sum(p["still_open"] for p in parts),
+            "last_session_ended_s": latest("last_session_ended_s"), "last_close_s": latest("last_close_s"),
+            "per_process": parts}
+
+
+def revoke_note(rev: dict) -> str:
+    """One round of the revocation row: overall, then each load generator (one per server)."""
+    def last(v: float | None) -> str:
+        return "—" if v is None else f"{v:.2f} s"
+
+    note = (f"sessionEnded {rev['session_ended']}/{rev['sockets']} (within 1 s {rev['session_ended_within_1s']}), "
+            f"last sessionEnded {last(rev['last_session_ended_s'])}, close codes {rev['close_codes']}, "
+            f"still open {rev['still_open']}")
+    per = rev.get("per_process") or []
+    if len(per) > 1:
+        note += " [" + ", ".join(f"process {i + 1}: last close {last(p['last_close_s'])}, within 1 s "
+                                 f"{p['session_ended_within_1s']}/{p['sockets']}" for i, p in enumerate(per)) + "]"
+    return note
+
+
 def median_of(values: list[float]) -> float | None:
     s = summary(values)
     return s["median"] if s else None
@@ -403,10 +435,11 @@ class Bench:
                                    goal="≤ 2× floor", met=median_of(ratios) <= 2.0))
 
     # rows 5 and 6: fan-out ----------------------------------------------------------------------
-    def loadgen(self, cfg: dict, *, name: str) -> subprocess.Popen:
+    def loadgen(self, cfg: dict, *, name: str, stdin: bool = False) -> subprocess.Popen:
         path = self.env.var_dir / f"load-{name}-{time.monotonic_ns()}.json"
         path.write_text(json.dumps(cfg))
         return subprocess.Popen([PYTHON, "-m", "bench.sioload", str(path)], cwd=ROOT, env=self.env.env(),
+                                stdin=subprocess.PIPE if stdin else None,
                                 stdout=subprocess.PIPE, stderr=open(self.env.var_dir / f"load-{name}.err", "ab"),
                                 text=True)
 
@@ -634,33 +667,63 @@ class Bench:
                     minted = json.loads(self.env.run("-m", "bench.revoke", "new", "1000"))
                     pair = self.start(daphne(self.env, name="daphne-revoke-a", redis=True),
                                       daphne(self.env, name="daphne-revoke-b", redis=True))
-                    load = {"mode": "revoke", "kind": "sio", "urls": [p.url(OUR_SIO_PATH, "ws") for p in pair],
-                            "tokens": minted["tokens"], "n": n, "concurrency": cfg["socket_concurrency"],
-                            "connect_deadline": cfg["connect_deadline"] * 2, "wait": 30,
-                            "revoke_argv": [PYTHON, "-m", "bench.revoke", "revoke", minted["kid"]],
-                            "revoke_env": {"REDIS_URL": self.env.redis_url}}
-                    proc = self.loadgen(load, name="revoke-ours")
+                    # One load generator per server, as in the socket rows: a single one reading all the
+                    # sockets is still busy when the last close comes and times its own backlog. This
+                    # driver revokes once and hands each of them the moment the call returned.
+                    procs = []
                     try:
-                        connected = self.read_phase(proc, "connected", cfg["connect_deadline"] * 2 + 120)
-                        revoked = self.read_phase(proc, "revoked", 120)
-                        proc.wait(timeout=60)
+                        for i, p in enumerate(pair):
+                            load = {"mode": "revoke", "kind": "sio", "urls": [p.url(OUR_SIO_PATH, "ws")],
+                                    "tokens": minted["tokens"][i::len(pair)], "n": n // len(pair),
+                                    "concurrency": max(1, cfg["socket_concurrency"] // len(pair)),
+                                    "connect_deadline": cfg["connect_deadline"] * 2, "wait": 30}
+                            procs.append(self.loadgen(load, name=f"revoke-ours-{p.name[-1]}", stdin=True))
+                        conns = [self.read_phase(pr, "connected", cfg["connect_deadline"] * 2 + 120) for pr in procs]
+                        time.sleep(1.0)
+                        returned = self.env.run("-m", "bench.revoke", "revoke", minted["kid"],
+                                                REDIS_URL=self.env.redis_url).strip().splitlines()[-1]
+                        for pr in procs:
+                            pr.stdin.write(returned + "\n")
+                            pr.stdin.flush()
+                        parts = [self.read_phase(pr, "revoked", 120) for pr in procs]
+                        for pr in procs:
+                            pr.wait(timeout=60)
                     finally:
+                        for pr in procs:
+                            if pr.poll() is None:
+                                pr.kill()
                         self.stop(*pair)
+                    ok = sum(c["ok"] for c in conns)
+                    seconds = max(c["seconds"] for c in conns)  # they connect side by side
+                    connected = {"ok": ok, "seconds": seconds, "rate": ok / seconds if seconds else 0,
+                                 "errors": [c["errors"] for c in conns]}
+                    revoked = merge_revoked(parts)
                     ours.append({"connected": connected, "revoked": revoked})
                     self.log(f"revoke run {r + 1}: ours {connected['ok']} sockets at {connected['rate']:.0f}/s; "
                              f"{revoked}")
                 else:
                     pair = self.start(uvicorn_socketio(self.env, name="python-socketio-redis-a", redis=True),
                                       uvicorn_socketio(self.env, name="python-socketio-redis-b", redis=True))
-                    load = {"mode": "hold", "kind": "sio", "urls": [p.url(PEER_SIO_PATH, "ws") for p in pair],
-                            "tokens": self.seed["customer_tokens"], "n": n, "hold": 0,
-                            "concurrency": cfg["socket_concurrency"], "connect_deadline": cfg["connect_deadline"] * 2}
-                    proc = self.loadgen(load, name="connect-peer-2")
+                    procs = []  # one load generator per server, as for ours
                     try:
-                        connected = self.read_phase(proc, "connected", cfg["connect_deadline"] * 2 + 120)
-                        proc.wait(timeout=60)
+                        for i, p in enumerate(pair):
+                            load = {"mode": "hold", "kind": "sio", "urls": [p.url(PEER_SIO_PATH, "ws")],
+                                    "tokens": self.seed["customer_tokens"][i::len(pair)], "n": n // len(pair),
+                                    "hold": 0, "concurrency": max(1, cfg["socket_concurrency"] // len(pair)),
+                                    "connect_deadline": cfg["connect_deadline"] * 2}
+                            procs.append(self.loadgen(load, name=f"connect-peer-2-{p.name[-1]}"))
+                        conns = [self.read_phase(pr, "connected", cfg["connect_deadline"] * 2 + 120) for pr in procs]
+                        for pr in procs:
+                            pr.wait(timeout=60)
                     finally:
+                        for pr in procs:
+                            if pr.poll() is None:
+                                pr.kill()
                         self.stop(*pair)
+                    ok = sum(c["ok"] for c in conns)
+                    seconds = max(c["seconds"] for c in conns)
+                    connected = {"ok": ok, "seconds": seconds, "rate": ok / seconds if seconds else 0,
+                                 "errors": [c["errors"] for c in conns]}
                     peers.append({"connected": connected})
                     self.log(f"revoke run {r + 1}: peer {connected['ok']} sockets at {connected['rate']:.0f}/s")
         self.raw["revoke"] = {"ours": ours, "peer_2": peers}
@@ -680,10 +743,7 @@ class Bench:
                                     "call returned", "s", values=[v for v in last if v is not None], goal="≤ 1 s",
                                met=all(v is not None and v <= 1.0 for v in last) and all(
                                    x["revoked"]["session_ended_within_1s"] == x["revoked"]["sockets"] for x in ours),
-                               note="; ".join(f"sessionEnded {x['revoked']['session_ended']}/{x['revoked']['sockets']} "
-                                              f"(within 1 s {x['revoked']['session_ended_within_1s']}), close codes "
-                                              f"{x['revoked']['close_codes']}, still open {x['revoked']['still_open']}"
-                                              for x in ours)))
+                               note="; ".join(revoke_note(x["revoked"]) for x in ours)))
 
     # rows 4 and 6: sockets held ---------------------------------------------------------------------
     def socket_rows(self) -> None:

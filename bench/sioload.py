@@ -15,7 +15,8 @@ Modes (config ``mode``):
   process (bench/sender.py, which times the answer) or, for the floor, send a broadcast request on a
   control socket, and time each socket's first message after it.
 - ``revoke``: open ``n`` sockets over ``urls``, print ``connected``, run ``revoke_argv`` (a command that
-  revokes the tokens' signing key and prints ``{"returned_at": unix time}`` when the call returned),
+  revokes the tokens' signing key and prints ``{"returned_at": unix time}`` when the call returned) or,
+  without one, read that line from stdin (the driver revokes once for several load generators),
   wait until every socket is closed (at most ``wait`` s) and print ``revoked``: how many got
   ``sessionEnded``, their close codes, and the last ``sessionEnded`` and close after the return.
 Each printed line is one JSON object; the driver (bench/run.py) reads them.
@@ -245,10 +246,14 @@ class Gen:
         emit({"phase": "connected", "ok": ok, "seconds": seconds, "rate": ok / seconds if seconds else 0,
               "errors": dict(self.errors)})
         await asyncio.sleep(cfg.get("pause", 1.0))
-        proc = await asyncio.create_subprocess_exec(*cfg["revoke_argv"], stdout=asyncio.subprocess.PIPE,
-                                                    env={**os.environ, **cfg.get("revoke_env", {})})
-        out, _ = await proc.communicate()
-        returned_at = json.loads(out.decode().strip().splitlines()[-1])["returned_at"]
+        if cfg.get("revoke_argv"):
+            proc = await asyncio.create_subprocess_exec(*cfg["revoke_argv"], stdout=asyncio.subprocess.PIPE,
+                                                        env={**os.environ, **cfg.get("revoke_env", {})})
+            out, _ = await proc.communicate()
+            returned_at = json.loads(out.decode().strip().splitlines()[-1])["returned_at"]
+        else:  # one of several load generators: the driver revokes and sends the return time on stdin
+            line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            returned_at = json.loads(line)["returned_at"]
         deadline = time.monotonic() + cfg.get("wait", 30)
         while any(s.connected for s in self.socks) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
