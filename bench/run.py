@@ -179,7 +179,8 @@ def revoke_note(rev: dict) -> str:
             f"still open {rev['still_open']}")
     per = rev.get("per_process") or []
     if len(per) > 1:
-        note += " [" + ", ".join(f"process {i + 1}: last close {last(p['last_close_s'])}, within 1 s "
+        note += " [" + ", ".join(f"process {i + 1}: first sessionEnded {last(p.get('first_session_ended_s'))}, "
+                                 f"last close {last(p['last_close_s'])}, within 1 s "
                                  f"{p['session_ended_within_1s']}/{p['sockets']}" for i, p in enumerate(per)) + "]"
     return note
 

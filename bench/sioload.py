@@ -263,6 +263,7 @@ class Gen:
               "session_ended_within_1s": sum(1 for t in ended if t - returned_at <= 1.0),
               "close_codes": dict(Counter(str(s.close_code) for s in self.socks if s.closed_at is not None)),
               "still_open": sum(s.connected for s in self.socks),
+              "first_session_ended_s": min(ended) - returned_at if ended else None,
               "last_session_ended_s": max(ended) - returned_at if ended else None,
               "last_close_s": max(closed) - returned_at if closed else None})
         await self.close_all()
