@@ -40,6 +40,7 @@ from authplatform.fastpaths import twisted_writes  # isort:skip
 
 twisted_writes.install()  # one send() per connection per loop turn (see the module)
 
+import gc
 import json
 from http import HTTPStatus
 
@@ -202,6 +203,10 @@ class Server(daphne.server.Server):
         kwargs["action_logger"] = None
         super().__init__(*args, **kwargs)
 
+    def run(self) -> None:
+        freeze_startup_objects()
+        super().run()
+
     @property
     def http_factory(self) -> HTTPFactory:
         return self._project_http_factory
@@ -217,6 +222,18 @@ class Server(daphne.server.Server):
     @ws_factory.setter
     def ws_factory(self, daphne_factory) -> None:
         self._project_ws_factory = WebSocketFactory(self, server=self.server_name)
+
+
+def freeze_startup_objects() -> None:
+    """Take what start-up built (modules, classes, settings, the URLconf's views) out of the garbage
+    collector's sight. A full collection walks every tracked object; with 5,000 sockets per process they
+    took 100-550 ms, one of them inside a signing key's revocation. What was imported before serving
+    lives as long as the process, so walking it again and again finds nothing."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # the views' modules, imported now rather than on the first request
+    gc.collect()  # start-up's own garbage is freed, not frozen
+    gc.freeze()
 
 
 class CommandLineInterface(cli.CommandLineInterface):
