@@ -259,7 +259,7 @@ class Gen:
             await asyncio.sleep(0.05)
         ended = [s.ended_at for s in self.socks if s.ended_at is not None]
         closed = [s.closed_at for s in self.socks if s.closed_at is not None]
-        emit({"phase": "revoked", "sockets": ok, "session_ended": len(ended),
+        emit({"phase": "revoked", "returned_at": returned_at, "sockets": ok, "session_ended": len(ended),
               "session_ended_within_1s": sum(1 for t in ended if t - returned_at <= 1.0),
               "close_codes": dict(Counter(str(s.close_code) for s in self.socks if s.closed_at is not None)),
               "still_open": sum(s.connected for s in self.socks),
