@@ -26,7 +26,14 @@ from credentials.services import last_used_touch
 from tokens.api_tokens import api_token_verify
 from tokens.bearer import request_bearer_token, token_kind
 from tokens.customer_jwt import customer_jwt_verify
-from tokens.principals import ApiKeyAuth, ClientPrincipal
+from tokens.principals import (
+    API_KEY_KIND,
+    API_TOKEN_KIND,
+    CLIENT_KIND,
+    CUSTOMER_JWT_KIND,
+    ApiKeyAuth,
+    ClientPrincipal,
+)
 from tokens.throttle import auth_failure_register
 
 CLIENT_KEY_HEADER = "HTTP_X_CLIENT_KEY"
@@ -132,7 +139,7 @@ class ClientCredentialsAuthentication(BaseAuthentication):
     """Server-to-server: ``x-client-key`` + ``x-client-secret``. Failure is 401."""
 
     credential_name = "client credentials (x-client-key and x-client-secret)"
-    credential_kind = "client"  # in metrics, as tokens/principals.py names it in the request log
+    credential_kind = CLIENT_KIND
 
     @staticmethod
     def presented(request) -> bool:
@@ -170,7 +177,7 @@ class ApiKeyAuthentication(BaseAuthentication):
     """
 
     credential_name = "an API key (Api-Key)"
-    credential_kind = "api_key"
+    credential_kind = API_KEY_KIND
 
     @staticmethod
     def presented(request) -> bool:
@@ -201,7 +208,7 @@ class ApiTokenAuthentication(BaseAuthentication):
     """
 
     credential_name = "an API token (Authorization: Bearer, minted from an API key)"
-    credential_kind = "api_token"
+    credential_kind = API_TOKEN_KIND
 
     @staticmethod
     def presented(request) -> bool:
@@ -231,7 +238,7 @@ class CustomerJWTAuthentication(BaseAuthentication):
     """Customer-scoped: ``Authorization: Bearer <customer JWT>``. Failure is 401 with the reason."""
 
     credential_name = "a customer JWT (Authorization: Bearer)"
-    credential_kind = "customer_jwt"
+    credential_kind = CUSTOMER_JWT_KIND
 
     @staticmethod
     def presented(request) -> bool:

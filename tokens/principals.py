@@ -17,6 +17,12 @@ from credentials.models import ApiKey, Client, ClientSecret, CustomerSigningKey,
 # notifications tables store it in columns of this size).
 CUSTOMER_ID_MAX_LENGTH = 255
 
+# The credential kinds, as the request log, metrics and the authentication classes name them.
+CLIENT_KIND = "client"
+API_KEY_KIND = "api_key"
+API_TOKEN_KIND = "api_token"
+CUSTOMER_JWT_KIND = "customer_jwt"
+
 
 @dataclass(frozen=True)
 class ClientPrincipal:
@@ -36,7 +42,7 @@ class ClientPrincipal:
         return f"client:{self.client.client_key}"
 
     # What the request log names (authplatform/request_log.py): the credential, never its secret.
-    credential_kind = "client"
+    credential_kind = CLIENT_KIND
 
     @property
     def credential_id(self) -> str:
@@ -63,7 +69,7 @@ class CustomerPrincipal:
     def pk(self) -> str:
         return f"customer:{self.workspace.code}:{self.product_space.code}:{self.customer_id}"
 
-    credential_kind = "customer_jwt"
+    credential_kind = CUSTOMER_JWT_KIND
 
     @property
     def credential_id(self) -> str:
@@ -86,7 +92,7 @@ class ApiKeyAuth:
 
     @property
     def credential_kind(self) -> str:
-        return "api_token" if self.via_token else "api_key"
+        return API_TOKEN_KIND if self.via_token else API_KEY_KIND
 
     @property
     def credential_id(self) -> str:
