@@ -30,8 +30,9 @@ import asyncio
 import json
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from django.conf import settings
 
@@ -117,8 +118,7 @@ class LiveBus:
         self._publish_without_loop(publication)
 
     def _publish_without_loop(self, publication: dict) -> None:
-        logger.debug("No event loop serves sockets in this process; nothing to deliver %r to.",
-                     publication.get("t"))
+        logger.debug("No event loop serves sockets in this process; nothing to deliver %r to.", publication.get("t"))
 
     async def _publish_forever(self, outbox: asyncio.Queue) -> None:
         while True:
@@ -145,8 +145,13 @@ class LiveBus:
         self.stats.publish_failures += count
         if is_pool_exhausted(exc):
             self.stats.pool_exhausted += count
-        logger.error("Live bus: %d publication(s) not published (%s: %s); the inbox holds what they "
-                     "announced and clients resync from it.", count, type(exc).__name__, exc)
+        logger.error(
+            "Live bus: %d publication(s) not published (%s: %s); the inbox holds what they "
+            "announced and clients resync from it.",
+            count,
+            type(exc).__name__,
+            exc,
+        )
 
     async def ping(self) -> None:
         """Raise when the bus's backend does not answer (readiness probe)."""
@@ -181,9 +186,13 @@ class RedisBus(LiveBus):
 
     def _pool_options(self) -> dict[str, Any]:
         timeout = platform_settings.LIVE_REDIS_TIMEOUT_MS / 1000
-        return {"max_connections": max(2, platform_settings.LIVE_REDIS_MAX_CONNECTIONS),
-                "timeout": timeout, "socket_connect_timeout": timeout, "socket_timeout": timeout,
-                "socket_keepalive": True}
+        return {
+            "max_connections": max(2, platform_settings.LIVE_REDIS_MAX_CONNECTIONS),
+            "timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "socket_timeout": timeout,
+            "socket_keepalive": True,
+        }
 
     def _on_start(self, loop: asyncio.AbstractEventLoop) -> None:
         from redis.asyncio import BlockingConnectionPool, Redis
@@ -225,8 +234,9 @@ class RedisBus(LiveBus):
                 import redis
 
                 options = self._pool_options()
-                self._sync_client = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
-                    self.url, **options))
+                self._sync_client = redis.Redis(
+                    connection_pool=redis.BlockingConnectionPool.from_url(self.url, **options)
+                )
             self._sync_client.publish(CHANNEL, encode(publication))
         except Exception as exc:
             self._failed(1, exc)
@@ -265,8 +275,10 @@ class RedisBus(LiveBus):
                 subscribed.clear()
                 if was_up:
                     self.stats.subscription_losses += 1
-                    logger.warning("Live bus: lost the Redis subscription (%s); closing this process's "
-                                   "sockets until it is back.", exc)
+                    logger.warning(
+                        "Live bus: lost the Redis subscription (%s); closing this process's sockets until it is back.",
+                        exc,
+                    )
                     if self.on_lost is not None:
                         try:
                             await self.on_lost()

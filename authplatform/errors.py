@@ -107,7 +107,11 @@ class CredentialRefused(DomainError):
 
 # The only place a domain error meets an HTTP status.
 DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
-    InvalidInput: 400, ObjectNotFound: 404, NotPermitted: 403, Conflict: 409, CredentialRefused: 401,
+    InvalidInput: 400,
+    ObjectNotFound: 404,
+    NotPermitted: 403,
+    Conflict: 409,
+    CredentialRefused: 401,
 }
 
 
@@ -176,8 +180,13 @@ def _message(detail: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF's EXCEPTION_HANDLER: every API exception leaves as the error body."""
     if isinstance(exc, DomainError):
-        exc = APIError(exc.message, reason=exc.reason, status_code=domain_error_status(exc), details=exc.details,
-                       invalid_authentication=isinstance(exc, CredentialRefused))
+        exc = APIError(
+            exc.message,
+            reason=exc.reason,
+            status_code=domain_error_status(exc),
+            details=exc.details,
+            invalid_authentication=isinstance(exc, CredentialRefused),
+        )
     elif isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; in the API it is a 400 like a serializer error.
         details = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
@@ -243,8 +252,9 @@ def exception_response(exc: BaseException | None) -> JsonResponse | None:
     if isinstance(exc, DEPENDENCY_DOWN):
         wait = int(platform_settings.UNAVAILABLE_RETRY_AFTER)
         logger.warning("Answered 503: a dependency is unavailable (%s).", type(exc).__name__)
-        response = error_response(503, f"A service this API depends on is unavailable. Try again in {wait} seconds.",
-                                  "unavailable")
+        response = error_response(
+            503, f"A service this API depends on is unavailable. Try again in {wait} seconds.", "unavailable"
+        )
         response["Retry-After"] = str(wait)
         return response
     return None

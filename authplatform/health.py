@@ -42,6 +42,7 @@ async def readyz(request):
         logger.warning("readyz: channel layer unreachable: %s", type(exc).__name__)
         failed.append("channel_layer")
     if failed:
-        return error_response(503, f"Not ready: {', '.join(failed)} unreachable.", "not_ready",
-                              details={"unreachable": failed})
+        return error_response(
+            503, f"Not ready: {', '.join(failed)} unreachable.", "not_ready", details={"unreachable": failed}
+        )
     return JsonResponse({"status": "ready", "database": "ok", "channel_layer": "ok"})

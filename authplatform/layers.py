@@ -33,14 +33,15 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from typing import Iterable
 
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 from django.conf import settings
 
-from authplatform.bus import LiveBus, bus as default_bus, make_bus
+from authplatform.bus import LiveBus, make_bus
+from authplatform.bus import bus as default_bus
 from authplatform.conf import platform_settings
 
 logger = logging.getLogger(__name__)
@@ -80,8 +81,9 @@ class _Inbox:
 class LiveChannelLayer(BaseChannelLayer):
     extensions = ["groups", "flush"]
 
-    def __init__(self, redis_url: str | None = None, expiry: int = 60, capacity: int = 100,
-                 channel_capacity=None, **kwargs) -> None:
+    def __init__(
+        self, redis_url: str | None = None, expiry: int = 60, capacity: int = 100, channel_capacity=None, **kwargs
+    ) -> None:
         super().__init__(expiry=expiry, capacity=capacity, channel_capacity=channel_capacity)
         url = getattr(settings, "REDIS_URL", "") if redis_url is None else redis_url
         # The process's bus when configured like it and not taken (the usual case: one layer, one
@@ -247,10 +249,14 @@ class LiveChannelLayer(BaseChannelLayer):
                     await asyncio.sleep(0)
             count = delivered - before
             if count:
-                logger.log(logging.INFO if count >= batch else logging.DEBUG,
-                           "Delivered %s to %d channel(s) of %s in %.3f s.", message.get("type"), count,
-                           ", ".join(groups[:3]) + (f" and {len(groups) - 3} more group(s)" if len(groups) > 3 else ""),
-                           time.monotonic() - started)
+                logger.log(
+                    logging.INFO if count >= batch else logging.DEBUG,
+                    "Delivered %s to %d channel(s) of %s in %.3f s.",
+                    message.get("type"),
+                    count,
+                    ", ".join(groups[:3]) + (f" and {len(groups) - 3} more group(s)" if len(groups) > 3 else ""),
+                    time.monotonic() - started,
+                )
         return delivered
 
     def _put(self, inbox: _Inbox, message: dict) -> None:

@@ -28,19 +28,21 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 from authplatform.client_ip import client_ip
 from authplatform.errors import error_response
 
 REQUESTS = Counter("authplatform_http_requests", "HTTP requests answered.", ["route", "method", "status"])
 REQUEST_SECONDS = Histogram(
-    "authplatform_http_request_duration_seconds", "Time to answer an HTTP request.", ["route"],
+    "authplatform_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 AUTHENTICATIONS = Counter(
-    "authplatform_authentications", "Credentials presented to the HTTP API, by kind and outcome.",
+    "authplatform_authentications",
+    "Credentials presented to the HTTP API, by kind and outcome.",
     ["kind", "outcome", "reason"],
 )
 
@@ -77,8 +79,9 @@ def _allowed(request) -> bool:
 @require_GET
 def metrics_view(request):
     if not _allowed(request):
-        return error_response(403, "Metrics are served to METRICS_ALLOWED addresses or with METRICS_TOKEN only.",
-                              "permission_denied")
+        return error_response(
+            403, "Metrics are served to METRICS_ALLOWED addresses or with METRICS_TOKEN only.", "permission_denied"
+        )
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

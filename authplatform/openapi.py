@@ -17,7 +17,6 @@ from rest_framework import serializers
 
 from authplatform.errors import STATUS_REASONS
 
-
 # Every ``reason`` the HTTP API can answer with, and what it means: the enum of the Error component.
 # tests/foundation/test_openapi.py finds each reason the code raises and requires it here.
 ERROR_REASONS = {
@@ -97,7 +96,8 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="What went wrong, for a person.")
     reason = serializers.ChoiceField(choices=list(ERROR_REASONS.items()), help_text="What went wrong, for a program:")
     invalid_authentication = serializers.BooleanField(
-        required=False, help_text="Present, and true, only when credentials were missing or invalid.")
+        required=False, help_text="Present, and true, only when credentials were missing or invalid."
+    )
     details = serializers.JSONField(required=False, help_text="Per-field messages of a refused body or query.")
 
     class Meta:
@@ -120,12 +120,18 @@ assert set(ERROR_MEANINGS) <= set(STATUS_REASONS)
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     """Error responses for ``extend_schema(responses=...)``. Any operation can answer 400 (an
     ``Api-Version`` other than 1, a malformed request), 429 and 503."""
-    return {status: OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[status])
-            for status in sorted({*statuses, 400, 429, 503})}
+    return {
+        status: OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[status])
+        for status in sorted({*statuses, 400, 429, 503})
+    }
 
 
 API_VERSION_PARAMETER = OpenApiParameter(
-    "Api-Version", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False, enum=["1"],
+    "Api-Version",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    enum=["1"],
     description="The API version; absent means 1. Any other value is a 400 `unsupported_api_version`.",
 )
 
@@ -145,4 +151,3 @@ class PlatformSchemaGenerator(SchemaGenerator):
         view = super().create_view(callback, method, request)
         view.versioning_class = None
         return view
-

@@ -78,8 +78,13 @@ def error_json(code: int, message: str | None = None) -> bytes:
 def error_response(code: int, message: str | None = None, headers: list[tuple[str, str]] = ()) -> bytes:
     """A whole HTTP/1.1 error response that ends the connection."""
     body = error_json(code, message)
-    head = [f"HTTP/1.1 {code} {HTTPStatus(code).phrase}", "Content-Type: application/json",
-            f"Content-Length: {len(body)}", "Connection: close", *(f"{k}: {v}" for k, v in headers)]
+    head = [
+        f"HTTP/1.1 {code} {HTTPStatus(code).phrase}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *(f"{k}: {v}" for k, v in headers),
+    ]
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
@@ -143,8 +148,13 @@ class WebRequest(http_protocol.WebRequest):
     def basic_error(self, status: int, status_text: bytes, body: str) -> None:
         """daphne's refusals and its last-resort 500/503, as the error body (``body`` is daphne's text)."""
         payload = error_json(status, body)
-        self.handle_reply({"type": "http.response.start", "status": status, "headers": [
-            (b"Content-Type", b"application/json"), (b"Content-Length", str(len(payload)).encode())]})
+        self.handle_reply(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(payload)).encode())],
+            }
+        )
         self.handle_reply({"type": "http.response.body", "body": payload})
 
 
@@ -231,7 +241,7 @@ def freeze_startup_objects() -> None:
     lives as long as the process, so walking it again and again finds nothing."""
     from django.urls import get_resolver
 
-    get_resolver().url_patterns  # the views' modules, imported now rather than on the first request
+    _ = get_resolver().url_patterns  # the views' modules, imported now rather than on the first request
     gc.collect()  # start-up's own garbage is freed, not frozen
     gc.freeze()
 

@@ -170,10 +170,19 @@ AUTHPLATFORM = {
 # Tunables that operators (and the tests' daphne processes) may set from the environment, under the
 # same names; absent ones keep authplatform.conf's defaults.
 ENV_TUNABLE_SETTINGS = (
-    "AUTH_FAILURE_BURST", "AUTH_FAILURE_WINDOW", "ADMIN_LOGIN_FAILURE_BURST", "ADMIN_LOGIN_FAILURE_WINDOW",
-    "SOCKETIO_PING_INTERVAL_MS", "SOCKETIO_PING_TIMEOUT_MS", "SOCKETIO_MAX_PAYLOAD_BYTES",
-    "SOCKETIO_CONNECT_TIMEOUT_MS", "SOCKETIO_AUTH_TIMEOUT_MS", "SOCKETIO_KEY_RECHECK_MS",
-    "LIVE_REDIS_MAX_CONNECTIONS", "LIVE_REDIS_TIMEOUT_MS", "LIVE_DELIVERY_BATCH",
+    "AUTH_FAILURE_BURST",
+    "AUTH_FAILURE_WINDOW",
+    "ADMIN_LOGIN_FAILURE_BURST",
+    "ADMIN_LOGIN_FAILURE_WINDOW",
+    "SOCKETIO_PING_INTERVAL_MS",
+    "SOCKETIO_PING_TIMEOUT_MS",
+    "SOCKETIO_MAX_PAYLOAD_BYTES",
+    "SOCKETIO_CONNECT_TIMEOUT_MS",
+    "SOCKETIO_AUTH_TIMEOUT_MS",
+    "SOCKETIO_KEY_RECHECK_MS",
+    "LIVE_REDIS_MAX_CONNECTIONS",
+    "LIVE_REDIS_TIMEOUT_MS",
+    "LIVE_DELIVERY_BATCH",
 )
 for _name in ENV_TUNABLE_SETTINGS:
     if os.environ.get(_name):
@@ -194,8 +203,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Auth platform API",
     "DESCRIPTION": "Credentials (client key + secret, API keys, API tokens, customer JWTs) and the in-app "
-                   "notification API. Errors share one body (the Error component). The live Socket.IO "
-                   "protocol is described as AsyncAPI at /api/v1/asyncapi.yaml.",
+    "notification API. Errors share one body (the Error component). The live Socket.IO "
+    "protocol is described as AsyncAPI at /api/v1/asyncapi.yaml.",
     "VERSION": "1",
     "OAS_VERSION": "3.1.0",
     "SCHEMA_PATH_PREFIX": "/api/v1",
@@ -244,7 +253,8 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # Authorization: Bearer METRICS_TOKEN. Never public by default.
 METRICS_ALLOWED = tuple(
     ipaddress.ip_network(item.strip(), strict=False)
-    for item in os.environ.get("METRICS_ALLOWED", "127.0.0.0/8,::1/128").split(",") if item.strip()
+    for item in os.environ.get("METRICS_ALLOWED", "127.0.0.0/8,::1/128").split(",")
+    if item.strip()
 )
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 

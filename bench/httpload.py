@@ -35,7 +35,6 @@ def check(url: str, headers: dict[str, str]) -> tuple[int, str]:
 
 
 def get_json(url: str, headers: dict[str, str]) -> tuple[int, dict | None]:
-    status, _ = 0, None
     req = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -45,8 +44,9 @@ def get_json(url: str, headers: dict[str, str]) -> tuple[int, dict | None]:
 
 
 def post_json(url: str, headers: dict[str, str], payload) -> tuple[int, str]:
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", **headers})
+    req = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json", **headers}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, resp.read(500).decode(errors="replace")
@@ -63,10 +63,10 @@ def wrk(url: str, headers: dict[str, str], *, seconds: float, connections: int) 
     time.sleep(seconds)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
-    line = next((l for l in out.splitlines() if l.startswith("WRKJSON ")), None)
+    line = next((x for x in out.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out}\n{err}")
-    r = json.loads(line[len("WRKJSON "):])
+    r = json.loads(line[len("WRKJSON ") :])
     seconds_run = r["duration_us"] / 1e6
     return {
         "rps": r["requests"] / seconds_run if seconds_run else 0.0,

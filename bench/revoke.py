@@ -23,12 +23,26 @@ def main(argv: list[str]) -> dict:
     if argv[0] == "new":
         workspace = Workspace.objects.get(name="bench")
         product_space = workspace.product_spaces.get()
-        key, private_pem = services.signing_key_generate(actor=CLI, workspace=workspace, name=f"revoke-{time.time_ns()}")
+        key, private_pem = services.signing_key_generate(
+            actor=CLI, workspace=workspace, name=f"revoke-{time.time_ns()}"
+        )
         now = int(time.time())
-        tokens = [jwt.encode({"sub": f"bench-customer-{i:05d}", "type": "customer", "workspace_id": workspace.code,
-                              "product_space_code": product_space.code, "iat": now, "exp": now + 2 * 3600},
-                             private_pem, algorithm="RS256", headers={"kid": str(key.kid)})
-                  for i in range(int(argv[1]))]
+        tokens = [
+            jwt.encode(
+                {
+                    "sub": f"bench-customer-{i:05d}",
+                    "type": "customer",
+                    "workspace_id": workspace.code,
+                    "product_space_code": product_space.code,
+                    "iat": now,
+                    "exp": now + 2 * 3600,
+                },
+                private_pem,
+                algorithm="RS256",
+                headers={"kid": str(key.kid)},
+            )
+            for i in range(int(argv[1]))
+        ]
         return {"kid": str(key.kid), "tokens": tokens}
     key = CustomerSigningKey.objects.get(pk=argv[1])
     services.signing_key_revoke(actor=CLI, key=key, reason="bench")

@@ -52,8 +52,14 @@ def main(n_customers: int) -> dict:
     now = int(time.time())
 
     def customer_token(sub: str, *, key=private_key, kid=kid) -> str:
-        claims = {"sub": sub, "type": "customer", "workspace_id": workspace.code,
-                  "product_space_code": product_space.code, "iat": now, "exp": now + 2 * 3600}
+        claims = {
+            "sub": sub,
+            "type": "customer",
+            "workspace_id": workspace.code,
+            "product_space_code": product_space.code,
+            "iat": now,
+            "exp": now + 2 * 3600,
+        }
         return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
     customers = [f"bench-customer-{i:05d}" for i in range(n_customers)]

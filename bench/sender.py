@@ -28,8 +28,9 @@ def main() -> None:
             resp = http.post(trigger["url"], headers=trigger.get("headers", {}), json=trigger["json"])
             response_ms = (time.perf_counter() - t0) * 1000
             body = resp.text[:300] if resp.status_code >= 300 else ""
-            sys.stdout.write(json.dumps({"t0": t0, "response_ms": response_ms, "status": resp.status_code,
-                                         "body": body}) + "\n")
+            sys.stdout.write(
+                json.dumps({"t0": t0, "response_ms": response_ms, "status": resp.status_code, "body": body}) + "\n"
+            )
             sys.stdout.flush()
 
 

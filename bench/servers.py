@@ -67,9 +67,13 @@ class BenchEnv:
             "AUTHPLATFORM_KEY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         }
         # For `--keep`: re-run anything by hand against the kept database (`set -a; . ./bench.env`).
-        (self.var_dir / "bench.env").write_text("".join(
-            f"{k}={v}\n" for k, v in self.env().items() if k in {*self.secrets_, "DATABASE_URL", "VAR_DIR",
-                                                                 "DJANGO_SETTINGS_MODULE", "DEBUG"}))
+        (self.var_dir / "bench.env").write_text(
+            "".join(
+                f"{k}={v}\n"
+                for k, v in self.env().items()
+                if k in {*self.secrets_, "DATABASE_URL", "VAR_DIR", "DJANGO_SETTINGS_MODULE", "DEBUG"}
+            )
+        )
 
     def env(self, *, redis: bool = False, **extra: str) -> dict[str, str]:
         env = {
@@ -92,13 +96,15 @@ class BenchEnv:
 
     def popen(self, *args: str, **extra: str) -> subprocess.Popen:
         """Start a Python module/command with the bench environment, stdout and stderr piped."""
-        return subprocess.Popen([PYTHON, *args], cwd=ROOT, env=self.env(**extra), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [PYTHON, *args], cwd=ROOT, env=self.env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     def run(self, *args: str, timeout: float = 300, **extra: str) -> str:
         """Run a Python module/command with the bench environment; its stdout."""
-        result = subprocess.run([PYTHON, *args], cwd=ROOT, env=self.env(**extra), capture_output=True,
-                                text=True, timeout=timeout)
+        result = subprocess.run(
+            [PYTHON, *args], cwd=ROOT, env=self.env(**extra), capture_output=True, text=True, timeout=timeout
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result.stdout
@@ -124,13 +130,14 @@ class Server:
     def url(self, path: str = "", scheme: str = "http") -> str:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> "Server":
+    def wait_ready(self, timeout: float = 60.0) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -172,10 +179,20 @@ def daphne(bench: BenchEnv, *, name: str = "daphne", redis: bool = False) -> Ser
     """
     port = free_port()
     return Server(
-        name=name, port=port, log_path=bench.var_dir / f"{name}-{port}.log",
+        name=name,
+        port=port,
+        log_path=bench.var_dir / f"{name}-{port}.log",
         # -v 0: no access log (uvicorn runs with --no-access-log): no row pays for a log line per request.
-        argv=[PYTHON, "-m", "authplatform.server", "-v", "0", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
-              "authplatform.asgi:application"],
+        argv=[
+            PYTHON,
+            "-m",
+            "authplatform.server",
+            "-v",
+            "0",
+            "-e",
+            f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
+            "authplatform.asgi:application",
+        ],
         env=bench.env(redis=redis),
     )
 
@@ -185,11 +202,34 @@ def uvicorn_socketio(bench: BenchEnv, *, name: str = "python-socketio", redis: b
     ``redis``: its AsyncRedisManager on the bench's Redis, for several processes."""
     port = free_port()
     return Server(
-        name=name, port=port, log_path=bench.var_dir / f"{name}-{port}.log",
-        argv=[PYTHON, "-m", "uvicorn", "bench.peers.sio_app:app", "--host", "127.0.0.1", "--port", str(port),
-              "--loop", "asyncio", "--http", "h11", "--ws", "websockets", "--ws-per-message-deflate", "false",
-              "--backlog", "1024", "--no-access-log", "--log-level", "warning"],
-        env=bench.env(**({"SIO_REDIS_URL": bench.redis_url} if redis and bench.redis_url else {})), probe="/healthz",
+        name=name,
+        port=port,
+        log_path=bench.var_dir / f"{name}-{port}.log",
+        argv=[
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "bench.peers.sio_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "asyncio",
+            "--http",
+            "h11",
+            "--ws",
+            "websockets",
+            "--ws-per-message-deflate",
+            "false",
+            "--backlog",
+            "1024",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=bench.env(**({"SIO_REDIS_URL": bench.redis_url} if redis and bench.redis_url else {})),
+        probe="/healthz",
     )
 
 
@@ -197,7 +237,10 @@ def websockets_floor(bench: BenchEnv) -> Server:
     """Floor: a bare `websockets` echo server (no Socket.IO, no auth)."""
     port = free_port()
     return Server(
-        name="websockets-floor", port=port, log_path=bench.var_dir / f"websockets-floor-{port}.log",
+        name="websockets-floor",
+        port=port,
+        log_path=bench.var_dir / f"websockets-floor-{port}.log",
         argv=[PYTHON, "-m", "bench.peers.ws_floor", "--port", str(port)],
-        env=bench.env(), probe="",
+        env=bench.env(),
+        probe="",
     )

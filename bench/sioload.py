@@ -80,8 +80,15 @@ class Gen:
 
     async def open_one(self, url: str, token: str | None) -> Sock:
         sock = Sock()
-        ws = await connect(url, compression=None, ping_interval=None, open_timeout=30, close_timeout=1,
-                           max_size=2**20, user_agent_header=None)
+        ws = await connect(
+            url,
+            compression=None,
+            ping_interval=None,
+            open_timeout=30,
+            close_timeout=1,
+            max_size=2**20,
+            user_agent_header=None,
+        )
         sock.ws = ws
         if self.cfg["kind"] == "sio":
             opened = await asyncio.wait_for(ws.recv(), 30)
@@ -172,14 +179,30 @@ class Gen:
             await asyncio.sleep(0.3)
         rss_before = rss_kib(pid) if pid else None
         ok, seconds = await self.open_many(cfg["n"], time.monotonic() + cfg.get("connect_deadline", 300))
-        emit({"phase": "connected", "ok": ok, "seconds": seconds, "rate": ok / seconds if seconds else 0,
-              "errors": dict(self.errors), "rss_before_kib": rss_before,
-              "rss_connected_kib": rss_kib(pid) if pid else None, "ping_interval_ms": self.ping_interval_ms})
+        emit(
+            {
+                "phase": "connected",
+                "ok": ok,
+                "seconds": seconds,
+                "rate": ok / seconds if seconds else 0,
+                "errors": dict(self.errors),
+                "rss_before_kib": rss_before,
+                "rss_connected_kib": rss_kib(pid) if pid else None,
+                "ping_interval_ms": self.ping_interval_ms,
+            }
+        )
         await asyncio.sleep(cfg["hold"])
         alive = sum(s.connected for s in self.socks)
-        emit({"phase": "held", "alive": alive, "closed_by_server": sum(s.closed_by_server for s in self.socks),
-              "pings_answered": sum(s.pings for s in self.socks), "hold_seconds": cfg["hold"],
-              "rss_end_kib": rss_kib(pid) if pid else None})
+        emit(
+            {
+                "phase": "held",
+                "alive": alive,
+                "closed_by_server": sum(s.closed_by_server for s in self.socks),
+                "pings_answered": sum(s.pings for s in self.socks),
+                "hold_seconds": cfg["hold"],
+                "rss_end_kib": rss_kib(pid) if pid else None,
+            }
+        )
         await self.close_all()
 
     async def fanout(self) -> None:
@@ -192,12 +215,12 @@ class Gen:
         if cfg["kind"] == "ws":
             control = await connect(cfg["urls"][0], compression=None, ping_interval=None, max_size=2**22)
         else:  # the send call comes from another process (bench/sender.py says why)
-            sender = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.sender",
-                                                          stdin=asyncio.subprocess.PIPE,
-                                                          stdout=asyncio.subprocess.PIPE)
+            sender = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.sender", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            )
             trigger = (json.dumps(cfg["trigger"]) + "\n").encode()
         try:
-            for run in range(cfg["sends"]):
+            for _ in range(cfg["sends"]):
                 for s in self.socks:
                     s.got_at = None
                 self.got, self.expected = 0, ok
@@ -223,13 +246,20 @@ class Gen:
                     seen = self.got
                     try:
                         await asyncio.wait_for(self.all_got.wait(), cfg.get("quiet", 3))
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                 self.armed = False
                 lat = sorted((s.got_at - t0) * 1000 for s in self.socks if s.got_at is not None)
-                runs.append({"status": status, "body": body,
-                             "response_ms": responded * 1000, "delivered": len(lat), "expected": ok,
-                             "latencies_ms": lat})
+                runs.append(
+                    {
+                        "status": status,
+                        "body": body,
+                        "response_ms": responded * 1000,
+                        "delivered": len(lat),
+                        "expected": ok,
+                        "latencies_ms": lat,
+                    }
+                )
                 await asyncio.sleep(cfg.get("pause", 0.3))
         finally:
             if control is not None:
@@ -243,12 +273,20 @@ class Gen:
     async def revoke(self) -> None:
         cfg = self.cfg
         ok, seconds = await self.open_many(cfg["n"], time.monotonic() + cfg.get("connect_deadline", 300))
-        emit({"phase": "connected", "ok": ok, "seconds": seconds, "rate": ok / seconds if seconds else 0,
-              "errors": dict(self.errors)})
+        emit(
+            {
+                "phase": "connected",
+                "ok": ok,
+                "seconds": seconds,
+                "rate": ok / seconds if seconds else 0,
+                "errors": dict(self.errors),
+            }
+        )
         await asyncio.sleep(cfg.get("pause", 1.0))
         if cfg.get("revoke_argv"):
-            proc = await asyncio.create_subprocess_exec(*cfg["revoke_argv"], stdout=asyncio.subprocess.PIPE,
-                                                        env={**os.environ, **cfg.get("revoke_env", {})})
+            proc = await asyncio.create_subprocess_exec(
+                *cfg["revoke_argv"], stdout=asyncio.subprocess.PIPE, env={**os.environ, **cfg.get("revoke_env", {})}
+            )
             out, _ = await proc.communicate()
             returned_at = json.loads(out.decode().strip().splitlines()[-1])["returned_at"]
         else:  # one of several load generators: the driver revokes and sends the return time on stdin
@@ -259,13 +297,20 @@ class Gen:
             await asyncio.sleep(0.05)
         ended = [s.ended_at for s in self.socks if s.ended_at is not None]
         closed = [s.closed_at for s in self.socks if s.closed_at is not None]
-        emit({"phase": "revoked", "returned_at": returned_at, "sockets": ok, "session_ended": len(ended),
-              "session_ended_within_1s": sum(1 for t in ended if t - returned_at <= 1.0),
-              "close_codes": dict(Counter(str(s.close_code) for s in self.socks if s.closed_at is not None)),
-              "still_open": sum(s.connected for s in self.socks),
-              "first_session_ended_s": min(ended) - returned_at if ended else None,
-              "last_session_ended_s": max(ended) - returned_at if ended else None,
-              "last_close_s": max(closed) - returned_at if closed else None})
+        emit(
+            {
+                "phase": "revoked",
+                "returned_at": returned_at,
+                "sockets": ok,
+                "session_ended": len(ended),
+                "session_ended_within_1s": sum(1 for t in ended if t - returned_at <= 1.0),
+                "close_codes": dict(Counter(str(s.close_code) for s in self.socks if s.closed_at is not None)),
+                "still_open": sum(s.connected for s in self.socks),
+                "first_session_ended_s": min(ended) - returned_at if ended else None,
+                "last_session_ended_s": max(ended) - returned_at if ended else None,
+                "last_close_s": max(closed) - returned_at if closed else None,
+            }
+        )
         await self.close_all()
 
 

@@ -40,8 +40,9 @@ def worker(requests: int) -> None:
 
     call_command("migrate", verbosity=0)
     workspace = services.workspace_create(actor=CLI, name=f"bench-{os.getpid()}", product_space_name="Main")
-    user = services.api_user_create(actor=CLI, email=f"bench-{os.getpid()}@example.com", workspace=workspace,
-                                    role="read")
+    user = services.api_user_create(
+        actor=CLI, email=f"bench-{os.getpid()}@example.com", workspace=workspace, role="read"
+    )
     _, key = services.api_key_create(actor=CLI, user=user)
     connection.close()
 
@@ -60,8 +61,14 @@ def worker(requests: int) -> None:
 
 
 def run_one(env: dict[str, str], requests: int) -> float:
-    result = subprocess.run([sys.executable, "-m", "bench.sqlite_pool", "--worker", "--requests", str(requests)],
-                            cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.sqlite_pool", "--worker", "--requests", str(requests)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])["median_us"]
 
 
@@ -77,14 +84,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = {"DEBUG": "1", "VAR_DIR": tmp, "REDIS_URL": ""}
         settings = {
-            "SQLite, pooled (default)": {**base, "DATABASE_URL": f"sqlite:///{tmp}/pooled.sqlite3", "DATABASE_POOL": "1"},
+            "SQLite, pooled (default)": {
+                **base,
+                "DATABASE_URL": f"sqlite:///{tmp}/pooled.sqlite3",
+                "DATABASE_POOL": "1",
+            },
             "SQLite, not pooled": {**base, "DATABASE_URL": f"sqlite:///{tmp}/plain.sqlite3", "DATABASE_POOL": "0"},
         }
         if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            settings["PostgreSQL, Django's pool"] = {**base, "DATABASE_URL": os.environ["DATABASE_URL"],
-                                                     "DATABASE_POOL": "1"}
-            settings["PostgreSQL, not pooled"] = {**base, "DATABASE_URL": os.environ["DATABASE_URL"],
-                                                  "DATABASE_POOL": "0"}
+            settings["PostgreSQL, Django's pool"] = {
+                **base,
+                "DATABASE_URL": os.environ["DATABASE_URL"],
+                "DATABASE_POOL": "1",
+            }
+            settings["PostgreSQL, not pooled"] = {
+                **base,
+                "DATABASE_URL": os.environ["DATABASE_URL"],
+                "DATABASE_POOL": "0",
+            }
         results: dict[str, list[float]] = {name: [] for name in settings}
         for _ in range(args.rounds):  # interleaved, so a busy moment of the machine hits every setting
             for name, env in settings.items():

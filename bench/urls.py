@@ -9,7 +9,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework_api_key.permissions import HasAPIKey
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from authplatform.urls import handler500, urlpatterns as project_urls  # noqa: F401
+from authplatform.urls import handler500  # noqa: F401
+from authplatform.urls import urlpatterns as project_urls
 from bench.views import trivial
 from tokens import authentication as ours
 

@@ -80,16 +80,25 @@ def main(cfg: dict) -> dict:
     signing_input, _, sig_b64 = token.rpartition(".")
     signature = jwt.utils.base64url_decode(sig_b64)
     public_key = serialization.load_pem_public_key(seed["public_key_pem"].encode())
-    cases["floor_rs256_verify"] = ("", lambda: public_key.verify(signature, signing_input.encode(),
-                                                                 padding.PKCS1v15(), hashes.SHA256()))
+    cases["floor_rs256_verify"] = (
+        "",
+        lambda: public_key.verify(signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()),
+    )
 
     client = ours.ClientCredentialsAuthentication()
     ck, cs = seed["client_key"], seed["client_secret"]
-    cases["client_hit"] = ("floor_hmac_sha256", caller(client, request(HTTP_X_CLIENT_KEY=ck, HTTP_X_CLIENT_SECRET=cs), hit=True))
-    cases["client_miss_unknown_key"] = ("floor_hmac_sha256", caller(
-        client, request(HTTP_X_CLIENT_KEY="ck_" + "x" * 24, HTTP_X_CLIENT_SECRET=cs), hit=False))
-    cases["client_miss_bad_secret"] = ("floor_hmac_sha256", caller(
-        client, request(HTTP_X_CLIENT_KEY=ck, HTTP_X_CLIENT_SECRET=cs[:-4] + "xxxx"), hit=False))
+    cases["client_hit"] = (
+        "floor_hmac_sha256",
+        caller(client, request(HTTP_X_CLIENT_KEY=ck, HTTP_X_CLIENT_SECRET=cs), hit=True),
+    )
+    cases["client_miss_unknown_key"] = (
+        "floor_hmac_sha256",
+        caller(client, request(HTTP_X_CLIENT_KEY="ck_" + "x" * 24, HTTP_X_CLIENT_SECRET=cs), hit=False),
+    )
+    cases["client_miss_bad_secret"] = (
+        "floor_hmac_sha256",
+        caller(client, request(HTTP_X_CLIENT_KEY=ck, HTTP_X_CLIENT_SECRET=cs[:-4] + "xxxx"), hit=False),
+    )
 
     api_key_cls = getattr(ours, "ApiKeyAuthentication", None)
     if api_key_cls is None:
@@ -99,11 +108,18 @@ def main(cfg: dict) -> dict:
         auth = api_key_cls()
         key = seed["api_key"]
         cases["api_key_hit"] = ("floor_hmac_sha256", caller(auth, request(HTTP_API_KEY=key), hit=True))
-        cases["api_key_legacy_hit"] = ("floor_hmac_sha256", caller(auth, request(HTTP_API_KEY=seed["api_key_legacy"]), hit=True))
-        cases["api_key_miss_unknown_key"] = ("floor_hmac_sha256", caller(
-            auth, request(HTTP_API_KEY="0" * 32 + key[32:]), hit=False))
-        cases["api_key_miss_bad_secret"] = ("floor_hmac_sha256", caller(
-            auth, request(HTTP_API_KEY=key[:-4] + "xxxx"), hit=False))
+        cases["api_key_legacy_hit"] = (
+            "floor_hmac_sha256",
+            caller(auth, request(HTTP_API_KEY=seed["api_key_legacy"]), hit=True),
+        )
+        cases["api_key_miss_unknown_key"] = (
+            "floor_hmac_sha256",
+            caller(auth, request(HTTP_API_KEY="0" * 32 + key[32:]), hit=False),
+        )
+        cases["api_key_miss_bad_secret"] = (
+            "floor_hmac_sha256",
+            caller(auth, request(HTTP_API_KEY=key[:-4] + "xxxx"), hit=False),
+        )
 
     api_token_cls = getattr(ours, "ApiTokenAuthentication", None)
     api_token = cfg.get("api_token")
@@ -117,14 +133,24 @@ def main(cfg: dict) -> dict:
         floor = "floor_rs256_verify" if alg.startswith("RS") else "floor_hmac_sha256"
         bad = api_token[:-6] + ("AAAAAA" if not api_token.endswith("AAAAAA") else "BBBBBB")
         cases["api_token_hit"] = (floor, caller(auth, request(HTTP_AUTHORIZATION=f"Bearer {api_token}"), hit=True))
-        cases["api_token_miss_bad_signature"] = (floor, caller(auth, request(HTTP_AUTHORIZATION=f"Bearer {bad}"), hit=False))
+        cases["api_token_miss_bad_signature"] = (
+            floor,
+            caller(auth, request(HTTP_AUTHORIZATION=f"Bearer {bad}"), hit=False),
+        )
 
     customer = ours.CustomerJWTAuthentication()
-    cases["customer_jwt_hit"] = ("floor_rs256_verify", caller(customer, request(HTTP_AUTHORIZATION=f"Bearer {token}"), hit=True))
-    cases["customer_jwt_miss_bad_signature"] = ("floor_rs256_verify", caller(
-        customer, request(HTTP_AUTHORIZATION=f"Bearer {seed['customer_token_bad_signature']}"), hit=False))
-    cases["customer_jwt_miss_unknown_kid"] = ("floor_rs256_verify", caller(
-        customer, request(HTTP_AUTHORIZATION=f"Bearer {seed['customer_token_unknown_kid']}"), hit=False))
+    cases["customer_jwt_hit"] = (
+        "floor_rs256_verify",
+        caller(customer, request(HTTP_AUTHORIZATION=f"Bearer {token}"), hit=True),
+    )
+    cases["customer_jwt_miss_bad_signature"] = (
+        "floor_rs256_verify",
+        caller(customer, request(HTTP_AUTHORIZATION=f"Bearer {seed['customer_token_bad_signature']}"), hit=False),
+    )
+    cases["customer_jwt_miss_unknown_kid"] = (
+        "floor_rs256_verify",
+        caller(customer, request(HTTP_AUTHORIZATION=f"Bearer {seed['customer_token_unknown_kid']}"), hit=False),
+    )
 
     # Repeats are interleaved (every case once per round), so a case and its floor are measured at
     # nearly the same moment and their ratio is paired by round.
@@ -138,6 +164,7 @@ def main(cfg: dict) -> dict:
         else:
             out[name] = {"floor": floor or None, "us": [r[name] for r in rounds], "loops": loops[name]}
     return out
+
 
 if __name__ == "__main__":
     print(json.dumps(main(json.loads(open(sys.argv[1]).read()))))

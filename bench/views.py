@@ -21,7 +21,11 @@ class Trivial(APIView):
 
 def trivial(name: str, authentication=(), permission=(IsAuthenticated,)):
     """A Trivial subclass with the given DRF classes."""
-    return type(f"Trivial_{name}", (Trivial,), {
-        "authentication_classes": list(authentication),
-        "permission_classes": list(permission),
-    }).as_view()
+    return type(
+        f"Trivial_{name}",
+        (Trivial,),
+        {
+            "authentication_classes": list(authentication),
+            "permission_classes": list(permission),
+        },
+    ).as_view()

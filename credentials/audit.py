@@ -8,9 +8,10 @@ rolled back, so the record survives it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -32,13 +33,12 @@ class Actor:
         return self.user.get_username() or str(self.user.pk)
 
     @classmethod
-    def from_request(cls, request, *, via: str) -> "Actor":
+    def from_request(cls, request, *, via: str) -> Actor:
         from authplatform.client_ip import client_ip
 
         ip = client_ip(request)
         user = getattr(request, "user", None)
-        return cls(user=user if getattr(user, "is_authenticated", False) else None,
-                   ip=str(ip) if ip else None, via=via)
+        return cls(user=user if getattr(user, "is_authenticated", False) else None, ip=str(ip) if ip else None, via=via)
 
 
 CLI = Actor(via="cli")
@@ -99,6 +99,7 @@ def audit_failures(*, actor: Actor, action: str, target: models.Model | None = N
     try:
         yield
     except ValidationError as exc:
-        audit_record(actor=actor, action=action, target=target, outcome=AuditOutcome.FAILURE,
-                     details={"errors": exc.messages})
+        audit_record(
+            actor=actor, action=action, target=target, outcome=AuditOutcome.FAILURE, details={"errors": exc.messages}
+        )
         raise

@@ -33,7 +33,9 @@ def product_space_label(product_space: ProductSpace) -> str:
 # --- confirmations of actions -------------------------------------------------------------------
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        max_length=500, required=False, widget=forms.TextInput(attrs={"size": 60}),
+        max_length=500,
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
         help_text="Why; kept in the audit log.",
     )
 
@@ -41,7 +43,8 @@ class ReasonForm(forms.Form):
 class RotateClientSecretForm(ReasonForm):
     # No min_value: a negative number reaches the service, which refuses it and audits the refusal.
     grace_seconds = forms.IntegerField(
-        label="Grace period (seconds)", initial=3600,
+        label="Grace period (seconds)",
+        initial=3600,
         help_text="How long the current secrets keep working next to the new one. 0 revokes them now.",
     )
 
@@ -50,9 +53,10 @@ class RotateClientSecretForm(ReasonForm):
 
 class RotateApiKeyForm(ReasonForm):
     grace_seconds = forms.IntegerField(
-        label="Grace period (seconds)", initial=0,
+        label="Grace period (seconds)",
+        initial=0,
         help_text="How long the current key, and the API tokens minted from it, keep working next to the new "
-                  "key. 0 revokes them now.",
+        "key. 0 revokes them now.",
     )
 
     field_order = ["grace_seconds", "reason"]
@@ -60,9 +64,10 @@ class RotateApiKeyForm(ReasonForm):
 
 class RotateSigningKeyForm(ReasonForm):
     overlap_seconds = forms.IntegerField(
-        label="Overlap (seconds)", initial=86400,
+        label="Overlap (seconds)",
+        initial=86400,
         help_text="How long the current key keeps verifying customer tokens next to the new one, so your "
-                  "backend can switch without a gap. 0 revokes it now.",
+        "backend can switch without a gap. 0 revokes it now.",
     )
 
     field_order = ["overlap_seconds", "reason"]
@@ -73,7 +78,9 @@ class WorkspaceCreateForm(forms.Form):
     name = forms.CharField(max_length=64, help_text="Unique slug, e.g. acme-prod.")
     display_name = forms.CharField(max_length=200, required=False)
     product_space_name = forms.CharField(
-        max_length=200, required=False, label="First product space",
+        max_length=200,
+        required=False,
+        label="First product space",
         help_text="Optional: also create a product space with this name.",
     )
 
@@ -91,8 +98,9 @@ class ClientCreateForm(forms.Form):
 class ApiUserCreateForm(forms.Form):
     # No EmailField or role choices here: the service validates both, so its refusals are audited.
     email = forms.CharField(max_length=254, help_text="The API user's email; also their username.")
-    workspace = forms.ModelChoiceField(queryset=Workspace.objects.all(), required=False,
-                                       help_text="Optional: give the user a role in this workspace.")
+    workspace = forms.ModelChoiceField(
+        queryset=Workspace.objects.all(), required=False, help_text="Optional: give the user a role in this workspace."
+    )
     role = forms.CharField(max_length=16, required=False, help_text="admin, write or read (default: read).")
 
 
@@ -104,7 +112,9 @@ class ApiKeyCreateForm(forms.Form):
 class ApiKeyImportForm(ApiKeyCreateForm):
     # A legacy key is a secret: never rendered back into the page, not even after an error.
     key = forms.CharField(
-        label="Legacy API key", strip=True, widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        label="Legacy API key",
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="The 32-character key issued by the old system. Stored only as a digest.",
     )
 
@@ -116,7 +126,8 @@ class SigningKeyGenerateForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
     product_space = forms.ModelChoiceField(
         queryset=ProductSpace.objects.select_related("workspace").order_by("workspace__name", "created_at", "id"),
-        required=False, label="Product space for the CUSTOMER_* block",
+        required=False,
+        label="Product space for the CUSTOMER_* block",
         help_text="Default: the workspace's first product space.",
     )
 
@@ -125,9 +136,7 @@ class SigningKeyGenerateForm(forms.Form):
         self.fields["product_space"].label_from_instance = product_space_label
         workspace = self.initial.get("workspace")
         if workspace is not None and not self.is_bound:
-            self.fields["product_space"].queryset = self.fields["product_space"].queryset.filter(
-                workspace=workspace
-            )
+            self.fields["product_space"].queryset = self.fields["product_space"].queryset.filter(workspace=workspace)
 
     def clean(self):
         cleaned = super().clean()
@@ -141,7 +150,9 @@ class SigningKeyUploadForm(forms.Form):
     workspace = forms.ModelChoiceField(queryset=Workspace.objects.all())
     name = forms.CharField(max_length=200, required=False)
     public_key_pem = forms.CharField(
-        label="Public key (PEM)", required=False, strip=True,
+        label="Public key (PEM)",
+        required=False,
+        strip=True,
         widget=forms.Textarea(attrs={"rows": 9, "cols": 68, "spellcheck": "false"}),
         help_text="-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----. RSA, at least 2048 bits.",
     )
@@ -167,4 +178,3 @@ class SigningKeyUploadForm(forms.Form):
         """After a refusal, do not render the pasted text back: it may be a private key pasted by mistake."""
         self.data = self.data.copy()
         self.data["public_key_pem"] = ""
-

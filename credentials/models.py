@@ -51,14 +51,22 @@ class Credential(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         editable=False,
     )
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         editable=False,
     )
     revoked_reason = models.CharField(max_length=500, blank=True, editable=False)
@@ -151,7 +159,11 @@ class Client(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         editable=False,
     )
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -277,7 +289,11 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         editable=False,
     )
     actor_label = models.CharField(max_length=200, editable=False, help_text="Who, as it was at the time.")
@@ -288,9 +304,14 @@ class AuditEvent(models.Model):
     target_id = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     target_label = models.CharField(max_length=300, blank=True, editable=False)
     # A code, not a key: the event outlives the workspace, and says which one it was.
-    workspace_code = models.CharField(max_length=8, blank=True, db_index=True, editable=False,
-                                      help_text="The workspace the change concerns; blank for users, API keys, "
-                                                "platform keys and sign-ins, which belong to none.")
+    workspace_code = models.CharField(
+        max_length=8,
+        blank=True,
+        db_index=True,
+        editable=False,
+        help_text="The workspace the change concerns; blank for users, API keys, "
+        "platform keys and sign-ins, which belong to none.",
+    )
     ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     details = models.JSONField(default=dict, blank=True, editable=False)
 

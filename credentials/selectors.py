@@ -9,10 +9,11 @@ caller decides which error to show, and no lookup here says *why* to an attacker
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
+from authplatform.fastpaths.prepared import PreparedQuery
 from authplatform.text import is_storable_text
 from credentials import hashing
 from credentials.models import (
@@ -25,7 +26,6 @@ from credentials.models import (
     PlatformTokenKey,
     api_key_format,
 )
-from authplatform.fastpaths.prepared import PreparedQuery
 
 MAX_PRESENTED_LENGTH = 256  # nothing we issue is longer; longer input is refused unhashed
 
@@ -40,14 +40,15 @@ def _active(model, now, **lookups):
 # authentication's cost). Each is still one indexed query per request, so a revocation, expiry or
 # deactivation written by any process is refused on the very next request. The samples only mark
 # where each value goes in the SQL.
-_SAMPLE_NOW = datetime(1999, 12, 31, 23, 59, 58, 123457, tzinfo=dt_timezone.utc)
+_SAMPLE_NOW = datetime(1999, 12, 31, 23, 59, 58, 123457, tzinfo=UTC)
 _SAMPLE_UUID = uuid.UUID("5a3b1e00-0000-4000-8000-00000000a11e")
 _SAMPLE_TEXT = "\x00prepared-sample"
 _EXPIRES_AT = ApiKey._meta.get_field("expires_at")  # every credential's expires_at adapts alike
 
 _client_secrets = PreparedQuery(
-    lambda now, client_key: _active(ClientSecret, now, client__client_key=client_key, client__is_active=True)
-    .select_related("client__workspace"),
+    lambda now, client_key: _active(
+        ClientSecret, now, client__client_key=client_key, client__is_active=True
+    ).select_related("client__workspace"),
     samples={"now": _SAMPLE_NOW, "client_key": _SAMPLE_TEXT},
     fields={"now": _EXPIRES_AT, "client_key": Client._meta.get_field("client_key")},
 )

@@ -107,8 +107,9 @@ def _rotation_start(credential, *, seconds, what: str, noun: str, stops: str):
     if not credential.is_active():
         raise ValidationError(f"Only an active {noun} can be rotated.")
     if credential.expires_at is not None:
-        raise ValidationError(f"This {noun} was already rotated; it {stops} at "
-                              f"{credential.expires_at:%Y-%m-%d %H:%M:%S} UTC.")
+        raise ValidationError(
+            f"This {noun} was already rotated; it {stops} at {credential.expires_at:%Y-%m-%d %H:%M:%S} UTC."
+        )
     return credential
 
 
@@ -158,8 +159,9 @@ def product_space_create(*, actor: Actor, workspace: Workspace, name: str) -> Pr
         product_space = ProductSpace(workspace=workspace, code=_new_code(ProductSpace), name=name)
         _clean(product_space)
         product_space.save()
-        audit_record(actor=actor, action="product_space.create", target=product_space,
-                     details={"workspace": workspace.code})
+        audit_record(
+            actor=actor, action="product_space.create", target=product_space, details={"workspace": workspace.code}
+        )
     return product_space
 
 
@@ -184,8 +186,12 @@ def client_create(*, actor: Actor, workspace: Workspace, name: str = "") -> tupl
         _clean(client)
         client.save()
         secret, plaintext = _client_secret_add(actor=actor, client=client)
-        audit_record(actor=actor, action="client.create", target=client,
-                     details={"workspace": workspace.code, "secret": secret.hint})
+        audit_record(
+            actor=actor,
+            action="client.create",
+            target=client,
+            details={"workspace": workspace.code, "secret": secret.hint},
+        )
     return client, plaintext
 
 
@@ -211,18 +217,30 @@ def client_secret_rotate(
                     secret.expires_at = ends
                     secret.save(update_fields=["expires_at"])
         new, plaintext = _client_secret_add(actor=actor, client=client)
-        audit_record(actor=actor, action="client_secret.rotate", target=client, details={
-            "new_secret": new.hint,
-            "old_secrets": [s.hint for s in old],
-            "grace_seconds": grace_seconds,
-            "reason": reason,
-        })
+        audit_record(
+            actor=actor,
+            action="client_secret.rotate",
+            target=client,
+            details={
+                "new_secret": new.hint,
+                "old_secrets": [s.hint for s in old],
+                "grace_seconds": grace_seconds,
+                "reason": reason,
+            },
+        )
     return new, plaintext
 
 
-def _credential_revoke(credential, *, actor: Actor, action: str, reason: str, noun: str,
-                       details: Callable[[Any], dict] = lambda credential: {},
-                       also: Callable[[Any], None] = lambda credential: None):
+def _credential_revoke(
+    credential,
+    *,
+    actor: Actor,
+    action: str,
+    reason: str,
+    noun: str,
+    details: Callable[[Any], dict] = lambda credential: {},
+    also: Callable[[Any], None] = lambda credential: None,
+):
     """Every revocation's one shape: lock the row, refuse one already revoked, revoke it (and ``also``
     what the kind needs besides), audit. Returns the locked, revoked row."""
     with audit_failures(actor=actor, action=action, target=credential), transaction.atomic():
@@ -236,8 +254,14 @@ def _credential_revoke(credential, *, actor: Actor, action: str, reason: str, no
 
 
 def client_secret_revoke(*, actor: Actor, secret: ClientSecret, reason: str = "") -> ClientSecret:
-    return _credential_revoke(secret, actor=actor, action="client_secret.revoke", reason=reason, noun="secret",
-                              details=lambda secret: {"client": secret.client.client_key})
+    return _credential_revoke(
+        secret,
+        actor=actor,
+        action="client_secret.revoke",
+        reason=reason,
+        noun="secret",
+        details=lambda secret: {"client": secret.client.client_key},
+    )
 
 
 def client_deactivate(*, actor: Actor, client: Client, reason: str = "") -> Client:
@@ -257,9 +281,7 @@ def client_deactivate(*, actor: Actor, client: Client, reason: str = "") -> Clie
 
 
 # --- API users and API keys ---------------------------------------------------------------------
-def api_user_create(
-    *, actor: Actor, email: str, workspace: Workspace | None = None, role: str | None = None
-) -> User:
+def api_user_create(*, actor: Actor, email: str, workspace: Workspace | None = None, role: str | None = None) -> User:
     with audit_failures(actor=actor, action="api_user.create"), transaction.atomic():
         email = (email or "").strip()
         try:
@@ -302,9 +324,11 @@ def user_delete(*, actor: Actor, user: User) -> None:
     ``user.delete`` with what it took along, since the rows themselves are gone."""
     with audit_failures(actor=actor, action="user.delete", target=user), transaction.atomic():
         user = _locked(user)
-        details = {"username": user.get_username(),
-                   "api_keys": [str(pk) for pk in user.api_keys.values_list("pk", flat=True)],
-                   "memberships": [list(row) for row in user.memberships.values_list("workspace__code", "role")]}
+        details = {
+            "username": user.get_username(),
+            "api_keys": [str(pk) for pk in user.api_keys.values_list("pk", flat=True)],
+            "memberships": [list(row) for row in user.memberships.values_list("workspace__code", "role")],
+        }
         audit_record(actor=actor, action="user.delete", target=user, details=details)
         user.delete()
 
@@ -313,10 +337,10 @@ def membership_set(*, actor: Actor, user: User, workspace: Workspace, role: str)
     with audit_failures(actor=actor, action="membership.set", target=user), transaction.atomic():
         if role not in Role.values:
             raise ValidationError(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.")
-        membership, _ = Membership.objects.update_or_create(user=user, workspace=workspace,
-                                                            defaults={"role": role})
-        audit_record(actor=actor, action="membership.set", target=user,
-                     details={"workspace": workspace.code, "role": role})
+        membership, _ = Membership.objects.update_or_create(user=user, workspace=workspace, defaults={"role": role})
+        audit_record(
+            actor=actor, action="membership.set", target=user, details={"workspace": workspace.code, "role": role}
+        )
     return membership
 
 
@@ -326,8 +350,9 @@ def membership_remove(*, actor: Actor, membership: Membership) -> None:
         membership = _locked(membership)
         user, workspace, role = membership.user, membership.workspace, membership.role
         membership.delete()
-        audit_record(actor=actor, action="membership.remove", target=user,
-                     details={"workspace": workspace.code, "role": role})
+        audit_record(
+            actor=actor, action="membership.remove", target=user, details={"workspace": workspace.code, "role": role}
+        )
 
 
 def _api_key_check_limit(user: User, *, replacing: ApiKey | None = None) -> None:
@@ -341,16 +366,24 @@ def _api_key_check_limit(user: User, *, replacing: ApiKey | None = None) -> None
         raise ValidationError(f"A user can have at most {limit} active API keys. Delete one first.")
 
 
-def api_key_create(*, actor: Actor, user: User, comment: str = "",
-                   replacing: ApiKey | None = None) -> tuple[ApiKey, str]:
+def api_key_create(
+    *, actor: Actor, user: User, comment: str = "", replacing: ApiKey | None = None
+) -> tuple[ApiKey, str]:
     """A new 64-char key: its UUID as 32 hex chars, then 32 random base62 chars. Returns (key, plaintext).
     ``replacing``: the key a rotation replaces, which does not count against the user's limit."""
     with audit_failures(actor=actor, action="api_key.create", target=user), transaction.atomic():
         _api_key_check_limit(user, replacing=replacing)
         key_id = uuid.uuid4()
         plaintext = key_id.hex + hashing.random_base62(32)
-        api_key = ApiKey(id=key_id, user=user, format=ApiKeyFormat.V2, digest=hashing.make_digest(plaintext),
-                         hint=plaintext[:8], comment=comment or "", created_by=actor.user)
+        api_key = ApiKey(
+            id=key_id,
+            user=user,
+            format=ApiKeyFormat.V2,
+            digest=hashing.make_digest(plaintext),
+            hint=plaintext[:8],
+            comment=comment or "",
+            created_by=actor.user,
+        )
         _clean(api_key, exclude=["digest"])
         api_key.save()
         audit_record(actor=actor, action="api_key.create", target=api_key, details={"user": str(user.pk)})
@@ -366,8 +399,14 @@ def api_key_import_legacy(*, actor: Actor, user: User, key: str, comment: str = 
         if ApiKey.objects.filter(digest__in=hashing.candidate_digests(key)).exists():
             raise ValidationError("This API key is already stored.")
         _api_key_check_limit(user)
-        api_key = ApiKey(user=user, format=ApiKeyFormat.LEGACY, digest=hashing.make_digest(key),
-                         hint=key[:4], comment=comment or "", created_by=actor.user)
+        api_key = ApiKey(
+            user=user,
+            format=ApiKeyFormat.LEGACY,
+            digest=hashing.make_digest(key),
+            hint=key[:4],
+            comment=comment or "",
+            created_by=actor.user,
+        )
         try:
             with transaction.atomic():
                 api_key.save()
@@ -379,24 +418,37 @@ def api_key_import_legacy(*, actor: Actor, user: User, key: str, comment: str = 
 
 def api_key_revoke(*, actor: Actor, api_key: ApiKey, reason: str = "") -> ApiKey:
     """Revoke (delete) a key: it and every API token minted from it stop working at once."""
-    return _credential_revoke(api_key, actor=actor, action="api_key.revoke", reason=reason, noun="API key",
-                              details=lambda api_key: {"user": str(api_key.user_id)})
+    return _credential_revoke(
+        api_key,
+        actor=actor,
+        action="api_key.revoke",
+        reason=reason,
+        noun="API key",
+        details=lambda api_key: {"user": str(api_key.user_id)},
+    )
 
 
-def api_key_rotate(*, actor: Actor, api_key: ApiKey, grace_seconds: int = 0,
-                   reason: str = "") -> tuple[ApiKey, str]:
+def api_key_rotate(*, actor: Actor, api_key: ApiKey, grace_seconds: int = 0, reason: str = "") -> tuple[ApiKey, str]:
     """Replace a key by a new one with the same comment. With ``grace_seconds`` 0 the old key and its
     tokens stop at once; otherwise the old key expires after the grace period, and its tokens with it
     (a token is refused as soon as its key is no longer active)."""
     with audit_failures(actor=actor, action="api_key.rotate", target=api_key), transaction.atomic():
-        api_key = _rotation_start(api_key, seconds=grace_seconds, what="grace period", noun="API key",
-                                  stops="stops working")
+        api_key = _rotation_start(
+            api_key, seconds=grace_seconds, what="grace period", noun="API key", stops="stops working"
+        )
         _rotation_retire(api_key, seconds=grace_seconds, actor=actor, reason=reason)
         new, plaintext = api_key_create(actor=actor, user=api_key.user, comment=api_key.comment, replacing=api_key)
-        audit_record(actor=actor, action="api_key.rotate", target=api_key, details={
-            "new_key": str(new.pk), "grace_seconds": grace_seconds,
-            "expires_at": api_key.expires_at.isoformat() if api_key.expires_at else None, "reason": reason,
-        })
+        audit_record(
+            actor=actor,
+            action="api_key.rotate",
+            target=api_key,
+            details={
+                "new_key": str(new.pk),
+                "grace_seconds": grace_seconds,
+                "expires_at": api_key.expires_at.isoformat() if api_key.expires_at else None,
+                "reason": reason,
+            },
+        )
     return new, plaintext
 
 
@@ -407,9 +459,7 @@ def _public_key_fingerprint(public_key) -> str:
 
 
 def _spki_pem(public_key) -> str:
-    return public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def parse_rsa_public_key(pem: str):
@@ -425,7 +475,9 @@ def parse_rsa_public_key(pem: str):
     try:
         public_key = serialization.load_pem_public_key(text.encode())
     except (ValueError, TypeError):
-        raise ValidationError("This is not a PEM public key (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----).") from None
+        raise ValidationError(
+            "This is not a PEM public key (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----)."
+        ) from None
     except UnsupportedAlgorithm:  # e.g. an EC key on a curve cryptography does not know: not RSA either
         raise ValidationError("Customer tokens are signed with RS256: the key must be an RSA key.") from None
     if not isinstance(public_key, rsa.RSAPublicKey):
@@ -440,16 +492,26 @@ def _signing_key_store(*, actor: Actor, workspace: Workspace, public_key, name: 
     fingerprint = _public_key_fingerprint(public_key)
     if CustomerSigningKey.objects.filter(workspace=workspace, fingerprint=fingerprint).exists():
         raise ValidationError("This public key is already registered for this workspace.")
-    key = CustomerSigningKey(workspace=workspace, name=name, public_key_pem=_spki_pem(public_key),
-                             fingerprint=fingerprint, source=source, created_by=actor.user)
+    key = CustomerSigningKey(
+        workspace=workspace,
+        name=name,
+        public_key_pem=_spki_pem(public_key),
+        fingerprint=fingerprint,
+        source=source,
+        created_by=actor.user,
+    )
     _clean(key, exclude=["public_key_pem", "fingerprint"])
     try:
         with transaction.atomic():
             key.save()
     except IntegrityError:  # the same key uploaded twice at the same moment
         raise ValidationError("This public key is already registered for this workspace.") from None
-    audit_record(actor=actor, action=f"signing_key.{'generate' if source == SigningKeySource.GENERATED else 'upload'}",
-                 target=key, details={"workspace": workspace.code, "fingerprint": fingerprint})
+    audit_record(
+        actor=actor,
+        action=f"signing_key.{'generate' if source == SigningKeySource.GENERATED else 'upload'}",
+        target=key,
+        details={"workspace": workspace.code, "fingerprint": fingerprint},
+    )
     return key
 
 
@@ -458,31 +520,46 @@ def signing_key_generate(*, actor: Actor, workspace: Workspace, name: str = "") 
     never stored: the caller shows it once."""
     with audit_failures(actor=actor, action="signing_key.generate", target=workspace), transaction.atomic():
         private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        key = _signing_key_store(actor=actor, workspace=workspace, public_key=private_key.public_key(),
-                                 name=name, source=SigningKeySource.GENERATED)
+        key = _signing_key_store(
+            actor=actor,
+            workspace=workspace,
+            public_key=private_key.public_key(),
+            name=name,
+            source=SigningKeySource.GENERATED,
+        )
         private_pem = private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
     return key, private_pem
 
 
-def signing_key_register(*, actor: Actor, workspace: Workspace, public_key_pem: str, name: str = "") -> CustomerSigningKey:
+def signing_key_register(
+    *, actor: Actor, workspace: Workspace, public_key_pem: str, name: str = ""
+) -> CustomerSigningKey:
     with audit_failures(actor=actor, action="signing_key.upload", target=workspace), transaction.atomic():
         public_key = parse_rsa_public_key(public_key_pem)
-        return _signing_key_store(actor=actor, workspace=workspace, public_key=public_key, name=name,
-                                  source=SigningKeySource.UPLOADED)
+        return _signing_key_store(
+            actor=actor, workspace=workspace, public_key=public_key, name=name, source=SigningKeySource.UPLOADED
+        )
 
 
 def signing_key_revoke(*, actor: Actor, key: CustomerSigningKey, reason: str = "") -> CustomerSigningKey:
     """Revoke a signing key: every customer token signed with it is refused from now on."""
-    key = _credential_revoke(key, actor=actor, action="signing_key.revoke", reason=reason, noun="signing key",
-                             details=lambda key: {"workspace": key.workspace.code})
+    key = _credential_revoke(
+        key,
+        actor=actor,
+        action="signing_key.revoke",
+        reason=reason,
+        noun="signing key",
+        details=lambda key: {"workspace": key.workspace.code},
+    )
     transaction.on_commit(lambda: _signing_key_revoked_signal(key))
     return key
 
 
-def signing_key_rotate(*, actor: Actor, key: CustomerSigningKey, overlap_seconds: int,
-                       reason: str = "") -> tuple[CustomerSigningKey, str]:
+def signing_key_rotate(
+    *, actor: Actor, key: CustomerSigningKey, overlap_seconds: int, reason: str = ""
+) -> tuple[CustomerSigningKey, str]:
     """Generate the successor of ``key`` in its workspace (same name) and end ``key`` after
     ``overlap_seconds``: until then both verify, so a customer's backend switches without a gap; then
     the old key expires, its tokens are refused and its live sessions end (the recheck's "active" is
@@ -493,10 +570,18 @@ def signing_key_rotate(*, actor: Actor, key: CustomerSigningKey, overlap_seconds
         _rotation_retire(key, seconds=overlap_seconds, actor=actor, reason=reason)
         if overlap_seconds == 0:
             transaction.on_commit(lambda: _signing_key_revoked_signal(key))
-        audit_record(actor=actor, action="signing_key.rotate", target=key, details={
-            "workspace": key.workspace.code, "new_kid": str(new.kid), "overlap_seconds": overlap_seconds,
-            "expires_at": key.expires_at.isoformat() if key.expires_at else None, "reason": reason,
-        })
+        audit_record(
+            actor=actor,
+            action="signing_key.rotate",
+            target=key,
+            details={
+                "workspace": key.workspace.code,
+                "new_kid": str(new.kid),
+                "overlap_seconds": overlap_seconds,
+                "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+                "reason": reason,
+            },
+        )
     return new, private_pem
 
 
@@ -540,17 +625,23 @@ def platform_token_key_rotate(*, actor: Actor, reason: str = "") -> PlatformToke
             encrypted_secret=hashing.encrypt_secret(secrets.token_bytes(32)),
             created_by=actor.user,
         )
-        audit_record(actor=actor, action="platform_token_key.rotate", target=key,
-                     details={"retired": [k.kid for k in retired], "reason": reason})
+        audit_record(
+            actor=actor,
+            action="platform_token_key.rotate",
+            target=key,
+            details={"retired": [k.kid for k in retired], "reason": reason},
+        )
     return key
 
 
 def platform_token_key_revoke(*, actor: Actor, key: PlatformTokenKey, reason: str = "") -> PlatformTokenKey:
     """Revoke a platform key: every API token it signed is refused from now on."""
+
     def retire(key: PlatformTokenKey) -> None:
         if key.retired_at is None:
             key.retired_at = key.revoked_at
             key.save(update_fields=["retired_at"])
 
-    return _credential_revoke(key, actor=actor, action="platform_token_key.revoke", reason=reason, noun="key",
-                              also=retire)
+    return _credential_revoke(
+        key, actor=actor, action="platform_token_key.revoke", reason=reason, noun="key", also=retire
+    )

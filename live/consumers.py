@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Coroutine
+from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -74,9 +75,11 @@ AUTH_UNAVAILABLE_MESSAGE = "The token could not be checked just now; try again s
 def _session_end_messages(reason: str, message: str) -> tuple[dict, dict, dict]:
     """``sessionEnded`` with its reason, the namespace's DISCONNECT, and a normal close, as ASGI
     messages; the same for every socket that ends for the same reason (the server only reads them)."""
-    return ({"type": "websocket.send", "text": event_frame(SESSION_ENDED_EVENT, {"reason": reason, "message": message})},
-            {"type": "websocket.send", "text": disconnect_frame()},
-            {"type": "websocket.close", "code": int(CloseCode.NORMAL)})
+    return (
+        {"type": "websocket.send", "text": event_frame(SESSION_ENDED_EVENT, {"reason": reason, "message": message})},
+        {"type": "websocket.send", "text": disconnect_frame()},
+        {"type": "websocket.close", "code": int(CloseCode.NORMAL)},
+    )
 
 
 def verify_or_count_failure(token: str, ip: IPAddress | None) -> CustomerPrincipal:
@@ -112,13 +115,15 @@ class CustomerSession:
     expires_at: float  # Unix time
 
     @classmethod
-    def for_principal(cls, principal: CustomerPrincipal) -> "CustomerSession":
+    def for_principal(cls, principal: CustomerPrincipal) -> CustomerSession:
         return cls(
             sid=new_sid(),
             kid=str(principal.signing_key.kid),
-            customer=customer_key(workspace_code=principal.workspace.code,
-                                  product_space_code=principal.product_space.code,
-                                  customer_id=principal.customer_id),
+            customer=customer_key(
+                workspace_code=principal.workspace.code,
+                product_space_code=principal.product_space.code,
+                customer_id=principal.customer_id,
+            ),
             expires_at=principal.expires_at.timestamp(),
         )
 
@@ -179,12 +184,14 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             if text_data is None:
                 raise ProtocolError("binary frames are not accepted", CloseCode.UNSUPPORTED_DATA)
             if frame_too_large(text_data, self.options.max_payload_bytes):
-                raise ProtocolError(f"frame over maxPayload ({self.options.max_payload_bytes} bytes)",
-                                    CloseCode.TOO_LARGE)
+                raise ProtocolError(
+                    f"frame over maxPayload ({self.options.max_payload_bytes} bytes)", CloseCode.TOO_LARGE
+                )
             await self._on_engineio(decode_engineio(text_data))
         except ProtocolError as exc:
-            logger.info("Closing Socket.IO connection %s from %s: %s.", self.engine_sid,
-                        scope_client_ip(self.scope), exc)
+            logger.info(
+                "Closing Socket.IO connection %s from %s: %s.", self.engine_sid, scope_client_ip(self.scope), exc
+            )
             await self._close(exc.close_code)
 
     async def _on_engineio(self, packet: eio.Packet) -> None:
@@ -226,7 +233,8 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         try:
             principal = await asyncio.wait_for(
                 database_sync_to_async(verify_or_count_failure)(token, scope_client_ip(self.scope)),
-                platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000)
+                platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000,
+            )
         except CredentialRefused as exc:
             await self._refuse(exc.reason, exc.message)
             return
@@ -268,8 +276,10 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def session_end(self, message: dict) -> None:
         """``session.end``: the session's signing key was revoked (or has otherwise ended)."""
-        await self.end_session(str(message.get("reason") or "session_ended"),
-                               str(message.get("message") or "The server ended this session."))
+        await self.end_session(
+            str(message.get("reason") or "session_ended"),
+            str(message.get("message") or "The server ended this session."),
+        )
 
     async def send_frame(self, frame: str) -> None:
         if self.session is not None:
@@ -351,7 +361,10 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     def _task_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("Socket.IO connection %s: background task failed; closing it.", self.engine_sid,
-                         exc_info=task.exception())
+            logger.error(
+                "Socket.IO connection %s: background task failed; closing it.",
+                self.engine_sid,
+                exc_info=task.exception(),
+            )
             # A socket without its heartbeat or expiry must not linger: close it, the client reconnects.
             self._spawn(self._close(CloseCode.SERVER_ERROR))

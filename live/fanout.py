@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from live.socketio_protocol import event_frame
 from live.socketio_sessions import FRAMES, SESSION_END, SIGNING_KEY_REVOKED, customer_group, kid_group, live_layer
@@ -31,8 +32,15 @@ IN_APP_MESSAGE_EVENT = "inAppMessage"
 # {"count": n}: the customer's unread inbox count, after each delivery and read (badges).
 UNREAD_COUNT_EVENT = "unreadCount"
 
-__all__ = ["IN_APP_MESSAGE_EVENT", "UNREAD_COUNT_EVENT", "SIGNING_KEY_REVOKED", "CustomerNotification",
-           "customer_key", "notify_customers", "end_signing_key_sessions"]
+__all__ = [
+    "IN_APP_MESSAGE_EVENT",
+    "UNREAD_COUNT_EVENT",
+    "SIGNING_KEY_REVOKED",
+    "CustomerNotification",
+    "customer_key",
+    "notify_customers",
+    "end_signing_key_sessions",
+]
 
 
 @dataclass(frozen=True)
@@ -77,8 +85,9 @@ def notify_customers(notifications: Iterable[CustomerNotification]) -> None:
                 logger.error("Dropped a Socket.IO event that cannot be sent as JSON: %r.", n.event)
                 continue
             index = frame_index[key] = len(frames) - 1
-        customer = customer_key(workspace_code=n.workspace_code, product_space_code=n.product_space_code,
-                                customer_id=n.customer_id)
+        customer = customer_key(
+            workspace_code=n.workspace_code, product_space_code=n.product_space_code, customer_id=n.customer_id
+        )
         frames_by_customer.setdefault(customer, []).append(index)
     if not frames_by_customer:
         return
@@ -88,16 +97,22 @@ def notify_customers(notifications: Iterable[CustomerNotification]) -> None:
     try:
         live_layer().group_send_many_nowait(
             ({"type": FRAMES, "frames": [frames[i] for i in indices]}, groups)
-            for indices, groups in groups_by_frames.items())
+            for indices, groups in groups_by_frames.items()
+        )
     except Exception:
         logger.exception("Could not publish a live send; the inbox holds it.")
 
 
-def end_signing_key_sessions(kid: Any, *, reason: str = SIGNING_KEY_REVOKED,
-                             message: str = "The signing key of this session's token was revoked.") -> None:
+def end_signing_key_sessions(
+    kid: Any,
+    *,
+    reason: str = SIGNING_KEY_REVOKED,
+    message: str = "The signing key of this session's token was revoked.",
+) -> None:
     """Disconnect every socket, on every process, that authenticated with signing key ``kid``."""
     try:
-        live_layer().group_send_many_nowait([({"type": SESSION_END, "reason": reason, "message": message},
-                                              [kid_group(str(kid))])])
+        live_layer().group_send_many_nowait(
+            [({"type": SESSION_END, "reason": reason, "message": message}, [kid_group(str(kid))])]
+        )
     except Exception:
         logger.exception("Could not publish the end of signing key %s's sessions; the recheck ends them.", kid)

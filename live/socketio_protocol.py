@@ -58,7 +58,7 @@ class EngineOptions:
     connect_timeout_ms: int
 
     @classmethod
-    def from_settings(cls) -> "EngineOptions":
+    def from_settings(cls) -> EngineOptions:
         return cls(
             ping_interval_ms=platform_settings.SOCKETIO_PING_INTERVAL_MS,
             ping_timeout_ms=platform_settings.SOCKETIO_PING_TIMEOUT_MS,
@@ -129,13 +129,16 @@ def decode_socketio(data: Any) -> sio.Packet:
 
 # --- frames the server sends --------------------------------------------------------------------
 def open_frame(sid: str, options: EngineOptions) -> str:
-    return eio.Packet(eio.OPEN, {
-        "sid": sid,
-        "upgrades": [],
-        "pingInterval": options.ping_interval_ms,
-        "pingTimeout": options.ping_timeout_ms,
-        "maxPayload": options.max_payload_bytes,
-    }).encode()
+    return eio.Packet(
+        eio.OPEN,
+        {
+            "sid": sid,
+            "upgrades": [],
+            "pingInterval": options.ping_interval_ms,
+            "pingTimeout": options.ping_timeout_ms,
+            "maxPayload": options.max_payload_bytes,
+        },
+    ).encode()
 
 
 def ping_frame() -> str:
@@ -160,8 +163,9 @@ def connected_frame(sid: str) -> str:
 def connect_error_frame(message: str, reason: str, namespace: str = DEFAULT_NAMESPACE) -> str:
     """CONNECT_ERROR: socket.io-client fires ``connect_error`` with ``error.message`` = message and
     ``error.data`` = ``{"reason": reason}``."""
-    return _message_frame(sio.Packet(sio.CONNECT_ERROR, {"message": message, "data": {"reason": reason}},
-                                     namespace=namespace))
+    return _message_frame(
+        sio.Packet(sio.CONNECT_ERROR, {"message": message, "data": {"reason": reason}}, namespace=namespace)
+    )
 
 
 def event_frame(event: str, data: Any) -> str:

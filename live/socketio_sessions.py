@@ -34,12 +34,12 @@ import itertools
 import logging
 import time
 from collections import defaultdict
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from channels.db import database_sync_to_async
-from django.utils import timezone
-
 from channels.layers import get_channel_layer
+from django.utils import timezone
 
 from authplatform.conf import platform_settings
 from authplatform.layers import LiveChannelLayer
@@ -87,9 +87,10 @@ def _active_kids(kids: list[str]) -> set[str]:
     now = timezone.now()
     active: set[str] = set()
     for start in range(0, len(kids), QUERY_CHUNK):
-        chunk = kids[start:start + QUERY_CHUNK]
-        active.update(str(pk) for pk in
-                      CustomerSigningKey.objects.active(now).filter(pk__in=chunk).values_list("pk", flat=True))
+        chunk = kids[start : start + QUERY_CHUNK]
+        active.update(
+            str(pk) for pk in CustomerSigningKey.objects.active(now).filter(pk__in=chunk).values_list("pk", flat=True)
+        )
     return active
 
 
@@ -210,8 +211,9 @@ class LocalSessions:
             inactive = [kid for kid in kids if kid not in active]
             for kid in inactive:
                 logger.info("Ending Socket.IO sessions: signing key %s is no longer active.", kid)
-            await end_sessions([s for kid in inactive for s in self._by_kid.get(kid, ())],
-                               SIGNING_KEY_REVOKED, KEY_INACTIVE_MESSAGE)
+            await end_sessions(
+                [s for kid in inactive for s in self._by_kid.get(kid, ())], SIGNING_KEY_REVOKED, KEY_INACTIVE_MESSAGE
+            )
         self._recheck = None
 
 
@@ -224,7 +226,7 @@ async def _in_slices(sessions: list[LiveSession], action) -> None:
     for start in range(0, len(sessions), batch):
         if start:
             await asyncio.sleep(0)
-        for session in sessions[start:start + batch]:
+        for session in sessions[start : start + batch]:
             try:
                 await action(session)
             except Exception:

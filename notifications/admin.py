@@ -31,8 +31,16 @@ class PreferenceDefaultAdmin(admin.ModelAdmin):
 
 @admin.register(InAppMessage)
 class InAppMessageAdmin(ReadOnlyAdmin):
-    list_display = ["title", "category", "product_space", "recipient_count", "stored_count", "suppressed_count",
-                    "sent_by", "created_at"]
+    list_display = [
+        "title",
+        "category",
+        "product_space",
+        "recipient_count",
+        "stored_count",
+        "suppressed_count",
+        "sent_by",
+        "created_at",
+    ]
     list_filter = ["category"]
     search_fields = ["id", "title", "product_space__code", "workspace__code"]
     list_select_related = ["product_space"]

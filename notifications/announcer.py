@@ -22,8 +22,8 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Callable
 
 from django.db import connections
 

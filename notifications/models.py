@@ -84,7 +84,8 @@ def validate_time_zone(value: str) -> None:
     if value not in _time_zone_names():
         raise ValidationError(
             "%(value)s is not an IANA time-zone name such as 'Europe/Zurich' or 'UTC'.",
-            params={"value": value}, code="invalid_time_zone",
+            params={"value": value},
+            code="invalid_time_zone",
         )
 
 
@@ -100,17 +101,16 @@ def validate_push_device_tokens(value) -> None:
     if len(value) > PUSH_DEVICE_TOKENS_MAX:
         raise ValidationError(f"At most {PUSH_DEVICE_TOKENS_MAX} push device tokens.")
     if any(not t or len(t) > PUSH_DEVICE_TOKEN_MAX_LENGTH or re.search(r"\s|\x00", t) for t in value):
-        raise ValidationError(
-            f"A push device token is 1 to {PUSH_DEVICE_TOKEN_MAX_LENGTH} characters without spaces."
-        )
+        raise ValidationError(f"A push device token is 1 to {PUSH_DEVICE_TOKEN_MAX_LENGTH} characters without spaces.")
 
 
 class InAppMessage(models.Model):
     """One send: the content, who sent it, and the counts decided at send time."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="in_app_messages",
-                                  db_index=False)  # rt_message_workspace_recent leads with it
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="in_app_messages", db_index=False
+    )  # rt_message_workspace_recent leads with it
     product_space = models.ForeignKey(ProductSpace, on_delete=models.CASCADE, related_name="in_app_messages")
     title = models.CharField(max_length=TITLE_MAX_LENGTH)
     body = models.TextField(max_length=BODY_MAX_LENGTH)
@@ -140,8 +140,9 @@ class InboxItem(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    message = models.ForeignKey(InAppMessage, on_delete=models.CASCADE, related_name="inbox_items",
-                                db_index=False)  # rt_inbox_message_customer leads with it
+    message = models.ForeignKey(
+        InAppMessage, on_delete=models.CASCADE, related_name="inbox_items", db_index=False
+    )  # rt_inbox_message_customer leads with it
     product_space = models.ForeignKey(ProductSpace, on_delete=models.CASCADE, related_name="+", db_index=False)
     customer_id = models.CharField(max_length=CUSTOMER_ID_MAX_LENGTH)
     category = models.CharField(max_length=CATEGORY_MAX_LENGTH)
@@ -159,11 +160,17 @@ class InboxItem(models.Model):
             # Everything of a customer, newest first (archived listing, read-all).
             models.Index(fields=["product_space", "customer_id", "-id"], name="rt_inbox_customer"),
             # The default inbox: not archived.
-            models.Index(fields=["product_space", "customer_id", "-id"], name="rt_inbox_active",
-                         condition=Q(archived_at__isnull=True)),
+            models.Index(
+                fields=["product_space", "customer_id", "-id"],
+                name="rt_inbox_active",
+                condition=Q(archived_at__isnull=True),
+            ),
             # Unread list and the unread count (an index-only count of a small partial index).
-            models.Index(fields=["product_space", "customer_id", "-id"], name="rt_inbox_unread",
-                         condition=Q(read_at__isnull=True, archived_at__isnull=True)),
+            models.Index(
+                fields=["product_space", "customer_id", "-id"],
+                name="rt_inbox_unread",
+                condition=Q(read_at__isnull=True, archived_at__isnull=True),
+            ),
             # The category filter.
             models.Index(fields=["product_space", "customer_id", "category", "-id"], name="rt_inbox_category"),
         ]
@@ -207,8 +214,9 @@ class CustomerPreference(models.Model):
     class Meta:
         ordering = ["product_space", "customer_id", "category", "channel"]
         constraints = [
-            models.UniqueConstraint(fields=["product_space", "customer_id", "category", "channel"],
-                                    name="rt_pref_customer_unique"),
+            models.UniqueConstraint(
+                fields=["product_space", "customer_id", "category", "channel"], name="rt_pref_customer_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,13 +233,16 @@ class CommunicationSettings(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     quiet_hours_enabled = models.BooleanField(default=False)
     quiet_hours_start = models.TimeField(null=True, blank=True, help_text="Local time in time_zone.")
-    quiet_hours_end = models.TimeField(null=True, blank=True, help_text="Local time in time_zone; may be past midnight.")
+    quiet_hours_end = models.TimeField(
+        null=True, blank=True, help_text="Local time in time_zone; may be past midnight."
+    )
     in_app_enabled = models.BooleanField(default=True)
     email_enabled = models.BooleanField(default=True)
     email_address = models.EmailField(max_length=254, blank=True)
     sms_enabled = models.BooleanField(default=True)
-    sms_phone_number = models.CharField(max_length=PHONE_NUMBER_MAX_LENGTH, blank=True,
-                                        validators=[PHONE_NUMBER_VALIDATOR])
+    sms_phone_number = models.CharField(
+        max_length=PHONE_NUMBER_MAX_LENGTH, blank=True, validators=[PHONE_NUMBER_VALIDATOR]
+    )
     push_enabled = models.BooleanField(default=True)
     push_device_tokens = models.JSONField(default=list, blank=True, validators=[validate_push_device_tokens])
     updated_at = models.DateTimeField(auto_now=True)
@@ -262,7 +273,8 @@ class CommunicationSettings(models.Model):
 
 
 CommunicationSettings.SETTINGS_FIELDS = tuple(
-    field.name for field in CommunicationSettings._meta.concrete_fields
+    field.name
+    for field in CommunicationSettings._meta.concrete_fields
     if field.name not in ("id", "product_space", "customer_id", "updated_at")
 )
 

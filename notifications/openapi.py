@@ -54,8 +54,9 @@ class InboxItemSerializer(MessageContentSerializer):
 
 class InboxPageSerializer(serializers.Serializer):
     results = InboxItemSerializer(many=True)
-    next_cursor = serializers.CharField(allow_null=True,
-                                        help_text="Pass as `cursor` for the next page; null on the last.")
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 class UnreadCountSerializer(serializers.Serializer):
@@ -69,13 +70,17 @@ class ReadAllSerializer(serializers.Serializer):
 
 class PreferencesSerializer(serializers.Serializer):
     preferences = serializers.DictField(
-        help_text="The customer's own choices: {category or \"*\": {channel: true | false}}.")
+        help_text='The customer\'s own choices: {category or "*": {channel: true | false}}.'
+    )
     effective = serializers.DictField(help_text="What applies, the workspace defaults filled in.")
     defaults = serializers.DictField(help_text="The product space's defaults.")
 
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_KEY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    IDEMPOTENCY_KEY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="1 to 255 visible ASCII characters. The same key and body within 24 hours answer as the first "
-                "request did (header `Idempotent-Replayed: true`) and store nothing; another body is a 409.",
+    "request did (header `Idempotent-Replayed: true`) and store nothing; another body is a 409.",
 )

@@ -28,6 +28,7 @@ from notifications.models import (
 from tokens.permissions import caller_role, role_check
 from tokens.principals import ApiKeyAuth, ClientPrincipal
 
+
 # --- who sends ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Sender:
@@ -124,7 +125,9 @@ def inbox_items_list(
 def inbox_item_get(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
     item = (
         _customer_items(product_space=product_space, customer_id=customer_id)
-        .select_related("message").filter(message_id=message_id).first()
+        .select_related("message")
+        .filter(message_id=message_id)
+        .first()
     )
     if item is None:
         raise ObjectNotFound("message_not_found", "No message with this id in your inbox.")
@@ -133,8 +136,9 @@ def inbox_item_get(*, product_space: ProductSpace, customer_id: str, message_id)
 
 def unread_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
     """Unread, not archived: what the unread count counts (answered by the rt_inbox_unread index)."""
-    return InboxItem.objects.filter(product_space=product_space, customer_id__in=customer_ids,
-                                    read_at__isnull=True, archived_at__isnull=True)
+    return InboxItem.objects.filter(
+        product_space=product_space, customer_id__in=customer_ids, read_at__isnull=True, archived_at__isnull=True
+    )
 
 
 def inbox_unread_count(*, product_space: ProductSpace, customer_id: str) -> int:
@@ -145,8 +149,12 @@ def inbox_unread_counts(*, product_space: ProductSpace, customer_ids: Collection
     """Unread counts of many customers of one product space, in one query (0 for those with none)."""
     counts = dict.fromkeys(customer_ids, 0)
     if counts:
-        rows = (unread_items(product_space=product_space, customer_ids=list(counts))
-                .order_by().values_list("customer_id").annotate(n=Count("id")))
+        rows = (
+            unread_items(product_space=product_space, customer_ids=list(counts))
+            .order_by()
+            .values_list("customer_id")
+            .annotate(n=Count("id"))
+        )
         counts.update(dict(rows))
     return counts
 
@@ -202,22 +210,28 @@ def customers_suppressed(
     out (preferences, see ``preference_enabled``) or switched the channel off in their communication
     settings. Three queries, whatever the number of customers."""
     categories = [category, ANY_CATEGORY]
-    defaults = _as_map(PreferenceDefault.objects.filter(
-        workspace_id=product_space.workspace_id, channel=channel, category__in=categories))
+    defaults = _as_map(
+        PreferenceDefault.objects.filter(
+            workspace_id=product_space.workspace_id, channel=channel, category__in=categories
+        )
+    )
     own_by_customer: dict[str, list[CustomerPreference]] = {}
-    for row in CustomerPreference.objects.filter(product_space=product_space, customer_id__in=customer_ids,
-                                                 channel=channel, category__in=categories):
+    for row in CustomerPreference.objects.filter(
+        product_space=product_space, customer_id__in=customer_ids, channel=channel, category__in=categories
+    ):
         own_by_customer.setdefault(row.customer_id, []).append(row)
     switched_off = set(
-        CommunicationSettings.objects.filter(product_space=product_space, customer_id__in=customer_ids,
-                                             **{f"{channel}_enabled": False})
-        .values_list("customer_id", flat=True)
+        CommunicationSettings.objects.filter(
+            product_space=product_space, customer_id__in=customer_ids, **{f"{channel}_enabled": False}
+        ).values_list("customer_id", flat=True)
     )
     return {
-        customer_id for customer_id in customer_ids
+        customer_id
+        for customer_id in customer_ids
         if customer_id in switched_off
-        or not preference_enabled(own=_as_map(own_by_customer.get(customer_id, ())), defaults=defaults,
-                                  category=category, channel=channel)
+        or not preference_enabled(
+            own=_as_map(own_by_customer.get(customer_id, ())), defaults=defaults, category=category, channel=channel
+        )
     }
 
 

@@ -106,7 +106,7 @@ class QueryBooleanField(serializers.Field):
 class HourMinuteField(serializers.Field):
     """A local time of day as "HH:MM" (24 h)."""
 
-    default_error_messages = {"invalid": "Use a 24-hour time as HH:MM, e.g. \"22:00\"."}
+    default_error_messages = {"invalid": 'Use a 24-hour time as HH:MM, e.g. "22:00".'}
 
     def to_internal_value(self, data):
         if not isinstance(data, str) or len(data) != 5 or data[2] != ":":
@@ -213,10 +213,17 @@ class InAppMessageSendSerializer(StrictSerializer):
     recipients = RecipientsField()
     title = StrictCharField(max_length=models.TITLE_MAX_LENGTH)
     body = StrictCharField(max_length=models.BODY_MAX_LENGTH, trim_whitespace=False)
-    category = StrictCharField(max_length=models.CATEGORY_MAX_LENGTH, trim_whitespace=False,
-                               validators=[models.CATEGORY_VALIDATOR])
-    action_url = StrictCharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False,
-                                 max_length=models.ACTION_URL_MAX_LENGTH, validators=[models.ACTION_URL_VALIDATOR])
+    category = StrictCharField(
+        max_length=models.CATEGORY_MAX_LENGTH, trim_whitespace=False, validators=[models.CATEGORY_VALIDATOR]
+    )
+    action_url = StrictCharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=models.ACTION_URL_MAX_LENGTH,
+        validators=[models.ACTION_URL_VALIDATOR],
+    )
     data = MessageDataField(required=False, allow_null=True)
 
     def validate_body(self, value: str) -> str:
@@ -239,9 +246,13 @@ def idempotency_key_from_headers(headers: Mapping[str, str]) -> str | None:
     if value is None:
         return None
     if not 1 <= len(value) <= models.IDEMPOTENCY_KEY_MAX_LENGTH or any(not "!" <= c <= "~" for c in value):
-        raise serializers.ValidationError({IDEMPOTENCY_KEY_HEADER: [
-            f"Use 1 to {models.IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII characters, e.g. a UUID."
-        ]})
+        raise serializers.ValidationError(
+            {
+                IDEMPOTENCY_KEY_HEADER: [
+                    f"Use 1 to {models.IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII characters, e.g. a UUID."
+                ]
+            }
+        )
     return value
 
 
@@ -317,8 +328,12 @@ class InboxQuerySerializer(StrictSerializer):
     limit = serializers.IntegerField(required=False, min_value=1)
     unread = QueryBooleanField(required=False)
     archived = QueryBooleanField(required=False)
-    category = StrictCharField(required=False, trim_whitespace=False, max_length=models.CATEGORY_MAX_LENGTH,
-                               validators=[models.CATEGORY_VALIDATOR])
+    category = StrictCharField(
+        required=False,
+        trim_whitespace=False,
+        max_length=models.CATEGORY_MAX_LENGTH,
+        validators=[models.CATEGORY_VALIDATOR],
+    )
 
     def to_internal_value(self, data):
         # A plain dict, so that an empty value ("?unread=") is refused like any other bad value rather
@@ -342,10 +357,13 @@ class EmptyBodySerializer(StrictSerializer):
 
 
 # --- customer: preferences ----------------------------------------------------------------------
-@extend_schema_field({
-    "type": "object", "example": {"news": {"in_app": False}},
-    "additionalProperties": {"type": ["object", "null"], "additionalProperties": {"type": ["boolean", "null"]}},
-})
+@extend_schema_field(
+    {
+        "type": "object",
+        "example": {"news": {"in_app": False}},
+        "additionalProperties": {"type": ["object", "null"], "additionalProperties": {"type": ["boolean", "null"]}},
+    }
+)
 class PreferencesField(serializers.Field):
     """``{category or "*": {channel: true | false | null}}``. null means "no choice of my own" (the
     workspace default applies); a whole category may be null too."""
@@ -426,20 +444,23 @@ class InAppChannelSerializer(StrictSerializer):
 
 class EmailChannelSerializer(StrictSerializer):
     enabled = StrictBooleanField(required=False, source="email_enabled")
-    address = NullableTextField(source="email_address", max_length=254,
-                                validators=[EmailValidator("Enter a valid email address.")])
+    address = NullableTextField(
+        source="email_address", max_length=254, validators=[EmailValidator("Enter a valid email address.")]
+    )
 
 
 class SmsChannelSerializer(StrictSerializer):
     enabled = StrictBooleanField(required=False, source="sms_enabled")
-    phone_number = NullableTextField(source="sms_phone_number", max_length=models.PHONE_NUMBER_MAX_LENGTH,
-                                     validators=[models.PHONE_NUMBER_VALIDATOR])
+    phone_number = NullableTextField(
+        source="sms_phone_number", max_length=models.PHONE_NUMBER_MAX_LENGTH, validators=[models.PHONE_NUMBER_VALIDATOR]
+    )
 
 
 class PushChannelSerializer(StrictSerializer):
     enabled = StrictBooleanField(required=False, source="push_enabled")
-    device_tokens = serializers.JSONField(required=False, source="push_device_tokens",
-                                          validators=[models.validate_push_device_tokens])
+    device_tokens = serializers.JSONField(
+        required=False, source="push_device_tokens", validators=[models.validate_push_device_tokens]
+    )
 
 
 class ChannelsSerializer(StrictSerializer):
@@ -453,8 +474,9 @@ class CommunicationSettingsSerializer(StrictSerializer):
     """Reads as the API document; validates into model field values (only the fields sent)."""
 
     locale = NullableTextField(max_length=models.LOCALE_MAX_LENGTH, validators=[models.LOCALE_VALIDATOR])
-    time_zone = StrictCharField(required=False, trim_whitespace=False, max_length=64,
-                                validators=[models.validate_time_zone])
+    time_zone = StrictCharField(
+        required=False, trim_whitespace=False, max_length=64, validators=[models.validate_time_zone]
+    )
     quiet_hours = QuietHoursSerializer(required=False, source="*")
     channels = ChannelsSerializer(required=False, source="*")
 

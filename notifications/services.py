@@ -31,9 +31,9 @@ from authplatform.conf import platform_settings
 from authplatform.errors import Conflict
 from authplatform.fastpaths.bulk_insert import rows_insert
 from credentials.models import ProductSpace, Role
+from live.fanout import IN_APP_MESSAGE_EVENT, UNREAD_COUNT_EVENT, CustomerNotification, notify_customers
 from notifications import selectors
 from notifications.announcer import announcer
-from live.fanout import IN_APP_MESSAGE_EVENT, UNREAD_COUNT_EVENT, CustomerNotification, notify_customers
 from notifications.models import (
     Channel,
     CommunicationSettings,
@@ -48,8 +48,11 @@ from notifications.serializers import inbox_item_data
 
 
 def idempotency_key_reused() -> Conflict:
-    return Conflict("idempotency_key_reused", "This Idempotency-Key was already used with a different request body "
-                                              "in the last 24 hours. Use a new key for a new message.")
+    return Conflict(
+        "idempotency_key_reused",
+        "This Idempotency-Key was already used with a different request body "
+        "in the last 24 hours. Use a new key for a new message.",
+    )
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -88,8 +91,12 @@ def in_app_message_send(
     """
     product_space = selectors.product_space_for_sender(sender=sender, code=product_space_code, role=Role.WRITE)
     content = {
-        "recipients": list(recipients), "title": title, "body": body, "category": category,
-        "action_url": action_url or "", "data": dict(data or {}),
+        "recipients": list(recipients),
+        "title": title,
+        "body": body,
+        "category": category,
+        "action_url": action_url or "",
+        "data": dict(data or {}),
     }
     if idempotency_key is None:
         with transaction.atomic():
@@ -97,21 +104,28 @@ def in_app_message_send(
 
     digest = _request_digest({"product_space_code": product_space_code, **content})
     try:
-        return _message_send_once(product_space=product_space, sender=sender, key=idempotency_key,
-                                  digest=digest, content=content)
+        return _message_send_once(
+            product_space=product_space, sender=sender, key=idempotency_key, digest=digest, content=content
+        )
     except IntegrityError:
         # A concurrent request with the same key committed first (its record's unique index held us
         # back until then): our transaction rolled back; answer as that request did.
-        return _message_send_once(product_space=product_space, sender=sender, key=idempotency_key,
-                                  digest=digest, content=content)
+        return _message_send_once(
+            product_space=product_space, sender=sender, key=idempotency_key, digest=digest, content=content
+        )
 
 
-def _message_send_once(*, product_space: ProductSpace, sender: Sender, key: str, digest: str,
-                       content: dict[str, Any]) -> SendResult:
+def _message_send_once(
+    *, product_space: ProductSpace, sender: Sender, key: str, digest: str, content: dict[str, Any]
+) -> SendResult:
     with transaction.atomic():
         now = timezone.now()
-        record = (IdempotencyRecord.objects.select_for_update(of=("self",)).select_related("message__product_space")
-                  .filter(workspace_id=product_space.workspace_id, key=key).first())
+        record = (
+            IdempotencyRecord.objects.select_for_update(of=("self",))
+            .select_related("message__product_space")
+            .filter(workspace_id=product_space.workspace_id, key=key)
+            .first()
+        )
         if record is not None and record.expires_at > now:
             if record.request_digest != digest:
                 raise idempotency_key_reused()
@@ -120,7 +134,10 @@ def _message_send_once(*, product_space: ProductSpace, sender: Sender, key: str,
             record.delete()  # expired: the key starts afresh
         # Claimed before the work, so a concurrent duplicate waits on this row instead of storing twice.
         record = IdempotencyRecord.objects.create(
-            workspace_id=product_space.workspace_id, key=key, request_digest=digest, created_at=now,
+            workspace_id=product_space.workspace_id,
+            key=key,
+            request_digest=digest,
+            created_at=now,
             expires_at=now + timedelta(seconds=platform_settings.REALTIME_IDEMPOTENCY_TTL),
         )
         result = _message_store(product_space=product_space, sender=sender, **content)
@@ -129,30 +146,56 @@ def _message_send_once(*, product_space: ProductSpace, sender: Sender, key: str,
         return result
 
 
-def _message_store(*, product_space: ProductSpace, sender: Sender, recipients: Sequence[str], title: str,
-                   body: str, category: str, action_url: str, data: dict[str, Any]) -> SendResult:
+def _message_store(
+    *,
+    product_space: ProductSpace,
+    sender: Sender,
+    recipients: Sequence[str],
+    title: str,
+    body: str,
+    category: str,
+    action_url: str,
+    data: dict[str, Any],
+) -> SendResult:
     distinct = list(dict.fromkeys(recipients))
-    suppressed = selectors.customers_suppressed(product_space=product_space, customer_ids=distinct,
-                                                category=category, channel=Channel.IN_APP)
+    suppressed = selectors.customers_suppressed(
+        product_space=product_space, customer_ids=distinct, category=category, channel=Channel.IN_APP
+    )
     delivered = [customer_id for customer_id in distinct if customer_id not in suppressed]
     message = InAppMessage.objects.create(
-        workspace_id=product_space.workspace_id, product_space=product_space, title=title, body=body,
-        category=category, action_url=action_url, data=data, sent_by=sender.label[:200],
-        recipient_count=len(distinct), stored_count=len(delivered), suppressed_count=len(suppressed),
+        workspace_id=product_space.workspace_id,
+        product_space=product_space,
+        title=title,
+        body=body,
+        category=category,
+        action_url=action_url,
+        data=data,
+        sent_by=sender.label[:200],
+        recipient_count=len(distinct),
+        stored_count=len(delivered),
+        suppressed_count=len(suppressed),
     )
     _inbox_items_insert(message=message, customer_ids=delivered)
     if delivered:
-        transaction.on_commit(partial(announcer.submit, partial(_announce_message, message=message,
-                                                                customer_ids=delivered)), robust=True)
+        transaction.on_commit(
+            partial(announcer.submit, partial(_announce_message, message=message, customer_ids=delivered)), robust=True
+        )
     return SendResult(message=message)
 
 
 def _inbox_items_insert(*, message: InAppMessage, customer_ids: Sequence[str]) -> None:
     """One inbox row per customer (read_at and archived_at take their defaults), in one statement."""
-    rows_insert(model=InboxItem, varying="customer_id", values=customer_ids, shared={
-        "message": message.pk, "product_space": message.product_space_id, "category": message.category,
-        "created_at": message.created_at,
-    })
+    rows_insert(
+        model=InboxItem,
+        varying="customer_id",
+        values=customer_ids,
+        shared={
+            "message": message.pk,
+            "product_space": message.product_space_id,
+            "category": message.category,
+            "created_at": message.created_at,
+        },
+    )
 
 
 def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None:
@@ -165,14 +208,22 @@ def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None
     for customer_id in customer_ids:
         count = counts.get(customer_id, 0)
         notifications.append(_notification(product_space, customer_id, IN_APP_MESSAGE_EVENT, payload))
-        notifications.append(_notification(product_space, customer_id, UNREAD_COUNT_EVENT,
-                                           count_payloads.setdefault(count, {"count": count})))
+        notifications.append(
+            _notification(
+                product_space, customer_id, UNREAD_COUNT_EVENT, count_payloads.setdefault(count, {"count": count})
+            )
+        )
     notify_customers(notifications)
 
 
 def _notification(product_space: ProductSpace, customer_id: str, event: str, data: Any) -> CustomerNotification:
-    return CustomerNotification(workspace_code=product_space.workspace.code, product_space_code=product_space.code,
-                                customer_id=customer_id, event=event, data=data)
+    return CustomerNotification(
+        workspace_code=product_space.workspace.code,
+        product_space_code=product_space.code,
+        customer_id=customer_id,
+        event=event,
+        data=data,
+    )
 
 
 def _announce_unread_count(*, product_space: ProductSpace, customer_id: str) -> None:
@@ -183,13 +234,18 @@ def _announce_unread_count(*, product_space: ProductSpace, customer_id: str) -> 
 def _after_commit_unread_count(*, product_space: ProductSpace, customer_id: str) -> None:
     # Through the same announcer as sends: one order per process, so a count never overtakes the
     # inAppMessage of a send committed before it.
-    transaction.on_commit(partial(announcer.submit, partial(_announce_unread_count, product_space=product_space,
-                                                            customer_id=customer_id)), robust=True)
+    transaction.on_commit(
+        partial(
+            announcer.submit, partial(_announce_unread_count, product_space=product_space, customer_id=customer_id)
+        ),
+        robust=True,
+    )
 
 
 # --- inbox --------------------------------------------------------------------------------------
-def _inbox_item_set(*, product_space: ProductSpace, customer_id: str, message_id, field_name: str,
-                    on: bool) -> InboxItem:
+def _inbox_item_set(
+    *, product_space: ProductSpace, customer_id: str, message_id, field_name: str, on: bool
+) -> InboxItem:
     with transaction.atomic():
         item = selectors.inbox_item_get(product_space=product_space, customer_id=customer_id, message_id=message_id)
         current = getattr(item, field_name)
@@ -208,30 +264,35 @@ def _inbox_item_set(*, product_space: ProductSpace, customer_id: str, message_id
 
 
 def inbox_item_mark_read(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
-    return _inbox_item_set(product_space=product_space, customer_id=customer_id, message_id=message_id,
-                           field_name="read_at", on=True)
+    return _inbox_item_set(
+        product_space=product_space, customer_id=customer_id, message_id=message_id, field_name="read_at", on=True
+    )
 
 
 def inbox_item_mark_unread(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
-    return _inbox_item_set(product_space=product_space, customer_id=customer_id, message_id=message_id,
-                           field_name="read_at", on=False)
+    return _inbox_item_set(
+        product_space=product_space, customer_id=customer_id, message_id=message_id, field_name="read_at", on=False
+    )
 
 
 def inbox_item_archive(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
-    return _inbox_item_set(product_space=product_space, customer_id=customer_id, message_id=message_id,
-                           field_name="archived_at", on=True)
+    return _inbox_item_set(
+        product_space=product_space, customer_id=customer_id, message_id=message_id, field_name="archived_at", on=True
+    )
 
 
 def inbox_item_unarchive(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
-    return _inbox_item_set(product_space=product_space, customer_id=customer_id, message_id=message_id,
-                           field_name="archived_at", on=False)
+    return _inbox_item_set(
+        product_space=product_space, customer_id=customer_id, message_id=message_id, field_name="archived_at", on=False
+    )
 
 
 def inbox_mark_all_read(*, product_space: ProductSpace, customer_id: str) -> int:
     """Mark every unread message of the customer read (archived ones too). Returns how many changed."""
     with transaction.atomic():
-        changed = InboxItem.objects.filter(product_space=product_space, customer_id=customer_id,
-                                           read_at__isnull=True).update(read_at=timezone.now())
+        changed = InboxItem.objects.filter(
+            product_space=product_space, customer_id=customer_id, read_at__isnull=True
+        ).update(read_at=timezone.now())
         if changed:
             _after_commit_unread_count(product_space=product_space, customer_id=customer_id)
     return changed
@@ -269,7 +330,10 @@ def customer_preferences_update(
                     own.filter(category=category, channel=channel).delete()
                 else:
                     CustomerPreference.objects.update_or_create(
-                        product_space=product_space, customer_id=customer_id, category=category, channel=channel,
+                        product_space=product_space,
+                        customer_id=customer_id,
+                        category=category,
+                        channel=channel,
                         defaults={"enabled": enabled},
                     )
         _preference_count_check(own.values("category").distinct().count())  # a PATCH adding to what is stored
@@ -290,8 +354,9 @@ def communication_settings_update(
         raise ValueError(f"Not communication settings fields: {sorted(unknown)}")
     with transaction.atomic():
         CommunicationSettings.objects.get_or_create(product_space=product_space, customer_id=customer_id)
-        settings = CommunicationSettings.objects.select_for_update().get(product_space=product_space,
-                                                                         customer_id=customer_id)
+        settings = CommunicationSettings.objects.select_for_update().get(
+            product_space=product_space, customer_id=customer_id
+        )
         if replace:
             defaults = CommunicationSettings()
             for name in COMMUNICATION_SETTINGS_FIELDS:

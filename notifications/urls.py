@@ -17,9 +17,11 @@ urlpatterns = [
     path("customer/inbox/<uuid:message_id>/read", views.InboxReadView.as_view(), name="inbox-item-read"),
     path("customer/inbox/<uuid:message_id>/unread", views.InboxUnreadView.as_view(), name="inbox-item-unread"),
     path("customer/inbox/<uuid:message_id>/archive", views.InboxArchiveView.as_view(), name="inbox-item-archive"),
-    path("customer/inbox/<uuid:message_id>/unarchive", views.InboxUnarchiveView.as_view(),
-         name="inbox-item-unarchive"),
+    path("customer/inbox/<uuid:message_id>/unarchive", views.InboxUnarchiveView.as_view(), name="inbox-item-unarchive"),
     path("customer/preferences", views.PreferencesView.as_view(), name="customer-preferences"),
-    path("customer/communication-settings", views.CommunicationSettingsView.as_view(),
-         name="customer-communication-settings"),
+    path(
+        "customer/communication-settings",
+        views.CommunicationSettingsView.as_view(),
+        name="customer-communication-settings",
+    ),
 ]

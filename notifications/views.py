@@ -51,15 +51,19 @@ class ServerView(AcceptedCredentialsMixin, APIView):
 
 
 class InAppMessageSendView(ServerView):
-    @extend_schema(operation_id="in_app_message_send", request=InAppMessageSendSerializer,
-                   parameters=[openapi.IDEMPOTENCY_KEY_PARAMETER],
-                   responses={202: openapi.InAppMessageAcceptedSerializer, **error_responses(400, 401, 403, 404, 409)})
+    @extend_schema(
+        operation_id="in_app_message_send",
+        request=InAppMessageSendSerializer,
+        parameters=[openapi.IDEMPOTENCY_KEY_PARAMETER],
+        responses={202: openapi.InAppMessageAcceptedSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
     def post(self, request):
         idempotency_key = idempotency_key_from_headers(request.headers)
         content = _validated(InAppMessageSendSerializer, request.data)
         result = services.in_app_message_send(
             sender=selectors.sender_for_request(request),
-            idempotency_key=idempotency_key, **content,
+            idempotency_key=idempotency_key,
+            **content,
         )
         response = Response(in_app_message_accepted_data(result.message), status=202)
         if result.replayed:
@@ -68,8 +72,10 @@ class InAppMessageSendView(ServerView):
 
 
 class InAppMessageStatusView(ServerView):
-    @extend_schema(operation_id="in_app_message_status",
-                   responses={200: openapi.InAppMessageStatusSerializer, **error_responses(401, 403, 404)})
+    @extend_schema(
+        operation_id="in_app_message_status",
+        responses={200: openapi.InAppMessageStatusSerializer, **error_responses(401, 403, 404)},
+    )
     def get(self, request, message_id):
         sender = selectors.sender_for_request(request)
         message = selectors.in_app_message_get_for_sender(sender=sender, message_id=message_id, role=Role.READ)
@@ -88,8 +94,11 @@ class CustomerView(AcceptedCredentialsMixin, APIView):
 
 
 class InboxListView(CustomerView):
-    @extend_schema(operation_id="inbox_list", parameters=[InboxQuerySerializer],
-                   responses={200: openapi.InboxPageSerializer, **error_responses(400, 401)})
+    @extend_schema(
+        operation_id="inbox_list",
+        parameters=[InboxQuerySerializer],
+        responses={200: openapi.InboxPageSerializer, **error_responses(400, 401)},
+    )
     def get(self, request):
         query = _validated(InboxQuerySerializer, request.query_params)
         page = selectors.inbox_items_list(
@@ -100,22 +109,26 @@ class InboxListView(CustomerView):
             archived=query.get("archived", False),
             category=query.get("category"),
         )
-        return Response({
-            "results": [inbox_item_data(item) for item in page.items],
-            "next_cursor": encode_cursor(page.next_position) if page.next_position else None,
-        })
+        return Response(
+            {
+                "results": [inbox_item_data(item) for item in page.items],
+                "next_cursor": encode_cursor(page.next_position) if page.next_position else None,
+            }
+        )
 
 
 class InboxUnreadCountView(CustomerView):
-    @extend_schema(operation_id="inbox_unread_count",
-                   responses={200: openapi.UnreadCountSerializer, **error_responses(401)})
+    @extend_schema(
+        operation_id="inbox_unread_count", responses={200: openapi.UnreadCountSerializer, **error_responses(401)}
+    )
     def get(self, request):
         return Response({"count": selectors.inbox_unread_count(**self.customer())})
 
 
 class InboxItemView(CustomerView):
-    @extend_schema(operation_id="inbox_item_get",
-                   responses={200: openapi.InboxItemSerializer, **error_responses(401, 404)})
+    @extend_schema(
+        operation_id="inbox_item_get", responses={200: openapi.InboxItemSerializer, **error_responses(401, 404)}
+    )
     def get(self, request, message_id):
         return Response(inbox_item_data(selectors.inbox_item_get(**self.customer(), message_id=message_id)))
 
@@ -149,8 +162,11 @@ class InboxUnarchiveView(InboxItemActionView):
 
 
 class InboxReadAllView(CustomerView):
-    @extend_schema(operation_id="inbox_read_all", request=None,
-                   responses={200: openapi.ReadAllSerializer, **error_responses(400, 401)})
+    @extend_schema(
+        operation_id="inbox_read_all",
+        request=None,
+        responses={200: openapi.ReadAllSerializer, **error_responses(400, 401)},
+    )
     def post(self, request):
         _validated(EmptyBodySerializer, request.data)
         updated = services.inbox_mark_all_read(**self.customer())
@@ -158,12 +174,19 @@ class InboxReadAllView(CustomerView):
 
 
 @extend_schema_view(
-    get=extend_schema(operation_id="preferences_get", responses={200: openapi.PreferencesSerializer,
-                                                                 **error_responses(401)}),
-    put=extend_schema(operation_id="preferences_replace", request=PreferencesInputSerializer,
-                      responses={200: openapi.PreferencesSerializer, **error_responses(400, 401)}),
-    patch=extend_schema(operation_id="preferences_update", request=PreferencesInputSerializer,
-                        responses={200: openapi.PreferencesSerializer, **error_responses(400, 401)}),
+    get=extend_schema(
+        operation_id="preferences_get", responses={200: openapi.PreferencesSerializer, **error_responses(401)}
+    ),
+    put=extend_schema(
+        operation_id="preferences_replace",
+        request=PreferencesInputSerializer,
+        responses={200: openapi.PreferencesSerializer, **error_responses(400, 401)},
+    ),
+    patch=extend_schema(
+        operation_id="preferences_update",
+        request=PreferencesInputSerializer,
+        responses={200: openapi.PreferencesSerializer, **error_responses(400, 401)},
+    ),
 )
 class PreferencesView(CustomerView):
     def get(self, request):
@@ -178,22 +201,30 @@ class PreferencesView(CustomerView):
     def _update(self, request, *, replace: bool):
         content = _validated(PreferencesInputSerializer, request.data, partial=not replace)
         preferences = services.customer_preferences_update(
-            **self.customer(), changes=content.get("preferences", {}), replace=replace)
+            **self.customer(), changes=content.get("preferences", {}), replace=replace
+        )
         return Response(self._data(preferences))
 
     @staticmethod
     def _data(preferences: selectors.CustomerPreferences) -> dict:
-        return {"preferences": preferences.own, "effective": preferences.effective(),
-                "defaults": preferences.defaults}
+        return {"preferences": preferences.own, "effective": preferences.effective(), "defaults": preferences.defaults}
 
 
 @extend_schema_view(
-    get=extend_schema(operation_id="communication_settings_get",
-                      responses={200: CommunicationSettingsSerializer, **error_responses(401)}),
-    put=extend_schema(operation_id="communication_settings_replace", request=CommunicationSettingsSerializer,
-                      responses={200: CommunicationSettingsSerializer, **error_responses(400, 401)}),
-    patch=extend_schema(operation_id="communication_settings_update", request=CommunicationSettingsSerializer,
-                        responses={200: CommunicationSettingsSerializer, **error_responses(400, 401)}),
+    get=extend_schema(
+        operation_id="communication_settings_get",
+        responses={200: CommunicationSettingsSerializer, **error_responses(401)},
+    ),
+    put=extend_schema(
+        operation_id="communication_settings_replace",
+        request=CommunicationSettingsSerializer,
+        responses={200: CommunicationSettingsSerializer, **error_responses(400, 401)},
+    ),
+    patch=extend_schema(
+        operation_id="communication_settings_update",
+        request=CommunicationSettingsSerializer,
+        responses={200: CommunicationSettingsSerializer, **error_responses(400, 401)},
+    ),
 )
 class CommunicationSettingsView(CustomerView):
     def get(self, request):

@@ -4,8 +4,8 @@ import pytest
 
 from tests import secret_scan
 from tests.asyncapi_conformance import asyncapi
-from tests.openapi_conformance import conformance
 from tests.live import LiveServer, api_client
+from tests.openapi_conformance import conformance
 
 requires_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (second CI pass)")
 
@@ -57,7 +57,9 @@ def pytest_terminal_summary(terminalreporter):
     if conformance.counts:
         terminalreporter.write_line(f"OpenAPI conformance: {conformance.summary()}")
     if asyncapi.counts:
-        terminalreporter.write_line(f"AsyncAPI conformance: socket events checked: {asyncapi.counts['socket events checked']}")
+        terminalreporter.write_line(
+            f"AsyncAPI conformance: socket events checked: {asyncapi.counts['socket events checked']}"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -62,7 +62,7 @@ class LiveServer:
     def api(self) -> str:
         return f"{self.url}/api/v1"
 
-    def start(self, timeout: float = 30.0) -> "LiveServer":
+    def start(self, timeout: float = 30.0) -> LiveServer:
         env = {
             **os.environ,
             "DEBUG": "0",
@@ -84,9 +84,20 @@ class LiveServer:
         self.log_path = log_dir / f"daphne-{self.port}.log"
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "authplatform.server", "-b", "127.0.0.1", "-p", str(self.port),
-             "authplatform.asgi:application"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "authplatform.server",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "authplatform.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -123,7 +134,11 @@ def run_node(script: str | Path, *args: str, env: dict[str, str] | None = None, 
     """Run a Node.js script from tests/js; it prints one JSON object on its last stdout line."""
     result = subprocess.run(
         ["node", str(JS_DIR / script), *args],
-        cwd=JS_DIR, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+        cwd=JS_DIR,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if result.returncode != 0:
         raise AssertionError(f"node {script} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -149,14 +164,19 @@ def http_event_hooks() -> dict[str, list]:
 def api_client(server: LiveServer, ip: str | None = None) -> httpx.Client:
     """An httpx client for ``server``'s /api/v1/, connecting from ``ip`` (random loopback by default)."""
     ip = ip or random_loopback()
-    client = httpx.Client(base_url=f"{server.api}/", timeout=30, transport=httpx.HTTPTransport(local_address=ip),
-                          event_hooks=http_event_hooks())
+    client = httpx.Client(
+        base_url=f"{server.api}/",
+        timeout=30,
+        transport=httpx.HTTPTransport(local_address=ip),
+        event_hooks=http_event_hooks(),
+    )
     client.source_ip = ip  # what the server sees as the client IP
     return client
 
 
-def assert_error(response: httpx.Response, code: int, reason: str | None = None, *,
-                 invalid_authentication: bool = False) -> dict:
+def assert_error(
+    response: httpx.Response, code: int, reason: str | None = None, *, invalid_authentication: bool = False
+) -> dict:
     """The one error body (docs/design.md "Error body"), exactly: the flag only when credentials were bad."""
     assert response.status_code == code, response.text
     assert response.headers["content-type"] == "application/json"

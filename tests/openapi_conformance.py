@@ -58,8 +58,9 @@ class Conformance:
         for template, methods in schema["paths"].items():
             pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
             for method, operation in methods.items():
-                operations.append(Operation(method.upper(), template, re.compile(f"^{pattern}$"),
-                                            operation["responses"]))
+                operations.append(
+                    Operation(method.upper(), template, re.compile(f"^{pattern}$"), operation["responses"])
+                )
         # Literal paths before templated ones: customer/inbox/unread-count is not a message id.
         operations.sort(key=lambda op: op.template.count("{"))
         self.operations = operations
@@ -81,8 +82,9 @@ class Conformance:
         where = f"{request.method} {request.url.path} → {response.status_code}"
         documented = operation.responses.get(str(response.status_code))
         if documented is None:
-            self.violations.append(f"{where}: status not in the schema (documented: "
-                                   f"{', '.join(sorted(operation.responses))})")
+            self.violations.append(
+                f"{where}: status not in the schema (documented: {', '.join(sorted(operation.responses))})"
+            )
             return
         content = documented.get("content")
         response.read()

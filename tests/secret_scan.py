@@ -45,11 +45,20 @@ MATCH = WINDOW + STEP - 1
 # Generated secrets are random: a window of them has about 12 (hex) to 17 (base62) distinct characters.
 MIN_DISTINCT = 8
 # Runs of the characters secrets are written in (base62, base64, base64url, hex).
-RUN = re.compile(r"[A-Za-z0-9+/_-]{%d,}" % WINDOW)
+RUN = re.compile(rf"[A-Za-z0-9+/_-]{{{WINDOW},}}")
 BASE62 = re.compile(r"[0-9A-Za-z]+")
 # JSON fields in which the API (or a Node script) hands out a secret.
-SECRET_FIELDS = {"api_key", "key", "token", "client_secret", "secret", "private_key", "private_key_pem",
-                 "access_token", "refresh_token"}
+SECRET_FIELDS = {
+    "api_key",
+    "key",
+    "token",
+    "client_secret",
+    "secret",
+    "private_key",
+    "private_key_pem",
+    "access_token",
+    "refresh_token",
+}
 # The test's own Socket.IO client (the customer's side, not the platform): off by default, it logs every
 # packet it sends, the customer's token included, when turned on. Left as it is, and not collected.
 CLIENT_SIDE_LOGGERS = ("engineio.client", "socketio.client")
@@ -110,7 +119,7 @@ class Scanner:
                 self.counts[f"secrets: {kind}"] += 1
             first = -(-start // STEP) * STEP
             for i in range(first, len(part) - WINDOW + 1, STEP):
-                window = part[i:i + WINDOW]
+                window = part[i : i + WINDOW]
                 if len(set(window)) >= MIN_DISTINCT:  # "xxxx…" in a test's own secret matches too much
                     self.windows.setdefault(window, secret)
 
@@ -207,8 +216,9 @@ class Scanner:
                 self.collect_text(line, where=f"{where} line {number}", kind=None)
 
     def collect_request(self, request) -> None:
-        self.collect_text(str(request.url), where=f"request URL {request.method} {request.url.path}",
-                          kind="request URLs")
+        self.collect_text(
+            str(request.url), where=f"request URL {request.method} {request.url.path}", kind="request URLs"
+        )
 
     def collect_response(self, response) -> None:
         # The body is looked at later: here (an httpx event hook) it is not read yet, and reading it
@@ -254,7 +264,7 @@ class Scanner:
             found = {}
             for run in item.runs:
                 for i in range(len(run) - WINDOW + 1):
-                    secret = self.windows.get(run[i:i + WINDOW])
+                    secret = self.windows.get(run[i : i + WINDOW])
                     if secret is not None:
                         found[secret] = Leak(secret, item.where)
             leaks.extend(found.values())
@@ -280,7 +290,7 @@ class Scanner:
     def _check_recent(self) -> list[Leak]:
         self.drain_responses()
         with self.lock:
-            recent, self.checked = self.archive[self.checked:], len(self.archive)
+            recent, self.checked = self.archive[self.checked :], len(self.archive)
             early, self.early_leaks = self.early_leaks, []
         return self._new(early + self.leaks_in(recent))
 
@@ -300,12 +310,16 @@ class Scanner:
 
     def summary(self) -> str:
         counts = dict(sorted(self.counts.items()))
-        counts["secrets tracked (all kinds)"] = sum(n for name, n in self.counts.items() if name.startswith("secrets: "))
+        counts["secrets tracked (all kinds)"] = sum(
+            n for name, n in self.counts.items() if name.startswith("secrets: ")
+        )
         counts["items with candidate runs kept"] = len(self.archive)
         busiest = ", ".join(f"{name}: {count}" for name, count in self.loggers.most_common(8))
         cost = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in self.seconds.items())
-        return (", ".join(f"{name}: {count}" for name, count in counts.items())
-                + f"; log records by logger: {busiest}; time: {cost}")
+        return (
+            ", ".join(f"{name}: {count}" for name, count in counts.items())
+            + f"; log records by logger: {busiest}; time: {cost}"
+        )
 
 
 # --- text of what is searched -------------------------------------------------------------------------
@@ -446,8 +460,11 @@ class DebugLogging:
     def lower(self) -> None:
         """Lower every logger above DEBUG (run again before each test: libraries set levels when used)."""
         loggers = [("", logging.getLogger())]
-        loggers += [(name, logger) for name, logger in list(logging.Logger.manager.loggerDict.items())
-                    if isinstance(logger, logging.Logger)]
+        loggers += [
+            (name, logger)
+            for name, logger in list(logging.Logger.manager.loggerDict.items())
+            if isinstance(logger, logging.Logger)
+        ]
         for name, logger in loggers:
             if logger.level > logging.DEBUG and not name.startswith(CLIENT_SIDE_LOGGERS):
                 self.lowered.setdefault(name, logger.level)
@@ -503,22 +520,40 @@ class Instrumentation:
                 for item in value if isinstance(value, tuple) else (value,):
                     if isinstance(item, (str, bytes)):
                         target.add_plaintext(item, origin=origin)
+
             return note
 
-        for name in ("client_create", "client_secret_rotate", "api_key_create", "api_key_rotate",
-                     "signing_key_generate"):
+        for name in (
+            "client_create",
+            "client_secret_rotate",
+            "api_key_create",
+            "api_key_rotate",
+            "signing_key_generate",
+        ):
             self.wrap(services, name, result=plaintexts(f"credentials.services.{name}"))
         # A legacy key is made by the caller; once imported it is a stored credential.
-        self.wrap(services, "api_key_import_legacy", result=lambda value, kwargs: target.add_plaintext(
-            kwargs.get("key"), origin="credentials.services.api_key_import_legacy", kind="legacy API key"))
+        self.wrap(
+            services,
+            "api_key_import_legacy",
+            result=lambda value, kwargs: target.add_plaintext(
+                kwargs.get("key"), origin="credentials.services.api_key_import_legacy", kind="legacy API key"
+            ),
+        )
         # A platform token key's secret exists in plaintext only on its way into encryption.
-        self.wrap(hashing, "encrypt_secret", call=lambda args, kwargs: target.add_plaintext(
-            args[0] if args else kwargs.get("plaintext"), origin="credentials.hashing.encrypt_secret",
-            kind="platform token key"))
+        self.wrap(
+            hashing,
+            "encrypt_secret",
+            call=lambda args, kwargs: target.add_plaintext(
+                args[0] if args else kwargs.get("plaintext"),
+                origin="credentials.hashing.encrypt_secret",
+                kind="platform token key",
+            ),
+        )
         self.wrap(api_tokens, "api_token_encode", result=plaintexts("tokens.api_tokens.api_token_encode"))
         self.wrap(jwt, "encode", result=plaintexts("jwt.encode in the test process"))
-        self.wrap(live, "run_node", result=lambda value, kwargs: target.add_json(
-            value, origin="a Node script's output"))
+        self.wrap(
+            live, "run_node", result=lambda value, kwargs: target.add_json(value, origin="a Node script's output")
+        )
 
     def stop(self) -> None:
         while self.wrapped:
@@ -533,7 +568,10 @@ def configured_secrets(target: Scanner) -> None:
     for kind, values in [
         ("SECRET_KEY", [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]),
         ("AUTHPLATFORM_PEPPER", [platform["PEPPER"], *platform["PEPPER_FALLBACKS"]]),
-        ("AUTHPLATFORM_KEY_ENCRYPTION_KEY", [platform["KEY_ENCRYPTION_KEY"], *platform["KEY_ENCRYPTION_KEY_FALLBACKS"]]),
+        (
+            "AUTHPLATFORM_KEY_ENCRYPTION_KEY",
+            [platform["KEY_ENCRYPTION_KEY"], *platform["KEY_ENCRYPTION_KEY_FALLBACKS"]],
+        ),
     ]:
         for value in values:
             if isinstance(value, str):
@@ -556,9 +594,11 @@ def start(config) -> tuple[Instrumentation, DebugLogging]:
     instrumentation = Instrumentation(scanner)
     instrumentation.start()
     plugin = config.pluginmanager.get_plugin("logging-plugin")
-    pytest_handlers = [getattr(plugin, name) for name in
-                       ("caplog_handler", "report_handler", "log_file_handler", "log_cli_handler")
-                       if plugin is not None and isinstance(getattr(plugin, name, None), logging.Handler)]
+    pytest_handlers = [
+        getattr(plugin, name)
+        for name in ("caplog_handler", "report_handler", "log_file_handler", "log_cli_handler")
+        if plugin is not None and isinstance(getattr(plugin, name, None), logging.Handler)
+    ]
     global active_logging
     active_logging = DebugLogging(scanner)
     active_logging.start(pytest_handlers)

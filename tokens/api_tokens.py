@@ -57,8 +57,9 @@ def platform_token_key_for_signing() -> PlatformTokenKey:
 
 def api_token_encode(*, payload: dict[str, Any]) -> str:
     key = platform_token_key_for_signing()
-    return jwt.encode(payload, _key_secret(key.kid, key.encrypted_secret), algorithm=key.algorithm,
-                      headers={"kid": key.kid})
+    return jwt.encode(
+        payload, _key_secret(key.kid, key.encrypted_secret), algorithm=key.algorithm, headers={"kid": key.kid}
+    )
 
 
 def _is_int(value: Any) -> bool:
@@ -68,9 +69,14 @@ def _is_int(value: Any) -> bool:
 def _payload_well_formed(payload: dict[str, Any]) -> bool:
     if set(payload) != PAYLOAD_KEYS:
         return False
-    if not (isinstance(payload["id"], str) and _is_int(payload["exp"]) and _is_int(payload["expt"])
-            and isinstance(payload["rn"], bool) and isinstance(payload["ips"], list)
-            and all(isinstance(ip, str) for ip in payload["ips"])):
+    if not (
+        isinstance(payload["id"], str)
+        and _is_int(payload["exp"])
+        and _is_int(payload["expt"])
+        and isinstance(payload["rn"], bool)
+        and isinstance(payload["ips"], list)
+        and all(isinstance(ip, str) for ip in payload["ips"])
+    ):
         return False
     try:
         uuid.UUID(payload["id"])
@@ -94,8 +100,9 @@ def api_token_verify(token: str, *, ip: IPAddress | None) -> VerifiedApiToken:
         logger.error("Platform token key %s cannot be decrypted; check AUTHPLATFORM_KEY_ENCRYPTION_KEY.", key.kid)
         raise CredentialRefused("signing_key_unknown", "The token's signing key is not usable.") from None
     try:
-        payload = jwt.decode(token, secret, algorithms=[key.algorithm],
-                             options={"require": sorted(PAYLOAD_KEYS), "verify_aud": False})
+        payload = jwt.decode(
+            token, secret, algorithms=[key.algorithm], options={"require": sorted(PAYLOAD_KEYS), "verify_aud": False}
+        )
     except jwt.ExpiredSignatureError:
         raise CredentialRefused("token_expired", "The token has expired. Get a new one with your API key.") from None
     except jwt.InvalidSignatureError:
@@ -108,7 +115,10 @@ def api_token_verify(token: str, *, ip: IPAddress | None) -> VerifiedApiToken:
         raise CredentialRefused("ip_not_allowed", f"This token may not be used from your address ({ip}).")
     api_key = selectors.api_key_get_active(key_id=uuid.UUID(payload["id"]))
     if api_key is None:
-        raise CredentialRefused("api_key_revoked", "The API key this token was minted from is no longer active "
-                                                   "(deleted, rotated, revoked or expired, or its user deactivated).")
+        raise CredentialRefused(
+            "api_key_revoked",
+            "The API key this token was minted from is no longer active "
+            "(deleted, rotated, revoked or expired, or its user deactivated).",
+        )
     services.last_used_touch(key)  # the platform key that signed it, as every credential records its use
     return VerifiedApiToken(api_key=api_key, payload=payload)

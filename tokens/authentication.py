@@ -64,7 +64,10 @@ def credentials_refused(
     if wait is not None:
         authentication_count(kind=kind, outcome="throttled")
         return APIError(
-            too_many_failures_message(wait), reason=TOO_MANY_FAILURES, status_code=429, invalid_authentication=True,
+            too_many_failures_message(wait),
+            reason=TOO_MANY_FAILURES,
+            status_code=429,
+            invalid_authentication=True,
             headers={"Retry-After": str(wait)},
         )
     authentication_count(kind=kind, outcome="refused", reason=reason)
@@ -88,7 +91,8 @@ class ApiVersionHeaderVersioning(BaseVersioning):
             raise APIError(
                 f"Api-Version {request.META.get(API_VERSION_HEADER, '')[:16]!r} is not supported: "
                 "send 'Api-Version: 1' or leave it out.",
-                reason="unsupported_api_version", status_code=400,
+                reason="unsupported_api_version",
+                status_code=400,
             )
         return "1"
 
@@ -97,8 +101,7 @@ def _bearer(request, challenge: str, kind: str) -> str | None:
     try:
         return request_bearer_token(request)
     except InvalidCredentials as exc:  # "Bearer" with not exactly one token
-        raise credentials_refused(request, str(exc.detail), kind=kind, reason=exc.reason,
-                                  challenge=challenge) from None
+        raise credentials_refused(request, str(exc.detail), kind=kind, reason=exc.reason, challenge=challenge) from None
 
 
 def _presented_bearer(request) -> str | None:
@@ -117,11 +120,16 @@ def credentials_not_accepted(request, authenticators) -> InvalidCredentials:
     the kinds the endpoint accepts, and what was sent instead."""
     accepted = [type(a).credential_name for a in authenticators if hasattr(a, "credential_name")]
     accepted_text = ", ".join(accepted[:-1]) + f" or {accepted[-1]}" if len(accepted) > 1 else "".join(accepted)
-    sent = [cls.credential_name for cls in CREDENTIAL_CLASSES
-            if cls.presented(request) and not any(isinstance(a, cls) for a in authenticators)]
+    sent = [
+        cls.credential_name
+        for cls in CREDENTIAL_CLASSES
+        if cls.presented(request) and not any(isinstance(a, cls) for a in authenticators)
+    ]
     if sent:
-        return InvalidCredentials(f"This endpoint accepts {accepted_text}; the request sent {' and '.join(sent)}, "
-                                  "which it does not accept.", reason="credentials_not_accepted")
+        return InvalidCredentials(
+            f"This endpoint accepts {accepted_text}; the request sent {' and '.join(sent)}, which it does not accept.",
+            reason="credentials_not_accepted",
+        )
     return InvalidCredentials(f"This endpoint needs {accepted_text}; none was sent.", reason="not_authenticated")
 
 
@@ -151,14 +159,22 @@ class ClientCredentialsAuthentication(BaseAuthentication):
         if key is None and secret is None:
             return None
         if not key or not secret:
-            raise credentials_refused(request, "Send both x-client-key and x-client-secret.", kind=self.credential_kind,
-                                      reason="client_credentials_incomplete",
-                                      challenge=self.authenticate_header(request))
+            raise credentials_refused(
+                request,
+                "Send both x-client-key and x-client-secret.",
+                kind=self.credential_kind,
+                reason="client_credentials_incomplete",
+                challenge=self.authenticate_header(request),
+            )
         match = selectors.client_secret_match(client_key=key, client_secret=secret)
         if match is None:
-            raise credentials_refused(request, "The client key or secret is wrong, revoked or expired.",
-                                      kind=self.credential_kind, reason="invalid_client_credentials",
-                                      challenge=self.authenticate_header(request))
+            raise credentials_refused(
+                request,
+                "The client key or secret is wrong, revoked or expired.",
+                kind=self.credential_kind,
+                reason="invalid_client_credentials",
+                challenge=self.authenticate_header(request),
+            )
         last_used_touch(match)
         last_used_touch(match.client)
         principal = ClientPrincipal(client=match.client, secret=match)
@@ -189,12 +205,22 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         key = key.strip()
         if api_key_format(key) is None:
-            raise credentials_refused(request, CREDENTIALS_NOT_SUPPLIED, kind=self.credential_kind,
-                                      reason="api_key_malformed", status_code=403)
+            raise credentials_refused(
+                request,
+                CREDENTIALS_NOT_SUPPLIED,
+                kind=self.credential_kind,
+                reason="api_key_malformed",
+                status_code=403,
+            )
         api_key = selectors.api_key_match(key=key)
         if api_key is None:
-            raise credentials_refused(request, "The API key is not valid: it is unknown, deleted or rotated.",
-                                      kind=self.credential_kind, reason="invalid_api_key", status_code=403)
+            raise credentials_refused(
+                request,
+                "The API key is not valid: it is unknown, deleted or rotated.",
+                kind=self.credential_kind,
+                reason="invalid_api_key",
+                status_code=403,
+            )
         last_used_touch(api_key)
         authentication_count(kind=self.credential_kind, outcome="success")
         return api_key.user, ApiKeyAuth(api_key=api_key)
@@ -224,8 +250,13 @@ class ApiTokenAuthentication(BaseAuthentication):
         try:
             verified = api_token_verify(token, ip=client_ip(request))
         except CredentialRefused as exc:
-            raise credentials_refused(request, exc.message, kind=self.credential_kind, reason=exc.reason,
-                                      challenge=self.authenticate_header(request)) from None
+            raise credentials_refused(
+                request,
+                exc.message,
+                kind=self.credential_kind,
+                reason=exc.reason,
+                challenge=self.authenticate_header(request),
+            ) from None
         last_used_touch(verified.api_key)
         authentication_count(kind=self.credential_kind, outcome="success")
         return verified.api_key.user, ApiKeyAuth(api_key=verified.api_key, token_payload=verified.payload)
@@ -252,8 +283,13 @@ class CustomerJWTAuthentication(BaseAuthentication):
         try:
             principal = customer_jwt_verify(token)
         except CredentialRefused as exc:
-            raise credentials_refused(request, exc.message, kind=self.credential_kind, reason=exc.reason,
-                                      challenge=self.authenticate_header(request)) from None
+            raise credentials_refused(
+                request,
+                exc.message,
+                kind=self.credential_kind,
+                reason=exc.reason,
+                challenge=self.authenticate_header(request),
+            ) from None
         authentication_count(kind=self.credential_kind, outcome="success")
         return principal, principal.claims
 
@@ -261,5 +297,9 @@ class CustomerJWTAuthentication(BaseAuthentication):
         return BEARER_CHALLENGE
 
 
-CREDENTIAL_CLASSES += [ClientCredentialsAuthentication, ApiKeyAuthentication, ApiTokenAuthentication,
-                       CustomerJWTAuthentication]
+CREDENTIAL_CLASSES += [
+    ClientCredentialsAuthentication,
+    ApiKeyAuthentication,
+    ApiTokenAuthentication,
+    CustomerJWTAuthentication,
+]

@@ -19,7 +19,7 @@ reach the client (HTTP error body, Socket.IO connect_error).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import jwt
@@ -70,8 +70,10 @@ def customer_jwt_verify(token: str) -> CustomerPrincipal:
     if key is None:
         if selectors.signing_key_state(kid=kid) == CredentialState.EXPIRED:
             # A rotated key whose overlap is over: the customer's backend still signs with the old key.
-            raise CredentialRefused("signing_key_expired", "The token's signing key (kid) has passed its end date "
-                                    "(it was rotated): sign with its successor.")
+            raise CredentialRefused(
+                "signing_key_expired",
+                "The token's signing key (kid) has passed its end date (it was rotated): sign with its successor.",
+            )
         raise CredentialRefused("signing_key_unknown", "The token's signing key (kid) is unknown or revoked.")
     if header.get("alg") != key.algorithm:
         raise CredentialRefused("algorithm_not_allowed", f"Customer tokens must be signed with {key.algorithm}.")
@@ -90,7 +92,9 @@ def customer_jwt_verify(token: str) -> CustomerPrincipal:
     except jwt.ImmatureSignatureError:
         raise CredentialRefused("token_not_yet_valid", "The token is not valid yet (nbf/iat in the future).") from None
     except jwt.InvalidSignatureError:
-        raise CredentialRefused("invalid_signature", "The token's signature does not verify with its signing key.") from None
+        raise CredentialRefused(
+            "invalid_signature", "The token's signature does not verify with its signing key."
+        ) from None
     except jwt.MissingRequiredClaimError as exc:
         raise CredentialRefused("invalid_claims", f"The token lacks the required '{exc.claim}' claim.") from None
     except jwt.PyJWTError as exc:
@@ -113,11 +117,12 @@ def customer_jwt_verify(token: str) -> CustomerPrincipal:
     code = claims.get("product_space_code")
     product_space = _product_spaces.get(workspace_id=key.workspace_id, code=code) if _is_code(code) else None
     if product_space is None:
-        raise CredentialRefused("unknown_product_space",
-                                 "The token's 'product_space_code' is not a product space of its workspace.")
+        raise CredentialRefused(
+            "unknown_product_space", "The token's 'product_space_code' is not a product space of its workspace."
+        )
 
     try:
-        expires_at = datetime.fromtimestamp(claims["exp"], tz=dt_timezone.utc)
+        expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
     except (OverflowError, ValueError, OSError):  # signed, numeric, but past year 9999
         raise CredentialRefused("invalid_claims", "The 'exp' claim is out of range.") from None
 

@@ -10,12 +10,11 @@ Built on the standard library's ``ipaddress``; nothing here touches the database
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Iterable, Sequence
-
-from authplatform.errors import InvalidInput
 
 from authplatform.client_ip import IPAddress
+from authplatform.errors import InvalidInput
 
 REQUEST_IP = "request_ip"  # placeholder replaced by the caller's own address
 
@@ -52,8 +51,9 @@ def ip_rules_parse(
     At most ``max_values`` values, and the union of all networks covers at most ``max_addresses``.
     """
     if len(items) > max_values:
-        raise InvalidInput("too_many_ip_values",
-                          f"'ips' may hold at most {max_values} values; {len(items)} were given.")
+        raise InvalidInput(
+            "too_many_ip_values", f"'ips' may hold at most {max_values} values; {len(items)} were given."
+        )
     networks: list[Network] = []
     for item in items:
         if item == REQUEST_IP:
@@ -64,14 +64,17 @@ def ip_rules_parse(
             try:
                 network = _network(item)
             except ValueError:
-                raise InvalidInput("invalid_ips",
-                                  f"'{item[:64]}' in 'ips' is not an IP address or a network in CIDR notation.") from None
+                raise InvalidInput(
+                    "invalid_ips", f"'{item[:64]}' in 'ips' is not an IP address or a network in CIDR notation."
+                ) from None
         if network not in networks:
             networks.append(network)
     covered = _covered(networks, 4) + _covered(networks, 6)
     if covered > max_addresses:
-        raise InvalidInput("too_many_ip_addresses",
-                          f"'ips' may cover at most {max_addresses:,} addresses in total; these cover {covered:,}.")
+        raise InvalidInput(
+            "too_many_ip_addresses",
+            f"'ips' may cover at most {max_addresses:,} addresses in total; these cover {covered:,}.",
+        )
     return [_format(n) for n in networks]
 
 

@@ -58,8 +58,9 @@ def caller_can(request, workspace: Workspace, role: str) -> bool:
 
 
 def role_denied(workspace: Workspace, role: str) -> NotPermitted:
-    return NotPermitted("insufficient_role", f"Your credentials need the '{role}' role in workspace {workspace.code} "
-                                             "for this.")
+    return NotPermitted(
+        "insufficient_role", f"Your credentials need the '{role}' role in workspace {workspace.code} for this."
+    )
 
 
 def role_check(*, held: str | None, workspace: Workspace, role: str, not_found: Exception) -> None:
@@ -90,7 +91,7 @@ class WorkspaceRolePermission(BasePermission):
     role: str = Role.READ
 
     @classmethod
-    def of(cls, role: str) -> type["WorkspaceRolePermission"]:
+    def of(cls, role: str) -> type[WorkspaceRolePermission]:
         Role(role)  # unknown role names fail at import time, not per request
         return type(f"WorkspaceRole_{role}", (cls,), {"role": role})
 
@@ -99,6 +100,10 @@ class WorkspaceRolePermission(BasePermission):
             return False
         workspace = view.get_permission_workspace(request)
         if workspace is not None:
-            role_check(held=caller_role(request, workspace), workspace=workspace, role=self.role,
-                       not_found=ObjectNotFound("not_found", "Not found."))
+            role_check(
+                held=caller_role(request, workspace),
+                workspace=workspace,
+                role=self.role,
+                not_found=ObjectNotFound("not_found", "Not found."),
+            )
         return True

@@ -26,8 +26,12 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     name = "apiKey"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Api-Key",
-                "description": "An API user's key; optional header Api-Version: 1. Refused with 403."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Api-Key",
+            "description": "An API user's key; optional header Api-Version: 1. Refused with 403.",
+        }
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -35,8 +39,12 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     name = "apiToken"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": "An API token from GET /api/v1/user/apikeys/token."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An API token from GET /api/v1/user/apikeys/token.",
+        }
 
 
 class CustomerJWTScheme(OpenApiAuthenticationExtension):
@@ -44,5 +52,9 @@ class CustomerJWTScheme(OpenApiAuthenticationExtension):
     name = "customerJWT"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": "A customer JWT signed RS256 by the customer's backend; kid = signing key id."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A customer JWT signed RS256 by the customer's backend; kid = signing key id.",
+        }

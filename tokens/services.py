@@ -20,8 +20,9 @@ Renewing with a token (``renewing`` = the payload of the token that authenticate
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from django.utils import timezone
 
@@ -47,13 +48,18 @@ def _lifetime(expires_in: int | None, *, renewing: dict[str, Any] | None) -> int
     if not 1 <= expires_in <= maximum:
         raise InvalidInput("invalid_expires_in", f"'expires_in' must be between 1 and {maximum} seconds.")
     if renewing and expires_in > renewing["expt"]:
-        raise NotPermitted("renewal_exceeds_expt", f"A renewed token may live at most {renewing['expt']} seconds, "
-                                                   "the 'expt' of the token used to renew it.")
+        raise NotPermitted(
+            "renewal_exceeds_expt",
+            f"A renewed token may live at most {renewing['expt']} seconds, the 'expt' of the token used to renew it.",
+        )
     return expires_in
 
 
 def _ip_rules(
-    *, items: list[str] | None, no_ip_protection: bool | None, client_ip: IPAddress | None,
+    *,
+    items: list[str] | None,
+    no_ip_protection: bool | None,
+    client_ip: IPAddress | None,
     renewing: dict[str, Any] | None,
 ) -> list[str]:
     if no_ip_protection and items:
@@ -63,7 +69,8 @@ def _ip_rules(
     if no_ip_protection:
         return []
     return ip_rules_parse(  # InvalidInput saying what to fix
-        items or [REQUEST_IP], request_ip=client_ip,
+        items or [REQUEST_IP],
+        request_ip=client_ip,
         max_values=platform_settings.API_TOKEN_MAX_IP_VALUES,
         max_addresses=platform_settings.API_TOKEN_MAX_IP_ADDRESSES,
     )
@@ -83,16 +90,19 @@ def api_token_mint(
 ) -> MintedToken:
     """A new API token for ``api_key`` with the options above; ``renewing`` when a token asked for it.
 
-    Raises InvalidInput for bad options, NotPermitted when a renewal may not be granted. The issue is audited (never the token itself).
+    Raises InvalidInput for bad options, NotPermitted when a renewal may not be granted. The issue is audited
+    (never the token itself).
     """
     if renewing is not None and not renewing.get("rn"):
         raise NotPermitted("token_not_renewable", "This token is not renewable; get a new one with your API key.")
     lifetime = _lifetime(expires_in, renewing=renewing)
-    rules = _ip_rules(items=ip_option_items(ips) or None, no_ip_protection=no_ip_protection,
-                      client_ip=client_ip, renewing=renewing)
+    rules = _ip_rules(
+        items=ip_option_items(ips) or None, no_ip_protection=no_ip_protection, client_ip=client_ip, renewing=renewing
+    )
     if renewing is not None and not check_ips_within(rules, renewing["ips"]):
-        raise NotPermitted("renewal_widens_ips",
-                           "A renewed token may not allow addresses that the token used to renew it does not.")
+        raise NotPermitted(
+            "renewal_widens_ips", "A renewed token may not allow addresses that the token used to renew it does not."
+        )
     if renewable is None:
         renewable = bool(renewing["rn"]) if renewing is not None else bool(rules)
     now = now or timezone.now()
@@ -104,6 +114,10 @@ def api_token_mint(
         "rn": bool(renewable),
     }
     token = api_token_encode(payload=payload)
-    audit_record(actor=actor, action="api_token.renew" if renewing is not None else "api_token.issue",
-                 target=api_key, details={"exp": payload["exp"], "ips": rules, "rn": payload["rn"]})
+    audit_record(
+        actor=actor,
+        action="api_token.renew" if renewing is not None else "api_token.issue",
+        target=api_key,
+        details={"exp": payload["exp"], "ips": rules, "rn": payload["rn"]},
+    )
     return MintedToken(token=token, payload=payload)

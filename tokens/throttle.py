@@ -24,8 +24,7 @@ def auth_failure_register(ip: IPAddress | None, *, now: float | None = None) -> 
     Returns the seconds to wait when the address is over its burst, else None. Never raises: if the
     cache is down the failure is not counted (authentication itself must keep working).
     """
-    counted = window_count_add(KEY_PREFIX, str(ip or "unknown"), window=platform_settings.AUTH_FAILURE_WINDOW,
-                               now=now)
+    counted = window_count_add(KEY_PREFIX, str(ip or "unknown"), window=platform_settings.AUTH_FAILURE_WINDOW, now=now)
     if counted is None or counted.count <= int(platform_settings.AUTH_FAILURE_BURST):
         return None
     return counted.retry_after

@@ -26,8 +26,8 @@ from credentials.audit import Actor
 from credentials.models import ApiKey, Membership, Workspace
 from tokens import services
 from tokens.authentication import (
-    AcceptedCredentialsMixin,
     CREDENTIALS_NOT_SUPPLIED,
+    AcceptedCredentialsMixin,
     ApiKeyAuthentication,
     ApiTokenAuthentication,
     ClientCredentialsAuthentication,
@@ -43,29 +43,59 @@ from tokens.serializers import (
 )
 
 # Response shapes for the OpenAPI schema only (the views build plain dicts).
-USER_SCHEMA = inline_serializer("ApiUser", {
-    "user_id": serializers.UUIDField(), "email": serializers.EmailField(), "api_keys": ApiKeySerializer(many=True),
-})
-TOKEN_SCHEMA = inline_serializer("ApiToken", {
-    "token": serializers.CharField(),
-    "payload": inline_serializer("ApiTokenPayload", {
-        "id": serializers.UUIDField(), "exp": serializers.IntegerField(), "expt": serializers.IntegerField(),
-        "ips": serializers.ListField(child=serializers.CharField()), "rn": serializers.BooleanField(),
-    }),
-})
-CUSTOMER_SCHEMA = inline_serializer("Customer", {
-    "customer_id": serializers.CharField(), "workspace_id": serializers.CharField(),
-    "product_space_code": serializers.CharField(), "signing_key_id": serializers.UUIDField(),
-    "expires_at": serializers.DateTimeField(),
-})
-WORKSPACE_SCHEMA = inline_serializer("WorkspaceForCaller", {
-    "workspace_id": serializers.CharField(), "name": serializers.CharField(),
-    "display_name": serializers.CharField(), "product_spaces": serializers.ListField(child=serializers.DictField()),
-    "caller": serializers.DictField(),
-})
-MEMBERSHIP_SCHEMA = inline_serializer("WorkspaceMembership", {
-    "user_id": serializers.UUIDField(), "email": serializers.EmailField(), "role": serializers.CharField(),
-}, many=True)
+USER_SCHEMA = inline_serializer(
+    "ApiUser",
+    {
+        "user_id": serializers.UUIDField(),
+        "email": serializers.EmailField(),
+        "api_keys": ApiKeySerializer(many=True),
+    },
+)
+TOKEN_SCHEMA = inline_serializer(
+    "ApiToken",
+    {
+        "token": serializers.CharField(),
+        "payload": inline_serializer(
+            "ApiTokenPayload",
+            {
+                "id": serializers.UUIDField(),
+                "exp": serializers.IntegerField(),
+                "expt": serializers.IntegerField(),
+                "ips": serializers.ListField(child=serializers.CharField()),
+                "rn": serializers.BooleanField(),
+            },
+        ),
+    },
+)
+CUSTOMER_SCHEMA = inline_serializer(
+    "Customer",
+    {
+        "customer_id": serializers.CharField(),
+        "workspace_id": serializers.CharField(),
+        "product_space_code": serializers.CharField(),
+        "signing_key_id": serializers.UUIDField(),
+        "expires_at": serializers.DateTimeField(),
+    },
+)
+WORKSPACE_SCHEMA = inline_serializer(
+    "WorkspaceForCaller",
+    {
+        "workspace_id": serializers.CharField(),
+        "name": serializers.CharField(),
+        "display_name": serializers.CharField(),
+        "product_spaces": serializers.ListField(child=serializers.DictField()),
+        "caller": serializers.DictField(),
+    },
+)
+MEMBERSHIP_SCHEMA = inline_serializer(
+    "WorkspaceMembership",
+    {
+        "user_id": serializers.UUIDField(),
+        "email": serializers.EmailField(),
+        "role": serializers.CharField(),
+    },
+    many=True,
+)
 # An API key is refused with 403 (the seed's rule), an API token with 401; 400 for a bad Api-Version or body.
 API_USER_ERRORS = error_responses(400, 401, 403)
 
@@ -82,8 +112,9 @@ class ApiUserView(APIView):
 
     def permission_denied(self, request, message=None, code=None):
         if request.authenticators and not request.successful_authenticator:
-            raise APIError(CREDENTIALS_NOT_SUPPLIED, reason="credentials_missing", status_code=403,
-                           invalid_authentication=True)
+            raise APIError(
+                CREDENTIALS_NOT_SUPPLIED, reason="credentials_missing", status_code=403, invalid_authentication=True
+            )
         super().permission_denied(request, message, code)
 
     def actor(self) -> Actor:
@@ -98,11 +129,13 @@ class UserView(ApiUserView):
 
     @extend_schema(responses={200: USER_SCHEMA, **API_USER_ERRORS})
     def get(self, request):
-        return Response({
-            "user_id": str(request.user.pk),
-            "email": request.user.email,
-            "api_keys": ApiKeySerializer(self.active_keys(), many=True).data,
-        })
+        return Response(
+            {
+                "user_id": str(request.user.pk),
+                "email": request.user.email,
+                "api_keys": ApiKeySerializer(self.active_keys(), many=True).data,
+            }
+        )
 
 
 class ApiKeyListView(ApiUserView):
@@ -117,7 +150,8 @@ class ApiKeyListView(ApiUserView):
         data = ApiKeyCreateSerializer(data=request.data if isinstance(request.data, dict) else {})
         data.is_valid(raise_exception=True)
         api_key, plaintext = credential_services.api_key_create(
-            actor=self.actor(), user=request.user, comment=data.validated_data.get("comment") or "")
+            actor=self.actor(), user=request.user, comment=data.validated_data.get("comment") or ""
+        )
         body = NewApiKeySerializer(api_key, context={"plaintext": plaintext}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -125,8 +159,9 @@ class ApiKeyListView(ApiUserView):
 class ApiKeyDetailView(ApiUserView):
     """``DELETE user/apikeys/{id}``: 204; 404 when it is not one of the caller's active keys."""
 
-    @extend_schema(responses={204: OpenApiResponse(description="Deleted."), **API_USER_ERRORS,
-                              **error_responses(404, 409)})
+    @extend_schema(
+        responses={204: OpenApiResponse(description="Deleted."), **API_USER_ERRORS, **error_responses(404, 409)}
+    )
     def delete(self, request, key_id: str):
         try:
             pk = uuid.UUID(key_id)
@@ -134,8 +169,11 @@ class ApiKeyDetailView(ApiUserView):
             raise APIError("No such API key.", reason="not_found", status_code=404) from None
         api_key = get_object_or_404(self.active_keys(), pk=pk)
         if api_key.pk == request.auth.api_key.pk:
-            raise APIError("This is the API key this request is authenticated with; delete it with another key.",
-                           reason="api_key_in_use", status_code=409)
+            raise APIError(
+                "This is the API key this request is authenticated with; delete it with another key.",
+                reason="api_key_in_use",
+                status_code=409,
+            )
         credential_services.api_key_revoke(actor=self.actor(), api_key=api_key, reason="deleted through the API")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -166,14 +204,18 @@ class ApiTokenView(ApiUserView):
         if not isinstance(request.data, dict):
             # JSON null, a list, a string or a number: options in it would be dropped unread, and a
             # token minted without them (a longer lifetime than asked for, say).
-            raise APIError("The request body must be a JSON object of token options.", reason="invalid_request",
-                           status_code=400)
+            raise APIError(
+                "The request body must be a JSON object of token options.", reason="invalid_request", status_code=400
+            )
         raw.update(request.data)
         options = TokenOptionsSerializer(data=raw)
         options.is_valid(raise_exception=True)
         minted = services.api_token_mint(
-            actor=self.actor(), api_key=request.auth.api_key, client_ip=client_ip(request),
-            renewing=request.auth.token_payload, **options.validated_data,
+            actor=self.actor(),
+            api_key=request.auth.api_key,
+            client_ip=client_ip(request),
+            renewing=request.auth.token_payload,
+            **options.validated_data,
         )
         return Response({"token": minted.token, "payload": minted.payload})
 
@@ -187,13 +229,15 @@ class CustomerMeView(AcceptedCredentialsMixin, APIView):
     @extend_schema(responses={200: CUSTOMER_SCHEMA, **error_responses(401)})
     def get(self, request):
         customer = request.user
-        return Response({
-            "customer_id": customer.customer_id,
-            "workspace_id": customer.workspace.code,
-            "product_space_code": customer.product_space.code,
-            "signing_key_id": str(customer.signing_key.kid),
-            "expires_at": customer.expires_at.isoformat().replace("+00:00", "Z"),
-        })
+        return Response(
+            {
+                "customer_id": customer.customer_id,
+                "workspace_id": customer.workspace.code,
+                "product_space_code": customer.product_space.code,
+                "signing_key_id": str(customer.signing_key.kid),
+                "expires_at": customer.expires_at.isoformat().replace("+00:00", "Z"),
+            }
+        )
 
 
 class ServerToServerView(AcceptedCredentialsMixin, APIView):
@@ -227,13 +271,15 @@ class WorkspaceView(ServerToServerView):
             who = {"type": "client", "client_key": caller.client.client_key}
         else:
             who = {"type": "api_user", "user_id": str(caller.pk), "api_key_id": str(request.auth.api_key.pk)}
-        return Response({
-            "workspace_id": workspace.code,
-            "name": workspace.name,
-            "display_name": workspace.display_name,
-            "product_spaces": [{"code": p.code, "name": p.name} for p in workspace.product_spaces.all()],
-            "caller": {**who, "role": caller_role(request, workspace)},
-        })
+        return Response(
+            {
+                "workspace_id": workspace.code,
+                "name": workspace.name,
+                "display_name": workspace.display_name,
+                "product_spaces": [{"code": p.code, "name": p.name} for p in workspace.product_spaces.all()],
+                "caller": {**who, "role": caller_role(request, workspace)},
+            }
+        )
 
 
 class WorkspaceMembershipsView(ServerToServerView):
@@ -243,7 +289,7 @@ class WorkspaceMembershipsView(ServerToServerView):
 
     @extend_schema(responses={200: MEMBERSHIP_SCHEMA, **error_responses(401, 403, 404)})
     def get(self, request, code: str):
-        memberships = Membership.objects.filter(workspace=self.workspace()).select_related("user").order_by("created_at")
-        return Response([
-            {"user_id": str(m.user_id), "email": m.user.email, "role": m.role} for m in memberships
-        ])
+        memberships = (
+            Membership.objects.filter(workspace=self.workspace()).select_related("user").order_by("created_at")
+        )
+        return Response([{"user_id": str(m.user_id), "email": m.user.email, "role": m.role} for m in memberships])

@@ -9,8 +9,10 @@ Django or Channels.
 | --- | --- | --- |
 | ``prepared`` | building and compiling the same queryset on every request | credentials/selectors.py |
 | ``sqlite3`` | a new SQLite connection (and schema parse) per ASGI request | DATABASES ENGINE (settings.py) |
-| ``consumers`` | Channels' database hop before every consumer message and at every disconnect; its two-task receive loop | live/consumers.py |
-| ``twisted_writes`` | an epoll registration per write: one ``send()`` per connection per loop turn | authplatform/server.py |
+| ``consumers`` | Channels' database hop before every consumer message and at every disconnect; its two-task |
+|  | receive loop | live/consumers.py |
+| ``twisted_writes`` | an epoll registration per write: one ``send()`` per connection per loop turn |
+|  |  | authplatform/server.py |
 | ``bulk_insert`` | ``bulk_create``'s model instance per inbox row | notifications/services.py |
 | ``row_cache`` | a query per customer request for a product space that never changes | tokens/customer_jwt.py |
 """

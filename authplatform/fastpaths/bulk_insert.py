@@ -31,7 +31,8 @@ def rows_insert(*, model: type[models.Model], shared: Mapping[str, Any], varying
     columns = [meta.get_field(name).column for name in (*shared, varying)]
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(meta.db_table), ", ".join(map(quote, columns)), ", ".join(["%s"] * len(columns)))
+        quote(meta.db_table), ", ".join(map(quote, columns)), ", ".join(["%s"] * len(columns))
+    )
     varying_field = meta.get_field(varying)
     with connection.cursor() as cursor:
         cursor.executemany(sql, [(*prepared, varying_field.get_db_prep_save(value, connection)) for value in values])

@@ -20,7 +20,8 @@ Relies on: ``SQLCompiler.as_sql``, ``klass_info``/``select``, ``get_converters``
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, QuerySet
@@ -60,8 +61,14 @@ class PreparedQuery:
     marks the value's parameter positions); ``fields`` names the model field each value is compared to.
     """
 
-    def __init__(self, build: Callable[..., QuerySet], *, samples: dict[str, Any], fields: dict[str, Field],
-                 using: str = DEFAULT_DB_ALIAS) -> None:
+    def __init__(
+        self,
+        build: Callable[..., QuerySet],
+        *,
+        samples: dict[str, Any],
+        fields: dict[str, Field],
+        using: str = DEFAULT_DB_ALIAS,
+    ) -> None:
         self._build = build
         self._using = using
         self._samples = samples

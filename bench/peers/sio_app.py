@@ -25,8 +25,11 @@ from tokens.customer_jwt import CredentialRefused, customer_jwt_verify  # noqa: 
 # SIO_REDIS_URL: several processes share rooms through python-socketio's own AsyncRedisManager (the
 # peer of our two processes over Redis).
 _redis_url = os.environ.get("SIO_REDIS_URL")
-sio = socketio.AsyncServer(async_mode="asgi", transports=["websocket"],
-                           client_manager=socketio.AsyncRedisManager(_redis_url) if _redis_url else None)
+sio = socketio.AsyncServer(
+    async_mode="asgi",
+    transports=["websocket"],
+    client_manager=socketio.AsyncRedisManager(_redis_url) if _redis_url else None,
+)
 verify = database_sync_to_async(customer_jwt_verify)
 BEARER = "Bearer "
 IN_APP_MESSAGE_EVENT = "inAppMessage"
@@ -42,11 +45,12 @@ async def connect(sid, environ, auth):
     if not isinstance(token, str) or not token.startswith(BEARER):
         raise socketio.exceptions.ConnectionRefusedError("Send auth.token = 'Bearer <jwt>'.")
     try:
-        principal = await verify(token[len(BEARER):])
+        principal = await verify(token[len(BEARER) :])
     except CredentialRefused as exc:
         raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
-    await sio.enter_room(sid, customer_room(principal.workspace.code, principal.product_space.code,
-                                            principal.customer_id))
+    await sio.enter_room(
+        sid, customer_room(principal.workspace.code, principal.product_space.code, principal.customer_id)
+    )
 
 
 async def _body(receive) -> bytes:
@@ -60,8 +64,13 @@ async def _body(receive) -> bytes:
 
 async def _answer(send, status: int, payload: dict) -> None:
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -74,7 +83,9 @@ async def http_app(scope, receive, send):
         request = json.loads(await _body(receive))
         workspace, product_space = request["workspace_code"], request["product_space_code"]
         for customer_id in request["recipients"]:
-            await sio.emit(IN_APP_MESSAGE_EVENT, request["message"], to=customer_room(workspace, product_space, customer_id))
+            await sio.emit(
+                IN_APP_MESSAGE_EVENT, request["message"], to=customer_room(workspace, product_space, customer_id)
+            )
         return await _answer(send, 202, {"recipients": len(request["recipients"])})
     return await _answer(send, 404, {"code": 404})
 

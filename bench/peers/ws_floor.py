@@ -19,7 +19,7 @@ async def handler(ws) -> None:
     try:
         async for frame in ws:
             if isinstance(frame, str) and frame.startswith(PREFIX):
-                broadcast([c for c in CLIENTS if c is not ws], frame[len(PREFIX):])
+                broadcast([c for c in CLIENTS if c is not ws], frame[len(PREFIX) :])
             else:
                 await ws.send(frame)
     finally:
@@ -28,8 +28,9 @@ async def handler(ws) -> None:
 
 async def main(port: int) -> None:
     # Same server-side defaults as the others: pings every 20 s (daphne's), no compression.
-    async with serve(handler, "127.0.0.1", port, compression=None, backlog=1024, max_size=2**20,
-                     ping_interval=20, ping_timeout=30) as server:
+    async with serve(
+        handler, "127.0.0.1", port, compression=None, backlog=1024, max_size=2**20, ping_interval=20, ping_timeout=30
+    ) as server:
         await server.serve_forever()
 
 

@@ -56,8 +56,9 @@ def credential_events(obj) -> Q:
         secrets = [str(pk) for pk in obj.secrets.values_list("pk", flat=True)]
         about |= Q(target_type=ClientSecret._meta.label_lower, target_id__in=secrets)
     elif isinstance(obj, ClientSecret):
-        issued = Q(action="client.create", details__secret=obj.hint) | Q(action="client_secret.rotate",
-                                                                         details__new_secret=obj.hint)
+        issued = Q(action="client.create", details__secret=obj.hint) | Q(
+            action="client_secret.rotate", details__new_secret=obj.hint
+        )
         about |= Q(target_type=Client._meta.label_lower, target_id=str(obj.client_id)) & issued
     return about
 
@@ -104,8 +105,20 @@ class AuditEventAdmin(admin.ModelAdmin):
     # target_id: a kid or an API key id, whole or its first characters; details: what a rotation names
     # (the successor's id), a secret's client key, a workspace code.
     search_fields = ("actor_label", "action", "target_label", "target_id", "details")
-    fields = readonly_fields = ("at", "actor", "actor_label", "via", "ip", "action", "outcome", "workspace_code",
-                                "target_type", "target_id", "target_label", "details")
+    fields = readonly_fields = (
+        "at",
+        "actor",
+        "actor_label",
+        "via",
+        "ip",
+        "action",
+        "outcome",
+        "workspace_code",
+        "target_type",
+        "target_id",
+        "target_label",
+        "details",
+    )
     list_per_page = 100
 
     @admin.display(description="at", ordering="at")

@@ -24,10 +24,14 @@ from credentials.models import Client, ClientSecret, Workspace
 
 
 def issued_client_secret(client: Client, plaintext: str) -> Issued:
-    return Issued(heading=f"Client {client.name} in {client.workspace}", url=object_url(client), values=[
-        ShownValue("x-client-key", client.client_key),
-        ShownValue("x-client-secret", plaintext, secret=True),
-    ])
+    return Issued(
+        heading=f"Client {client.name} in {client.workspace}",
+        url=object_url(client),
+        values=[
+            ShownValue("x-client-key", client.client_key),
+            ShownValue("x-client-secret", plaintext, secret=True),
+        ],
+    )
 
 
 def grace_note(data: dict) -> list[str]:
@@ -37,23 +41,33 @@ def grace_note(data: dict) -> list[str]:
 
 
 ROTATE_SECRET = ServiceAction(
-    name="rotate_secret", description="Rotate secret of selected clients…", title="Rotate client secrets",
-    button="Rotate secret", form_class=RotateClientSecretForm,
+    name="rotate_secret",
+    description="Rotate secret of selected clients…",
+    title="Rotate client secrets",
+    button="Rotate secret",
+    form_class=RotateClientSecretForm,
     intro="Each selected client gets a new secret, shown once. Its current secrets keep working for the grace "
-          "period, then stop; 0 stops them now.",
+    "period, then stop; 0 stops them now.",
     call=lambda actor, client, data: services.client_secret_rotate(
-        actor=actor, client=client, grace_seconds=data["grace_seconds"], reason=data["reason"]),
+        actor=actor, client=client, grace_seconds=data["grace_seconds"], reason=data["reason"]
+    ),
     issued=lambda client, result: issued_client_secret(client, result[1]),
     notes=grace_note,
 )
 DEACTIVATE = ServiceAction(
-    name="deactivate", description="Deactivate selected clients…", title="Deactivate clients", button="Deactivate",
+    name="deactivate",
+    description="Deactivate selected clients…",
+    title="Deactivate clients",
+    button="Deactivate",
     intro="The selected clients and all their secrets stop working now. This cannot be undone.",
     call=lambda actor, client, data: services.client_deactivate(actor=actor, client=client, reason=data["reason"]),
     done="Deactivated {n} client(s).",
 )
 REVOKE_SECRET = ServiceAction(
-    name="revoke", description="Revoke selected secrets…", title="Revoke client secrets", button="Revoke",
+    name="revoke",
+    description="Revoke selected secrets…",
+    title="Revoke client secrets",
+    button="Revoke",
     intro="The selected secrets stop working now, whatever their grace period.",
     call=lambda actor, secret, data: services.client_secret_revoke(actor=actor, secret=secret, reason=data["reason"]),
     done="Revoked {n} secret(s).",
@@ -66,19 +80,31 @@ def last_secrets_warning(secrets) -> str:
     now = timezone.now()
     selected = {secret.pk for secret in secrets}
     clients = {secret.client for secret in secrets if secret.is_active(now)}
-    stranded = [client for client in clients
-                if not ClientSecret.objects.filter(client=client).active(now).exclude(pk__in=selected).exists()]
+    stranded = [
+        client
+        for client in clients
+        if not ClientSecret.objects.filter(client=client).active(now).exclude(pk__in=selected).exists()
+    ]
     if not stranded:
         return ""
     names = ", ".join(sorted(str(client) for client in stranded))
-    return (f"This revokes the last active secret of {names}: the client stops working until you rotate its "
-            "secret (which issues a new one). To replace a secret without a gap, rotate with a grace period instead.")
+    return (
+        f"This revokes the last active secret of {names}: the client stops working until you rotate its "
+        "secret (which issues a new one). To replace a secret without a gap, rotate with a grace period instead."
+    )
 
 
 class ClientSecretInline(ReadOnlyInline):
     model = ClientSecret
-    fields = readonly_fields = ("hint", "status", "created_at", "last_used_at", "expires_at", "revoked_at",
-                                "revoked_reason")
+    fields = readonly_fields = (
+        "hint",
+        "status",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_reason",
+    )
     verbose_name_plural = "secrets (shown only once, when issued)"
 
     @admin.display(description="status")
@@ -93,8 +119,15 @@ class ClientAdmin(ChangedThroughServicesAdmin):
     list_filter = ("is_active", "workspace")
     list_select_related = ("workspace",)
     search_fields = ("name", "client_key", "workspace__name", "workspace__code")
-    fields = readonly_fields = ("name", "client_key", "workspace", "is_active", "created_at", "created_by",
-                                "last_used_at")
+    fields = readonly_fields = (
+        "name",
+        "client_key",
+        "workspace",
+        "is_active",
+        "created_at",
+        "created_by",
+        "last_used_at",
+    )
     inlines = (ClientSecretInline,)
     service_actions = (ROTATE_SECRET, DEACTIVATE)
 
@@ -112,13 +145,17 @@ class ClientAdmin(ChangedThroughServicesAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         return self.service_form_view(
-            request, form_class=ClientCreateForm, preselect={"workspace": Workspace},
-            call=lambda actor, data: services.client_create(actor=actor, workspace=data["workspace"],
-                                                            name=data["name"]),
-            done=lambda result, data: self.show_once(request, title="New client",
-                                                     issued=[issued_client_secret(*result)],
-                                                     next_url=object_url(result[0])),
-            title="Create client", submit_label="Create client",
+            request,
+            form_class=ClientCreateForm,
+            preselect={"workspace": Workspace},
+            call=lambda actor, data: services.client_create(
+                actor=actor, workspace=data["workspace"], name=data["name"]
+            ),
+            done=lambda result, data: self.show_once(
+                request, title="New client", issued=[issued_client_secret(*result)], next_url=object_url(result[0])
+            ),
+            title="Create client",
+            submit_label="Create client",
             intro="The client key and its first secret are generated; the secret is shown once.",
         )
 
@@ -138,8 +175,18 @@ class ClientSecretAdmin(CredentialAdmin):
     list_filter = (StatusFilter, "client__workspace", "client")
     list_select_related = ("client__workspace",)
     search_fields = ("hint", "client__name", "client__client_key")
-    fields = readonly_fields = ("client", "hint", "status", "created_at", "created_by", "last_used_at",
-                                "expires_at", "revoked_at", "revoked_by", "revoked_reason")
+    fields = readonly_fields = (
+        "client",
+        "hint",
+        "status",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+        "revoked_reason",
+    )
     service_actions = (REVOKE_SECRET,)
 
     def has_add_permission(self, request):

@@ -56,7 +56,7 @@ class LoginAttempt:
     retry_after: int | None = None  # set when a budget is spent: refuse without checking the password
 
     @classmethod
-    def begin(cls, *, ip: IPAddress | None, username: str, now: float | None = None) -> "LoginAttempt":
+    def begin(cls, *, ip: IPAddress | None, username: str, now: float | None = None) -> LoginAttempt:
         attempt = cls(ip=ip, username=username)
         burst = int(platform_settings.ADMIN_LOGIN_FAILURE_BURST)
         window = int(platform_settings.ADMIN_LOGIN_FAILURE_WINDOW)
@@ -68,8 +68,9 @@ class LoginAttempt:
             if counted.count > burst:
                 attempt.retry_after = max(attempt.retry_after or 0, counted.retry_after)
                 if counted.count == burst + 1:  # the first refusal of this window
-                    attempt.audit(THROTTLED, by=by, failures=burst, window_seconds=window,
-                                  retry_after=counted.retry_after)
+                    attempt.audit(
+                        THROTTLED, by=by, failures=burst, window_seconds=window, retry_after=counted.retry_after
+                    )
         return attempt
 
     def succeeded(self) -> None:
@@ -86,8 +87,13 @@ class LoginAttempt:
             target = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: self.username}).first()
             if target is None:
                 details["account"] = "no such user"
-        audit_record(actor=Actor(ip=str(self.ip) if self.ip else None, via="admin", anonymous=True),
-                     action=action, target=target, outcome=AuditOutcome.FAILURE, details=details)
+        audit_record(
+            actor=Actor(ip=str(self.ip) if self.ip else None, via="admin", anonymous=True),
+            action=action,
+            target=target,
+            outcome=AuditOutcome.FAILURE,
+            details=details,
+        )
 
 
 class AdminLoginForm(AdminAuthenticationForm):
@@ -96,7 +102,7 @@ class AdminLoginForm(AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "throttled": "Too many failed sign-in attempts from your address or for this username. "
-                     "Sign-in is refused until the limit resets: try again in %(wait)s.",
+        "Sign-in is refused until the limit resets: try again in %(wait)s.",
     }
 
     def clean(self):
@@ -105,8 +111,9 @@ class AdminLoginForm(AdminAuthenticationForm):
             return super().clean()  # no password to check: the form shows what is missing
         attempt = LoginAttempt.begin(ip=client_ip(self.request) if self.request else None, username=username)
         if attempt.retry_after is not None:
-            raise ValidationError(self.error_messages["throttled"], code="throttled",
-                                  params={"wait": describe_wait(attempt.retry_after)})
+            raise ValidationError(
+                self.error_messages["throttled"], code="throttled", params={"wait": describe_wait(attempt.retry_after)}
+            )
         try:
             cleaned_data = super().clean()
         except ValidationError:

@@ -16,15 +16,14 @@ page (``object_action_view``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import json
 import logging
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
@@ -88,8 +87,10 @@ def rotation_links(obj: Model, *, action: str, new_field: str) -> tuple[str, str
 
     successor = rotations.filter(target_type=model._meta.label_lower, target_id=pk).first()
     predecessor = rotations.filter(**{f"details__{new_field}": pk}).first()
-    return (link(successor.details.get(new_field)) if successor else "",
-            link(predecessor.target_id) if predecessor else "")
+    return (
+        link(successor.details.get(new_field)) if successor else "",
+        link(predecessor.target_id) if predecessor else "",
+    )
 
 
 def object_tool_links(admin_site, request, tools) -> list[dict]:
@@ -163,14 +164,16 @@ class ServiceAction:
     form_class: type = ReasonForm
     warning: Callable[[Any], str] = lambda queryset: ""  # said on the confirmation page, for these objects
 
-    def run(self, model_admin: "ServicePagesAdmin", request, queryset):
+    def run(self, model_admin: ServicePagesAdmin, request, queryset):
         form = model_admin.confirmation_form(request, self.form_class)
         if form.is_valid():
             actor = admin_actor(request)
             done, refused = model_admin.apply_each(queryset, lambda obj: self.call(actor, obj, form.cleaned_data))
             if done and self.issued is not None:
                 return model_admin.show_once(
-                    request, title=self.title, refused=refused,
+                    request,
+                    title=self.title,
+                    refused=refused,
                     issued=[self.issued(obj, result) for obj, result in done],
                     notes=list(self.notes(form.cleaned_data)),
                 )
@@ -180,9 +183,16 @@ class ServiceAction:
                     model_admin.message_user(request, f"{obj}: {' '.join(error.messages)}", messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
             model_admin.show_refusals_on_form(form, refused, selected=len(refused))
-        return model_admin.confirmation_page(request, queryset, form=form, action=self.name, title=self.title,
-                                             submit_label=self.button, intro=self.intro,
-                                             warning=self.warning(queryset))
+        return model_admin.confirmation_page(
+            request,
+            queryset,
+            form=form,
+            action=self.name,
+            title=self.title,
+            submit_label=self.button,
+            intro=self.intro,
+            warning=self.warning(queryset),
+        )
 
     def as_admin_action(self):
         def action(model_admin, request, queryset):
@@ -212,10 +222,16 @@ class ServicePagesAdmin(admin.ModelAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
-            path("shown/<str:handle>/", self.admin_site.admin_view(self.shown_view), name="%s_%s_shown" % info),
-            *[path(f"<path:object_id>/{action.name}/", self.admin_site.admin_view(self.object_action_view),
-                   {"action_name": action.name}, name="%s_%s_" % info + action.name)
-              for action in self.service_actions],
+            path("shown/<str:handle>/", self.admin_site.admin_view(self.shown_view), name="{}_{}_shown".format(*info)),
+            *[
+                path(
+                    f"<path:object_id>/{action.name}/",
+                    self.admin_site.admin_view(self.object_action_view),
+                    {"action_name": action.name},
+                    name="{}_{}_{}".format(*info, action.name),
+                )
+                for action in self.service_actions
+            ],
             *super().get_urls(),
         ]
 
@@ -237,13 +253,16 @@ class ServicePagesAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         tools = list((extra_context or {}).get("extra_object_tools", ()))
         if self.has_change_permission(request):
-            tools += [{"url": admin_url(self.model, action.name, object_id), "label": action.button}
-                      for action in self.service_actions]
+            tools += [
+                {"url": admin_url(self.model, action.name, object_id), "label": action.button}
+                for action in self.service_actions
+            ]
         obj = self.get_object(request, unquote(object_id))
         audit_admin = self.admin_site._registry.get(AuditEvent)
         if obj is not None and audit_admin is not None and audit_admin.has_view_permission(request):
-            tools.append({"url": admin_url(AuditEvent, "changelist", query=self.audit_log_query(obj)),
-                          "label": "Audit log"})
+            tools.append(
+                {"url": admin_url(AuditEvent, "changelist", query=self.audit_log_query(obj)), "label": "Audit log"}
+            )
         extra_context = {**(extra_context or {}), "extra_object_tools": tools}
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -261,21 +280,50 @@ class ServicePagesAdmin(admin.ModelAdmin):
             **extra,
         }
 
-    def form_page(self, request, *, form, title: str, submit_label: str, intro: str = "",
-                  template: str = "admin/credentials/form_page.html", **extra) -> TemplateResponse:
+    def form_page(
+        self,
+        request,
+        *,
+        form,
+        title: str,
+        submit_label: str,
+        intro: str = "",
+        template: str = "admin/credentials/form_page.html",
+        **extra,
+    ) -> TemplateResponse:
         adminform = helpers.AdminForm(form, [(None, {"fields": list(form.fields)})], {}, model_admin=self)
         context = self.page_context(
-            request, title=title, form=form, adminform=adminform, media=self.media + adminform.media,
-            submit_label=submit_label, intro=intro, cancel_url=admin_url(self.model, "changelist"),
+            request,
+            title=title,
+            form=form,
+            adminform=adminform,
+            media=self.media + adminform.media,
+            submit_label=submit_label,
+            intro=intro,
+            cancel_url=admin_url(self.model, "changelist"),
             is_popup=IS_POPUP_VAR in request.GET or IS_POPUP_VAR in request.POST,
-            is_popup_var=IS_POPUP_VAR, to_field=request.GET.get(TO_FIELD_VAR) or request.POST.get(TO_FIELD_VAR),
-            to_field_var=TO_FIELD_VAR, **{"extra_links": [], **extra},
+            is_popup_var=IS_POPUP_VAR,
+            to_field=request.GET.get(TO_FIELD_VAR) or request.POST.get(TO_FIELD_VAR),
+            to_field_var=TO_FIELD_VAR,
+            **{"extra_links": [], **extra},
         )
         return TemplateResponse(request, template, context)
 
-    def service_form_view(self, request, *, form_class, call, done, title: str, submit_label: str,
-                          intro: str = "", preselect: dict[str, type[Model]] | None = None,
-                          with_files: bool = False, on_refused=None, **extra) -> Any:
+    def service_form_view(
+        self,
+        request,
+        *,
+        form_class,
+        call,
+        done,
+        title: str,
+        submit_label: str,
+        intro: str = "",
+        preselect: dict[str, type[Model]] | None = None,
+        with_files: bool = False,
+        on_refused=None,
+        **extra,
+    ) -> Any:
         """A creation page: the form, then ``call(actor, cleaned_data)`` (a service), then
         ``done(result, cleaned_data)`` (a show-once page or a redirect). A service's refusal is shown
         on the form. ``preselect`` fills fields from the query string (?workspace=<pk>)."""
@@ -284,8 +332,9 @@ class ServicePagesAdmin(admin.ModelAdmin):
         if request.method == "POST":
             form = form_class(request.POST, request.FILES) if with_files else form_class(request.POST)
         else:
-            form = form_class(initial={name: object_from_query(request, name, model)
-                                       for name, model in (preselect or {}).items()})
+            form = form_class(
+                initial={name: object_from_query(request, name, model) for name, model in (preselect or {}).items()}
+            )
         if form.is_valid():
             try:
                 result = call(admin_actor(request), form.cleaned_data)
@@ -299,19 +348,31 @@ class ServicePagesAdmin(admin.ModelAdmin):
             on_refused(form)
         return self.form_page(request, form=form, title=title, submit_label=submit_label, intro=intro, **extra)
 
-    def confirmation_page(self, request, queryset, *, form, action: str, title: str, submit_label: str,
-                          intro: str = "", warning: str = "") -> TemplateResponse:
+    def confirmation_page(
+        self, request, queryset, *, form, action: str, title: str, submit_label: str, intro: str = "", warning: str = ""
+    ) -> TemplateResponse:
         return self.form_page(
-            request, form=form, title=title, submit_label=submit_label, intro=intro, warning=warning,
-            template="admin/credentials/action_confirmation.html", objects=list(queryset), action=action,
-            action_checkbox_name=helpers.ACTION_CHECKBOX_NAME, confirm_field=CONFIRM_FIELD,
+            request,
+            form=form,
+            title=title,
+            submit_label=submit_label,
+            intro=intro,
+            warning=warning,
+            template="admin/credentials/action_confirmation.html",
+            objects=list(queryset),
+            action=action,
+            action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
+            confirm_field=CONFIRM_FIELD,
         )
 
-    def show_once(self, request, *, title: str, issued: list[Issued], refused=(), next_url: str = "",
-                  notes: list[str] = ()):
+    def show_once(
+        self, request, *, title: str, issued: list[Issued], refused=(), next_url: str = "", notes: list[str] = ()
+    ):
         """Redirect to the one GET that shows what was just made (POST → redirect → GET)."""
         page = {
-            "title": title, "issued": [asdict(item) for item in issued], "notes": list(notes),
+            "title": title,
+            "issued": [asdict(item) for item in issued],
+            "notes": list(notes),
             "refused": [(str(obj), message) for obj, error in refused for message in error.messages],
             "next_url": next_url or admin_url(self.model, "changelist"),
         }
@@ -338,21 +399,33 @@ class ServicePagesAdmin(admin.ModelAdmin):
         except InvalidToken:
             page = None
         if page is None:
-            response = TemplateResponse(request, "admin/credentials/show_once.html", self.page_context(
-                request, title="Already shown", gone=True, next_url=admin_url(self.model, "changelist")),
-                status=410)
+            response = TemplateResponse(
+                request,
+                "admin/credentials/show_once.html",
+                self.page_context(
+                    request, title="Already shown", gone=True, next_url=admin_url(self.model, "changelist")
+                ),
+                status=410,
+            )
             add_never_cache_headers(response)
             return response
         return self.show_once_page(request, page)
 
     def show_once_page(self, request, page: dict) -> TemplateResponse:
-        page = {**page, "issued": [Issued(heading=item["heading"], url=item["url"],
-                                          values=[ShownValue(**value) for value in item["values"]])
-                                   for item in page["issued"]]}
+        page = {
+            **page,
+            "issued": [
+                Issued(
+                    heading=item["heading"], url=item["url"], values=[ShownValue(**value) for value in item["values"]]
+                )
+                for item in page["issued"]
+            ],
+        }
         # Every variable the template reads is given: a missing one makes Django's template engine log
         # the whole context (the secrets included) at DEBUG.
-        response = TemplateResponse(request, "admin/credentials/show_once.html",
-                                    self.page_context(request, gone=False, **page))
+        response = TemplateResponse(
+            request, "admin/credentials/show_once.html", self.page_context(request, gone=False, **page)
+        )
         add_never_cache_headers(response)  # the page holds a secret: no browser or proxy may keep it
         return response
 

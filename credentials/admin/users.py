@@ -51,8 +51,12 @@ class UserAdmin(ServicePagesAdmin, DjangoUserAdmin):
 
     @staticmethod
     def may_manage(request, obj) -> bool:
-        return (obj is None or request.user.is_superuser or obj.pk == request.user.pk
-                or not (obj.is_staff or obj.is_superuser))
+        return (
+            obj is None
+            or request.user.is_superuser
+            or obj.pk == request.user.pk
+            or not (obj.is_staff or obj.is_superuser)
+        )
 
     def has_change_permission(self, request, obj=None):
         # Also guards the password page, which asks with the user whose password it sets.
@@ -81,8 +85,11 @@ class UserAdmin(ServicePagesAdmin, DjangoUserAdmin):
 
     def get_urls(self):
         return [
-            path("add-api-user/", self.admin_site.admin_view(self.add_api_user_view),
-                 name="credentials_user_add_api_user"),
+            path(
+                "add-api-user/",
+                self.admin_site.admin_view(self.add_api_user_view),
+                name="credentials_user_add_api_user",
+            ),
             *super().get_urls(),
         ]
 
@@ -92,26 +99,31 @@ class UserAdmin(ServicePagesAdmin, DjangoUserAdmin):
             "lead_object_tools": self.extra_object_tools(request, [(User, "add_api_user", "Create API user", None)]),
             "add_label": "Add admin user",
             "list_intro": "API users call the API with API keys: make one with Create API user (it gets its first "
-                          "key, shown once). Add admin user makes a person who signs in to this admin with a "
-                          "password; give them staff status on the next page.",
+            "key, shown once). Add admin user makes a person who signs in to this admin with a "
+            "password; give them staff status on the next page.",
         }
         return super().changelist_view(request, extra_context)
 
     def add_api_user_view(self, request):
         """An API user (no password; signs in with keys) and their first API key, shown once —
         what `manage.py createapiuser` makes."""
+
         def create(actor, data):
-            user = services.api_user_create(actor=actor, email=data["email"], workspace=data["workspace"],
-                                            role=data["role"] or None)
+            user = services.api_user_create(
+                actor=actor, email=data["email"], workspace=data["workspace"], role=data["role"] or None
+            )
             # A brand-new user has no keys, so the first key cannot hit the limit.
             return user, services.api_key_create(actor=actor, user=user, comment="first key")
 
         return self.service_form_view(
-            request, form_class=ApiUserCreateForm, call=create,
-            done=lambda result, data: self.show_once(request, title="New API user",
-                                                     issued=[issued_api_key(*result[1])],
-                                                     next_url=object_url(result[0])),
-            title="Create API user", submit_label="Create API user",
+            request,
+            form_class=ApiUserCreateForm,
+            call=create,
+            done=lambda result, data: self.show_once(
+                request, title="New API user", issued=[issued_api_key(*result[1])], next_url=object_url(result[0])
+            ),
+            title="Create API user",
+            submit_label="Create API user",
             intro="A user who calls the API with API keys, and their first key, shown once.",
         )
 
@@ -128,15 +140,23 @@ class UserAdmin(ServicePagesAdmin, DjangoUserAdmin):
                 before = Membership.objects.select_related("workspace").get(pk=membership.pk)
                 if before.workspace_id != membership.workspace_id:
                     services.membership_remove(actor=actor, membership=before)
-            services.membership_set(actor=actor, user=form.instance, workspace=membership.workspace,
-                                    role=membership.role)
+            services.membership_set(
+                actor=actor, user=form.instance, workspace=membership.workspace, role=membership.role
+            )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         query = {"user": unquote(object_id)}
-        extra_context = {**(extra_context or {}), "extra_object_tools": object_tool_links(self.admin_site, request, [
-            (ApiKey, "add", "Create API key", query),
-            (ApiKey, "import", "Import legacy API key", query),
-        ])}
+        extra_context = {
+            **(extra_context or {}),
+            "extra_object_tools": object_tool_links(
+                self.admin_site,
+                request,
+                [
+                    (ApiKey, "add", "Create API key", query),
+                    (ApiKey, "import", "Import legacy API key", query),
+                ],
+            ),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -152,8 +172,9 @@ class MembershipAdmin(admin.ModelAdmin):
         return ("user", "workspace", "created_at") if obj else ("created_at",)
 
     def save_model(self, request, obj, form, change):
-        membership = services.membership_set(actor=admin_actor(request), user=obj.user, workspace=obj.workspace,
-                                             role=obj.role)
+        membership = services.membership_set(
+            actor=admin_actor(request), user=obj.user, workspace=obj.workspace, role=obj.role
+        )
         obj.pk, obj.created_at = membership.pk, membership.created_at
         obj._state.adding = False
 
@@ -167,5 +188,3 @@ class MembershipAdmin(admin.ModelAdmin):
                 services.membership_remove(actor=actor, membership=membership)
             except ValidationError as error:  # e.g. removed by another admin a moment ago (audited)
                 self.message_user(request, f"{membership}: {' '.join(error.messages)}", messages.ERROR)
-
-

@@ -45,21 +45,34 @@ class WorkspaceAdmin(ServicePagesAdmin):
             return self.message_and_redirect(request, f"Created workspace {workspace}.", object_url(workspace))
 
         return self.service_form_view(
-            request, form_class=WorkspaceCreateForm, done=done,
+            request,
+            form_class=WorkspaceCreateForm,
+            done=done,
             call=lambda actor, data: services.workspace_create(
-                actor=actor, name=data["name"], display_name=data["display_name"],
-                product_space_name=data["product_space_name"] or None),
-            title="Create workspace", submit_label="Create workspace", intro="The workspace code is generated.",
+                actor=actor,
+                name=data["name"],
+                display_name=data["display_name"],
+                product_space_name=data["product_space_name"] or None,
+            ),
+            title="Create workspace",
+            submit_label="Create workspace",
+            intro="The workspace code is generated.",
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         query = {"workspace": unquote(object_id)}
-        extra_context = {**(extra_context or {}), "extra_object_tools": self.extra_object_tools(request, [
-            (ProductSpace, "add", "Add product space", query),
-            (Client, "add", "Create client", query),
-            (CustomerSigningKey, "add", "Generate signing key", query),
-            (CustomerSigningKey, "upload", "Upload public key", query),
-        ])}
+        extra_context = {
+            **(extra_context or {}),
+            "extra_object_tools": self.extra_object_tools(
+                request,
+                [
+                    (ProductSpace, "add", "Add product space", query),
+                    (Client, "add", "Create client", query),
+                    (CustomerSigningKey, "add", "Generate signing key", query),
+                    (CustomerSigningKey, "upload", "Upload public key", query),
+                ],
+            ),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -75,12 +88,19 @@ class ProductSpaceAdmin(ChangedThroughServicesAdmin):
         def done(product_space, data):
             if IS_POPUP_VAR in request.POST:
                 return self.response_add(request, product_space)
-            return self.message_and_redirect(request, f"Created product space {product_space}.",
-                                             object_url(product_space.workspace))
+            return self.message_and_redirect(
+                request, f"Created product space {product_space}.", object_url(product_space.workspace)
+            )
 
         return self.service_form_view(
-            request, form_class=ProductSpaceCreateForm, preselect={"workspace": Workspace}, done=done,
-            call=lambda actor, data: services.product_space_create(actor=actor, workspace=data["workspace"],
-                                                                   name=data["name"]),
-            title="Add product space", submit_label="Add product space", intro="The product space code is generated.",
+            request,
+            form_class=ProductSpaceCreateForm,
+            preselect={"workspace": Workspace},
+            done=done,
+            call=lambda actor, data: services.product_space_create(
+                actor=actor, workspace=data["workspace"], name=data["name"]
+            ),
+            title="Add product space",
+            submit_label="Add product space",
+            intro="The product space code is generated.",
         )

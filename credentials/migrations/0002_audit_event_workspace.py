@@ -33,20 +33,25 @@ def backfill(apps, schema_editor):
     for code, pks in by_code.items():
         pks = sorted(set(pks))
         for start in range(0, len(pks), 500):
-            AuditEvent.objects.filter(pk__in=pks[start:start + 500], workspace_code="").update(workspace_code=code)
+            AuditEvent.objects.filter(pk__in=pks[start : start + 500], workspace_code="").update(workspace_code=code)
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('credentials', '0001_initial'),
+        ("credentials", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='auditevent',
-            name='workspace_code',
-            field=models.CharField(blank=True, db_index=True, editable=False, help_text='The workspace the change concerns; blank for users, API keys, platform keys and sign-ins, which belong to none.', max_length=8),
+            model_name="auditevent",
+            name="workspace_code",
+            field=models.CharField(
+                blank=True,
+                db_index=True,
+                editable=False,
+                help_text="The workspace the change concerns; blank for users, API keys, platform keys and sign-ins, which belong to none.",
+                max_length=8,
+            ),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True),
     ]

@@ -19,8 +19,11 @@ import httpx
 
 def main() -> int:
     env = os.environ
-    missing = [name for name in ("PLATFORM_URL", "CLIENT_KEY", "CLIENT_SECRET", "PRODUCT_SPACE_CODE", "RECIPIENTS")
-               if not env.get(name)]
+    missing = [
+        name
+        for name in ("PLATFORM_URL", "CLIENT_KEY", "CLIENT_SECRET", "PRODUCT_SPACE_CODE", "RECIPIENTS")
+        if not env.get(name)
+    ]
     if missing:
         print(f"Set {', '.join(missing)} (examples/python-sender/README.md).", file=sys.stderr)
         return 2
@@ -44,12 +47,17 @@ def main() -> int:
             if response.status_code != 202:
                 print(f"attempt {attempt}: {response.status_code} {response.text}", file=sys.stderr)
                 return 1
-            print(json.dumps({
-                "attempt": attempt,
-                "status": response.status_code,
-                "idempotent_replayed": response.headers.get("Idempotent-Replayed") == "true",
-                "message": response.json(),
-            }), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "attempt": attempt,
+                        "status": response.status_code,
+                        "idempotent_replayed": response.headers.get("Idempotent-Replayed") == "true",
+                        "message": response.json(),
+                    }
+                ),
+                flush=True,
+            )
     return 0
 
 

@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('realtime', '0001_initial'),
+        ("realtime", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='idempotencyrecord',
-            name='response_body',
+            model_name="idempotencyrecord",
+            name="response_body",
         ),
         migrations.RemoveField(
-            model_name='idempotencyrecord',
-            name='response_status',
+            model_name="idempotencyrecord",
+            name="response_status",
         ),
     ]

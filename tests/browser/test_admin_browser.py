@@ -16,9 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.admin_steps import admin_path, click_link, go, message, search, shown_once, signed_in, submit
-from tests.browser.conftest import CHROMIUM, screenshot
-
 from credentials import selectors, services
 from credentials.audit import CLI
 from credentials.models import (
@@ -30,6 +27,8 @@ from credentials.models import (
     PlatformTokenKey,
     User,
 )
+from tests.browser.admin_steps import admin_path, click_link, go, message, search, shown_once, signed_in, submit
+from tests.browser.conftest import CHROMIUM, screenshot
 
 pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
@@ -113,10 +112,17 @@ def test_every_show_once_page_survives_a_reload(admin_page):
     assert key.expires_at is not None and key.revoked_at is None
 
     # Each action ran once: one audit event each, whatever the reloads did.
-    for action in ("client.create", "client_secret.rotate", "api_user.create", "api_key.rotate",
-                   "signing_key.generate", "signing_key.rotate"):
+    for action in (
+        "client.create",
+        "client_secret.rotate",
+        "api_user.create",
+        "api_key.rotate",
+        "signing_key.generate",
+        "signing_key.rotate",
+    ):
         assert AuditEvent.objects.filter(action=action, outcome="success", via="admin").count() == (
-            2 if action == "signing_key.generate" else 1), action  # a rotation generates the successor
+            2 if action == "signing_key.generate" else 1
+        ), action  # a rotation generates the successor
 
 
 OBJECT_BUTTONS = [  # (model, the button on an object's page, the message once done)
@@ -139,8 +145,13 @@ def test_each_object_page_button(admin_page):
     platform_key = services.platform_token_key_rotate(actor=CLI)
     secret = client.secrets.order_by("created_at").first()
 
-    objects = {ClientSecret: secret, ApiKey: api_key, CustomerSigningKey: signing_key, PlatformTokenKey: platform_key,
-               Client: client}
+    objects = {
+        ClientSecret: secret,
+        ApiKey: api_key,
+        CustomerSigningKey: signing_key,
+        PlatformTokenKey: platform_key,
+        Client: client,
+    }
     for model, button, done in OBJECT_BUTTONS:
         obj = objects[model]
         go(page, admin_path(model, "change", obj.pk))
@@ -170,10 +181,12 @@ def test_searches_find_what_the_api_shows(admin_page):
     client, _ = services.client_create(actor=CLI, workspace=workspace, name="wanted")
     services.client_create(actor=CLI, workspace=workspace, name="other")
 
-    for model, value, hint in [(ApiKey, str(wanted.pk), wanted.hint),
-                               (CustomerSigningKey, str(key.kid), str(key.kid)),
-                               (CustomerSigningKey, str(key.kid)[:8], str(key.kid)),  # the kid's first characters
-                               (Client, client.client_key, client.client_key)]:
+    for model, value, hint in [
+        (ApiKey, str(wanted.pk), wanted.hint),
+        (CustomerSigningKey, str(key.kid), str(key.kid)),
+        (CustomerSigningKey, str(key.kid)[:8], str(key.kid)),  # the kid's first characters
+        (Client, client.client_key, client.client_key),
+    ]:
         go(page, admin_path(model))
         search(page, value)
         rows = page.locator("#result_list tbody tr")
@@ -216,8 +229,9 @@ def test_credential_lists_fit_a_laptop_screen(browser_context, daphne_server_fac
     """At 1400 px, with the admin's side bar and filters open, no list scrolls sideways: status, expiry
     and last use stay in view. (On a server of its own with DEBUG on, which serves the admin's CSS.)"""
     page = signed_in(browser_context, daphne_server_factory(DEBUG="1"))
-    workspace = services.workspace_create(actor=CLI, name="acme-production", display_name="Acme Corporation "
-                                          "Production", product_space_name="web")
+    workspace = services.workspace_create(
+        actor=CLI, name="acme-production", display_name="Acme Corporation Production", product_space_name="web"
+    )
     api_user = services.api_user_create(actor=CLI, email="deploy-bot@example-customer.com")
     client, _ = services.client_create(actor=CLI, workspace=workspace, name="Backend service")
     services.client_secret_rotate(actor=CLI, client=client, grace_seconds=3600, reason="yearly")

@@ -50,8 +50,12 @@ def offline_page(browser_context, docs_server):
 
 def operations(server) -> int:
     schema = httpx.get(f"{server.url}/api/v1/schema/?format=json").json()
-    return sum(1 for methods in schema["paths"].values() for method in methods
-               if method in ("get", "put", "post", "patch", "delete"))
+    return sum(
+        1
+        for methods in schema["paths"].values()
+        for method in methods
+        if method in ("get", "put", "post", "patch", "delete")
+    )
 
 
 def test_swagger_ui_shows_every_operation_offline(offline_page, docs_server):

@@ -21,13 +21,21 @@ pytestmark = pytest.mark.django_db
 
 ADMIN_PAGES = [
     reverse("admin:index"),
-    admin_page(Workspace), admin_page(Workspace, "add"),
-    admin_page(Client), admin_page(Client, "add"),
-    admin_page(ApiKey), admin_page(ApiKey, "add"), admin_page(ApiKey, "import"),
-    admin_page(CustomerSigningKey), admin_page(CustomerSigningKey, "add"), admin_page(CustomerSigningKey, "upload"),
-    admin_page(PlatformTokenKey), admin_page(PlatformTokenKey, "add"),
+    admin_page(Workspace),
+    admin_page(Workspace, "add"),
+    admin_page(Client),
+    admin_page(Client, "add"),
+    admin_page(ApiKey),
+    admin_page(ApiKey, "add"),
+    admin_page(ApiKey, "import"),
+    admin_page(CustomerSigningKey),
+    admin_page(CustomerSigningKey, "add"),
+    admin_page(CustomerSigningKey, "upload"),
+    admin_page(PlatformTokenKey),
+    admin_page(PlatformTokenKey, "add"),
     admin_page(AuditEvent),
-    admin_page(User), admin_page(User, "add"),
+    admin_page(User),
+    admin_page(User, "add"),
 ]
 
 
@@ -41,8 +49,18 @@ def test_every_object_page_opens_for_an_admin(admin_client, api_user, workspace)
     api_key, _ = services.api_key_create(actor=CLI, user=api_user)
     signing_key, _ = services.signing_key_generate(actor=CLI, workspace=workspace)
     platform_key = services.platform_token_key_rotate(actor=CLI)
-    objects = [workspace, workspace.product_spaces.get(), client, client.secrets.get(), api_key, signing_key,
-               platform_key, api_user, api_user.memberships.get(), AuditEvent.objects.first()]
+    objects = [
+        workspace,
+        workspace.product_spaces.get(),
+        client,
+        client.secrets.get(),
+        api_key,
+        signing_key,
+        platform_key,
+        api_user,
+        api_user.memberships.get(),
+        AuditEvent.objects.first(),
+    ]
     for obj in objects:
         model = type(obj)
         assert admin_client.get(admin_page(model)).status_code == 200, model
@@ -51,8 +69,15 @@ def test_every_object_page_opens_for_an_admin(admin_client, api_user, workspace)
 
 def test_create_admin_account(admin_client):
     page = admin_client.get(admin_page(User, "add"))
-    response = submit(admin_client, page, "user_form", username="ops", usable_password="true",
-                      password1="a long Passphrase 42", password2="a long Passphrase 42")
+    response = submit(
+        admin_client,
+        page,
+        "user_form",
+        username="ops",
+        usable_password="true",
+        password1="a long Passphrase 42",
+        password2="a long Passphrase 42",
+    )
     assert response.status_code == 302
     assert User.objects.get(username="ops").check_password("a long Passphrase 42")
 
@@ -88,8 +113,10 @@ def test_view_only_staff_can_list_but_not_act(client, view_only_staff, api_user)
     assert listing.status_code == 200 and api_key.hint in listing.content.decode()
     assert listing.context["action_form"] is None  # rotate and revoke need the change permission
     for action in ("revoke", "rotate"):
-        response = client.post(admin_page(ApiKey), {"action": action, "index": 0, "confirm": "yes",
-                                                    "_selected_action": [str(api_key.pk)], "reason": "x"})
+        response = client.post(
+            admin_page(ApiKey),
+            {"action": action, "index": 0, "confirm": "yes", "_selected_action": [str(api_key.pk)], "reason": "x"},
+        )
         assert response.status_code == 200 and "admin/change_list.html" in [t.name for t in response.templates]
     assert api_key_match(key=plaintext) == api_key
     assert ApiKey.objects.count() == 1
@@ -109,7 +136,10 @@ def audited(admin_client, workspace):
 
 
 def test_audit_log_lists_and_filters(admin_client, audited):
-    assert {(e.action, e.outcome) for e in audited} == {("workspace.create", "failure"), ("workspace.create", "success")}
+    assert {(e.action, e.outcome) for e in audited} == {
+        ("workspace.create", "failure"),
+        ("workspace.create", "success"),
+    }
     cl = admin_client.get(admin_page(AuditEvent)).context["cl"]
     assert cl.date_hierarchy == "at"
     # The credential filter shows only while one is chosen (from a credential's "Audit log" link).
@@ -137,8 +167,10 @@ def test_audit_log_is_read_only_even_for_superusers(admin_client, admin_user, au
     assert_forbidden(admin_client.get(admin_page(AuditEvent, "add")))
     assert_forbidden(admin_client.post(admin_page(AuditEvent, "change", event.pk), {"action": "x"}))
     assert_forbidden(admin_client.post(admin_page(AuditEvent, "delete", event.pk), {"post": "yes"}))
-    response = admin_client.post(admin_page(AuditEvent), {"action": "delete_selected", "index": 0, "post": "yes",
-                                                          "_selected_action": [str(event.pk)]})
+    response = admin_client.post(
+        admin_page(AuditEvent),
+        {"action": "delete_selected", "index": 0, "post": "yes", "_selected_action": [str(event.pk)]},
+    )
     assert response.status_code in (200, 302)
     event.refresh_from_db()
     assert AuditEvent.objects.filter(pk=event.pk, action=event.action).exists()

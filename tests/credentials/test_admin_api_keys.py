@@ -41,8 +41,11 @@ def test_create_api_key_shows_it_once(admin_client, admin_user, api_user):
     assert_audited("api_key.create", by=admin_user, target=api_key, secret=plaintext)
 
     assert_nowhere_else(
-        admin_client, plaintext,
-        admin_page(ApiKey), admin_page(ApiKey, "change", api_key.pk), admin_page(User, "change", api_user.pk),
+        admin_client,
+        plaintext,
+        admin_page(ApiKey),
+        admin_page(ApiKey, "change", api_key.pk),
+        admin_page(User, "change", api_user.pk),
         shown_by=response,
     )
 
@@ -76,8 +79,9 @@ def test_rotate_api_key(admin_client, admin_user, api_user):
     event = assert_audited("api_key.rotate", by=admin_user, target=old, secret=new_plaintext)
     assert event.details["new_key"] == str(new.pk)
     assert_audited("api_key.create", by=admin_user, target=new)
-    assert_nowhere_else(admin_client, new_plaintext, admin_page(ApiKey), admin_page(ApiKey, "change", new.pk),
-                        shown_by=response)
+    assert_nowhere_else(
+        admin_client, new_plaintext, admin_page(ApiKey), admin_page(ApiKey, "change", new.pk), shown_by=response
+    )
 
 
 def test_rotating_a_revoked_key_is_refused(admin_client, admin_user, api_user):
@@ -135,10 +139,13 @@ def test_import_legacy_key(admin_client, admin_user, api_user):
     assert_nowhere_else(admin_client, LEGACY_KEY, response["Location"], admin_page(ApiKey), shown_by=response)
 
 
-@pytest.mark.parametrize("key, message", [
-    (LEGACY_KEY[:31], "A legacy API key is exactly 32 characters from 0-9, A-Z and a-z."),
-    (LEGACY_KEY[:31] + "-", "A legacy API key is exactly 32 characters from 0-9, A-Z and a-z."),
-])
+@pytest.mark.parametrize(
+    "key, message",
+    [
+        (LEGACY_KEY[:31], "A legacy API key is exactly 32 characters from 0-9, A-Z and a-z."),
+        (LEGACY_KEY[:31] + "-", "A legacy API key is exactly 32 characters from 0-9, A-Z and a-z."),
+    ],
+)
 def test_malformed_legacy_key_is_refused_and_not_echoed(admin_client, admin_user, api_user, key, message):
     page = admin_client.get(admin_page(ApiKey, "import") + f"?user={api_user.pk}")
     response = submit(admin_client, page, "apikey_form", key=key)
@@ -186,15 +193,23 @@ def test_membership_inline_goes_through_the_services(admin_client, admin_user, a
     assert membership.role == "write"
 
     # Change the existing role and add a second workspace.
-    response = submit(admin_client, page, "user_form", **{
-        f"{prefix}-0-role": "admin",
-        f"{prefix}-TOTAL_FORMS": "2",
-        f"{prefix}-1-workspace": str(other_workspace.pk),
-        f"{prefix}-1-role": "read",
-        f"{prefix}-1-user": str(api_user.pk),
-    })
+    response = submit(
+        admin_client,
+        page,
+        "user_form",
+        **{
+            f"{prefix}-0-role": "admin",
+            f"{prefix}-TOTAL_FORMS": "2",
+            f"{prefix}-1-workspace": str(other_workspace.pk),
+            f"{prefix}-1-role": "read",
+            f"{prefix}-1-user": str(api_user.pk),
+        },
+    )
     assert response.status_code == 302, response.context and response.context["errors"]
-    assert {(m.workspace, m.role) for m in api_user.memberships.all()} == {(workspace, "admin"), (other_workspace, "read")}
+    assert {(m.workspace, m.role) for m in api_user.memberships.all()} == {
+        (workspace, "admin"),
+        (other_workspace, "read"),
+    }
     assert len(audit_events("membership.set")) >= 2
     assert_audited("membership.set", by=admin_user, target=api_user)
 
@@ -210,8 +225,9 @@ def test_membership_inline_goes_through_the_services(admin_client, admin_user, a
 
 def test_membership_admin_goes_through_the_services(admin_client, admin_user, api_user, other_workspace):
     page = admin_client.get(admin_page(Membership, "add"))
-    response = submit(admin_client, page, "membership_form", user=str(api_user.pk),
-                      workspace=str(other_workspace.pk), role="read")
+    response = submit(
+        admin_client, page, "membership_form", user=str(api_user.pk), workspace=str(other_workspace.pk), role="read"
+    )
     assert response.status_code == 302
     membership = Membership.objects.get(user=api_user, workspace=other_workspace)
     assert membership.role == "read"
@@ -231,8 +247,14 @@ def test_create_api_user_with_role_shows_the_first_key_once(admin_client, admin_
     listing = admin_client.get(admin_page(User)).content.decode()
     assert "add-api-user/" in listing  # linked from the user list
 
-    response = submit(admin_client, create_api_user_page(admin_client), "user_form",
-                      email="ci@example.com", workspace=str(workspace.pk), role="write")
+    response = submit(
+        admin_client,
+        create_api_user_page(admin_client),
+        "user_form",
+        email="ci@example.com",
+        workspace=str(workspace.pk),
+        role="write",
+    )
 
     assert_show_once_page(response)
     [plaintext] = shown_secrets(response)
@@ -246,11 +268,14 @@ def test_create_api_user_with_role_shows_the_first_key_once(admin_client, admin_
     assert_nowhere_else(admin_client, plaintext, admin_page(User, "change", user.pk), shown_by=response)
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"email": "not-an-email"}, "is not a valid email address"),
-    ({"email": "new@example.com", "role": "admin"}, "A role needs a workspace."),
-    ({"email": "new@example.com", "role": "owner", "workspace": "WS"}, "Unknown role"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"email": "not-an-email"}, "is not a valid email address"),
+        ({"email": "new@example.com", "role": "admin"}, "A role needs a workspace."),
+        ({"email": "new@example.com", "role": "owner", "workspace": "WS"}, "Unknown role"),
+    ],
+)
 def test_create_api_user_refusals_change_nothing_and_are_audited(admin_client, admin_user, workspace, values, message):
     if values.get("workspace") == "WS":
         values = {**values, "workspace": str(workspace.pk)}

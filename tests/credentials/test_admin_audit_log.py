@@ -50,20 +50,31 @@ def history(workspace, other_workspace, api_user):
     services.membership_set(actor=CLI, user=api_user, workspace=other_workspace, role="read")
     api_key, _ = services.api_key_create(actor=CLI, user=api_user)
     new_api_key, _ = services.api_key_rotate(actor=CLI, api_key=api_key, grace_seconds=60)
-    made.update(api_key=api_key, new_api_key=new_api_key, other_key=services.api_key_create(actor=CLI, user=api_user)[0])
+    made.update(
+        api_key=api_key, new_api_key=new_api_key, other_key=services.api_key_create(actor=CLI, user=api_user)[0]
+    )
     return made
 
 
 def test_each_event_records_the_workspace_it_concerns(history, workspace, other_workspace, api_user):
     for ws in (workspace, other_workspace):
         assert set(AuditEvent.objects.filter(workspace_code=ws.code).values_list("action", flat=True)) >= {
-            "workspace.create", "product_space.create", "client.create", "client_secret.rotate",
-            "client_secret.revoke", "signing_key.generate", "signing_key.rotate", "membership.set"}
+            "workspace.create",
+            "product_space.create",
+            "client.create",
+            "client_secret.rotate",
+            "client_secret.revoke",
+            "signing_key.generate",
+            "signing_key.rotate",
+            "membership.set",
+        }
     # A membership's event names the user as its target and the workspace it is in.
     membership = AuditEvent.objects.filter(action="membership.set", target_id=str(api_user.pk))
     assert set(membership.values_list("workspace_code", flat=True)) == {workspace.code, other_workspace.code}
     # API users and keys belong to no workspace.
-    assert set(AuditEvent.objects.filter(action__startswith="api_key.").values_list("workspace_code", flat=True)) == {""}
+    assert set(AuditEvent.objects.filter(action__startswith="api_key.").values_list("workspace_code", flat=True)) == {
+        ""
+    }
 
 
 def test_the_audit_log_filtered_by_workspace(admin_client, history, workspace, other_workspace):
@@ -89,34 +100,46 @@ def test_the_audit_log_of_one_api_key_has_its_issue_and_its_rotation(admin_clien
 
 
 def test_the_audit_log_of_one_client_has_its_secrets_events(admin_client, history, workspace, other_workspace):
-    client, other = history[workspace.code]["client"], history[other_workspace.code]["client"]
+    client = history[workspace.code]["client"]
     secrets = [str(pk) for pk in client.secrets.values_list("pk", flat=True)]
     page = admin_client.get(admin_page(AuditEvent), {"credential": f"credentials.client:{client.pk}"})
     shown = listed_events(page)
     assert shown == events(target_type="credentials.client", target_id=str(client.pk)) | events(
-        target_type="credentials.clientsecret", target_id__in=secrets)
+        target_type="credentials.clientsecret", target_id__in=secrets
+    )
     assert {"client.create", "client_secret.rotate", "client_secret.revoke"} == set(
-        AuditEvent.objects.filter(pk__in=shown).values_list("action", flat=True))
+        AuditEvent.objects.filter(pk__in=shown).values_list("action", flat=True)
+    )
     assert shown.isdisjoint(events(workspace_code=other_workspace.code))
 
     # A secret's own history: the event that issued it, and its revocation.
     revoked = client.secrets.get(revoked_reason="")
     page = admin_client.get(admin_page(AuditEvent), {"credential": f"credentials.clientsecret:{revoked.pk}"})
     assert set(AuditEvent.objects.filter(pk__in=listed_events(page)).values_list("action", flat=True)) == {
-        "client_secret.rotate", "client_secret.revoke"}
+        "client_secret.rotate",
+        "client_secret.revoke",
+    }
 
 
 def test_a_credential_filter_for_nothing_lists_nothing(admin_client, history):
-    for value in ("credentials.apikey:not-a-uuid", "credentials.nosuchmodel:1", "auth.group:1",
-                  "credentials.client:999999"):
+    for value in (
+        "credentials.apikey:not-a-uuid",
+        "credentials.nosuchmodel:1",
+        "auth.group:1",
+        "credentials.client:999999",
+    ):
         page = admin_client.get(admin_page(AuditEvent), {"credential": value})
         assert listed_events(page) == set(), value
 
 
 @pytest.mark.parametrize("model", [Client, ClientSecret, ApiKey, CustomerSigningKey])
 def test_each_credential_page_links_to_its_audit_log(admin_client, history, workspace, model):
-    obj = {Client: history[workspace.code]["client"], ClientSecret: history[workspace.code]["client"].secrets.first(),
-           ApiKey: history["api_key"], CustomerSigningKey: history[workspace.code]["signing_key"]}[model]
+    obj = {
+        Client: history[workspace.code]["client"],
+        ClientSecret: history[workspace.code]["client"].secrets.first(),
+        ApiKey: history["api_key"],
+        CustomerSigningKey: history[workspace.code]["signing_key"],
+    }[model]
     page = admin_client.get(admin_page(model, "change", obj.pk)).content.decode()
     [link] = re.findall(r'<a href="([^"]*/auditevent/\?credential=[^"]*)"[^>]*>Audit log</a>', page)
     log = admin_client.get(link.replace("&amp;", "&"))

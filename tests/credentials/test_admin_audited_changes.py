@@ -42,12 +42,14 @@ def test_changing_a_role_on_the_membership_page_is_audited(admin_client, admin_u
     assert event.details == {"workspace": workspace.code, "role": "read"}
 
 
-def test_deleting_memberships_from_the_list_is_audited_for_each(admin_client, admin_user, api_user, workspace,
-                                                               other_workspace):
+def test_deleting_memberships_from_the_list_is_audited_for_each(
+    admin_client, admin_user, api_user, workspace, other_workspace
+):
     services.membership_set(actor=CLI, user=api_user, workspace=other_workspace, role="read")
     selected = [str(pk) for pk in api_user.memberships.values_list("pk", flat=True)]
-    response = admin_client.post(admin_page(Membership), {"action": "delete_selected", "post": "yes",
-                                                          "_selected_action": selected})
+    response = admin_client.post(
+        admin_page(Membership), {"action": "delete_selected", "post": "yes", "_selected_action": selected}
+    )
     assert response.status_code == 302
     assert not api_user.memberships.exists()
     removed = [event for event in audit_events("membership.remove") if event.via == "admin"]
@@ -56,7 +58,8 @@ def test_deleting_memberships_from_the_list_is_audited_for_each(admin_client, ad
 
 
 def test_moving_a_membership_to_another_workspace_on_the_user_page_is_a_removal_and_a_grant(
-        admin_client, admin_user, api_user, workspace, other_workspace):
+    admin_client, admin_user, api_user, workspace, other_workspace
+):
     page = admin_client.get(admin_page(User, "change", api_user.pk))
     response = submit(admin_client, page, "user_form", **{"memberships-0-workspace": str(other_workspace.pk)})
     assert response.status_code == 302
@@ -69,10 +72,15 @@ def test_moving_a_membership_to_another_workspace_on_the_user_page_is_a_removal_
 
 def test_a_role_given_on_the_add_admin_user_page_is_audited(admin_client, admin_user, workspace):
     page = admin_client.get(admin_page(User, "add"))
-    response = submit(admin_client, page, "user_form", username="ops", password1="a long pass phrase 42",
-                      password2="a long pass phrase 42", **{
-                          "memberships-TOTAL_FORMS": "1", "memberships-0-workspace": str(workspace.pk),
-                          "memberships-0-role": "admin"})
+    response = submit(
+        admin_client,
+        page,
+        "user_form",
+        username="ops",
+        password1="a long pass phrase 42",
+        password2="a long pass phrase 42",
+        **{"memberships-TOTAL_FORMS": "1", "memberships-0-workspace": str(workspace.pk), "memberships-0-role": "admin"},
+    )
     assert response.status_code == 302, response.context and response.context["errors"]
     user = User.objects.get(username="ops")
     assert user.memberships.get().role == "admin"
@@ -82,8 +90,10 @@ def test_a_role_given_on_the_add_admin_user_page_is_audited(admin_client, admin_
 
 def test_deleting_users_from_the_list_is_audited_for_each(admin_client, admin_user, workspace):
     users = [services.api_user_create(actor=CLI, email=f"u{i}@example.com", workspace=workspace) for i in range(2)]
-    response = admin_client.post(admin_page(User), {"action": "delete_selected", "post": "yes",
-                                                    "_selected_action": [str(user.pk) for user in users]})
+    response = admin_client.post(
+        admin_page(User),
+        {"action": "delete_selected", "post": "yes", "_selected_action": [str(user.pk) for user in users]},
+    )
     assert response.status_code == 302
     assert not User.objects.filter(pk__in=[user.pk for user in users]).exists()
     deleted = {event.target_id for event in audit_events("user.delete") if event.actor == admin_user}
@@ -107,8 +117,12 @@ def test_product_spaces_are_made_only_by_the_audited_service(admin_client, works
     assert_forbidden(admin_client.post(admin_page(ProductSpace, "delete", product_space.pk), {"post": "yes"}))
     # The workspace page lists its product spaces read-only: a product space posted with its form is ignored.
     page = admin_client.get(admin_page(Workspace, "change", workspace.pk))
-    submit(admin_client, page, "workspace_form", **{
-        "product_spaces-TOTAL_FORMS": "2", "product_spaces-1-name": "sneaky", "product_spaces-0-name": "renamed"})
+    submit(
+        admin_client,
+        page,
+        "workspace_form",
+        **{"product_spaces-TOTAL_FORMS": "2", "product_spaces-1-name": "sneaky", "product_spaces-0-name": "renamed"},
+    )
     assert list(workspace.product_spaces.values_list("name", flat=True)) == ["web"]
     assert AuditEvent.objects.filter(action="product_space.create").count() == 1  # the fixture's
 
@@ -124,8 +138,12 @@ def test_no_admin_screen_writes_these_rows_past_the_services(admin_user, api_use
     add, change or delete there is handed to the services, not to Django's own save and delete."""
     request = superuser_request(admin_user)
     client, _ = services.client_create(actor=CLI, workspace=workspace)
-    existing = {User: api_user, Membership: api_user.memberships.get(), Client: client,
-                ProductSpace: workspace.product_spaces.get()}
+    existing = {
+        User: api_user,
+        Membership: api_user.memberships.get(),
+        Client: client,
+        ProductSpace: workspace.product_spaces.get(),
+    }
     own = lambda screen, method: getattr(type(screen), method) is not getattr(ModelAdmin, method)  # noqa: E731
     checked = set()
     for model_admin in admin.site._registry.values():
@@ -137,8 +155,11 @@ def test_no_admin_screen_writes_these_rows_past_the_services(admin_user, api_use
             obj, name = existing[screen.model], f"{type(screen).__name__} on {type(model_admin).__name__}"
             assert not getattr(screen, "list_editable", ()), name
             if screen is not model_admin:  # an inline: its page's admin routes the formset
-                if screen.has_add_permission(request, obj) or screen.has_change_permission(request, obj) or \
-                        screen.has_delete_permission(request, obj):
+                if (
+                    screen.has_add_permission(request, obj)
+                    or screen.has_change_permission(request, obj)
+                    or screen.has_delete_permission(request, obj)
+                ):
                     assert own(model_admin, "save_formset"), name
                 continue
             if screen.has_change_permission(request, obj):

@@ -31,8 +31,9 @@ pytestmark = pytest.mark.django_db
 # --- workspaces and product spaces --------------------------------------------------------------
 def test_create_workspace_with_first_product_space(admin_client, admin_user):
     page = admin_client.get(admin_page(Workspace, "add"))
-    response = submit(admin_client, page, "workspace_form", name="acme-prod", display_name="Acme production",
-                      product_space_name="web")
+    response = submit(
+        admin_client, page, "workspace_form", name="acme-prod", display_name="Acme production", product_space_name="web"
+    )
 
     workspace = Workspace.objects.get(name="acme-prod")
     assert response.status_code == 302 and response["Location"] == admin_page(Workspace, "change", workspace.pk)
@@ -109,10 +110,15 @@ def test_create_client_shows_its_secret_once(admin_client, admin_user, workspace
     # Never again: not on the client's pages, the secrets' pages, the audit log, a cookie or the session.
     event = AuditEvent.objects.get(action="client.create", outcome="success")
     assert_nowhere_else(
-        admin_client, plaintext,
-        admin_page(Client), admin_page(Client, "change", client.pk),
-        admin_page(ClientSecret), admin_page(ClientSecret, "change", stored.pk),
-        admin_page(AuditEvent), admin_page(AuditEvent, "change", event.pk), shown_by=response,
+        admin_client,
+        plaintext,
+        admin_page(Client),
+        admin_page(Client, "change", client.pk),
+        admin_page(ClientSecret),
+        admin_page(ClientSecret, "change", stored.pk),
+        admin_page(AuditEvent),
+        admin_page(AuditEvent, "change", event.pk),
+        shown_by=response,
     )
 
 
@@ -134,8 +140,9 @@ def test_rotate_client_secret_with_grace_period(admin_client, admin_user, client
     client, old_plaintext = client_with_secret
     old = client.secrets.get()
 
-    response = run_action(admin_client, Client, "rotate_secret", [client], grace_seconds="3600",
-                          reason="yearly rotation")
+    response = run_action(
+        admin_client, Client, "rotate_secret", [client], grace_seconds="3600", reason="yearly rotation"
+    )
 
     assert_show_once_page(response)
     [new_plaintext] = shown_secrets(response)
@@ -154,8 +161,13 @@ def test_rotate_client_secret_with_grace_period(admin_client, admin_user, client
     assert "keep working for 3600 seconds" in response.content.decode()
     event = assert_audited("client_secret.rotate", by=admin_user, target=client, secret=new_plaintext)
     assert event.details["grace_seconds"] == 3600 and event.details["reason"] == "yearly rotation"
-    assert_nowhere_else(admin_client, new_plaintext, admin_page(Client, "change", client.pk), admin_page(ClientSecret),
-                        shown_by=response)
+    assert_nowhere_else(
+        admin_client,
+        new_plaintext,
+        admin_page(Client, "change", client.pk),
+        admin_page(ClientSecret),
+        shown_by=response,
+    )
 
 
 def test_rotate_client_secret_with_zero_grace_revokes_the_old_one_now(admin_client, admin_user, client_with_secret):

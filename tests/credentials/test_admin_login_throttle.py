@@ -59,8 +59,9 @@ def staff(db):
 
 
 def sign_in(client, username: str, password: str, address: str):
-    return client.post(LOGIN, {"username": username, "password": password, "next": reverse("admin:index")},
-                       REMOTE_ADDR=address)
+    return client.post(
+        LOGIN, {"username": username, "password": password, "next": reverse("admin:index")}, REMOTE_ADDR=address
+    )
 
 
 def assert_signed_in(client, response, user) -> None:

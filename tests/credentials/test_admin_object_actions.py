@@ -55,13 +55,16 @@ def test_client_page_has_rotate_and_deactivate_buttons_that_run_the_actions(admi
     assert messages == ["Deactivated 1 client(s)."]
 
 
-@pytest.mark.parametrize("model, action, make", [
-    (ApiKey, "rotate", lambda ws, user: services.api_key_create(actor=CLI, user=user)[0]),
-    (ApiKey, "revoke", lambda ws, user: services.api_key_create(actor=CLI, user=user)[0]),
-    (ClientSecret, "revoke", lambda ws, user: services.client_create(actor=CLI, workspace=ws)[0].secrets.get()),
-    (CustomerSigningKey, "revoke", lambda ws, user: services.signing_key_generate(actor=CLI, workspace=ws)[0]),
-    (PlatformTokenKey, "revoke", lambda ws, user: services.platform_token_key_rotate(actor=CLI)),
-])
+@pytest.mark.parametrize(
+    "model, action, make",
+    [
+        (ApiKey, "rotate", lambda ws, user: services.api_key_create(actor=CLI, user=user)[0]),
+        (ApiKey, "revoke", lambda ws, user: services.api_key_create(actor=CLI, user=user)[0]),
+        (ClientSecret, "revoke", lambda ws, user: services.client_create(actor=CLI, workspace=ws)[0].secrets.get()),
+        (CustomerSigningKey, "revoke", lambda ws, user: services.signing_key_generate(actor=CLI, workspace=ws)[0]),
+        (PlatformTokenKey, "revoke", lambda ws, user: services.platform_token_key_rotate(actor=CLI)),
+    ],
+)
 def test_each_credential_page_has_its_actions(admin_client, workspace, api_user, model, action, make):
     obj = make(workspace, api_user)
     url = admin_page(model, action, obj.pk)

@@ -28,8 +28,7 @@ PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 def user_manager(db):
     """Staff who may view and change users (and see memberships), nothing more."""
     user = User.objects.create_user(username="manager", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(
-        codename__in=["view_user", "change_user", "view_membership"]))
+    user.user_permissions.set(Permission.objects.filter(codename__in=["view_user", "change_user", "view_membership"]))
     return user
 
 
@@ -69,8 +68,9 @@ def post_change(client, user: User, field: str, group: Group):
     elif field == "groups":
         data["groups"] = [str(group.pk)]
     else:
-        data["user_permissions"] = [str(p.pk) for p in Permission.objects.filter(codename__in=["add_user",
-                                                                                              "delete_apikey"])]
+        data["user_permissions"] = [
+            str(p.pk) for p in Permission.objects.filter(codename__in=["add_user", "delete_apikey"])
+        ]
     data["first_name"] = ["Changed"]  # a field the manager may change, to see the POST went through
     data = {name: value[0] if len(value) == 1 else value for name, value in data.items()}
     return client.post(page.wsgi_request.path, data)
@@ -121,12 +121,17 @@ def test_staff_cannot_take_over_accounts_with_admin_access(client, user_manager,
     for target in (admin_user, other_staff):
         password_page = reverse("admin:auth_user_password_change", args=[target.pk])
         assert_forbidden(client.get(password_page))
-        assert_forbidden(client.post(password_page, {"password1": "a long Passphrase 42",
-                                                     "password2": "a long Passphrase 42",
-                                                     "usable_password": "true"}))
+        assert_forbidden(
+            client.post(
+                password_page,
+                {"password1": "a long Passphrase 42", "password2": "a long Passphrase 42", "usable_password": "true"},
+            )
+        )
         assert not User.objects.get(pk=target.pk).has_usable_password()
-        response = client.post(admin_page(User, "change", target.pk), {
-            "username": target.username, "is_active": "on", "first_name": "Changed"})
+        response = client.post(
+            admin_page(User, "change", target.pk),
+            {"username": target.username, "is_active": "on", "first_name": "Changed"},
+        )
         assert_forbidden(response)
         assert User.objects.get(pk=target.pk).first_name == ""
         # Still visible to someone who may view users.
@@ -134,7 +139,9 @@ def test_staff_cannot_take_over_accounts_with_admin_access(client, user_manager,
 
     # API users and their own account they still manage.
     for target in (api_user, user_manager):
-        response = client.post(reverse("admin:auth_user_password_change", args=[target.pk]), {
-            "password1": "a long Passphrase 42", "password2": "a long Passphrase 42", "usable_password": "true"})
+        response = client.post(
+            reverse("admin:auth_user_password_change", args=[target.pk]),
+            {"password1": "a long Passphrase 42", "password2": "a long Passphrase 42", "usable_password": "true"},
+        )
         assert response.status_code == 302
         assert User.objects.get(pk=target.pk).check_password("a long Passphrase 42")

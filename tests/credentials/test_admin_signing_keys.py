@@ -33,13 +33,17 @@ def rsa_key(bits: int = 2048):
 
 
 def public_pem(private_key) -> str:
-    return private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def private_pem(private_key) -> str:
     return private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def parse_env_block(block: str) -> dict[str, str]:
@@ -69,8 +73,12 @@ def test_generate_signing_key_shows_private_key_and_env_block_once(admin_client,
     assert private_key_pem.startswith("-----BEGIN PRIVATE KEY-----")
 
     # The private key signs tokens the stored public key verifies; only the public key is stored.
-    token = jwt.encode({"sub": "CUSTOMER3", "exp": int(time.time()) + 60}, private_key_pem, algorithm="RS256",
-                       headers={"kid": str(key.kid)})
+    token = jwt.encode(
+        {"sub": "CUSTOMER3", "exp": int(time.time()) + 60},
+        private_key_pem,
+        algorithm="RS256",
+        headers={"kid": str(key.kid)},
+    )
     assert jwt.decode(token, key.public_key_pem, algorithms=["RS256"])["sub"] == "CUSTOMER3"
     assert "PRIVATE" not in key.public_key_pem
     body = private_key_pem.strip().splitlines()[1]
@@ -78,8 +86,14 @@ def test_generate_signing_key_shows_private_key_and_env_block_once(admin_client,
 
     # The CUSTOMER_* block of the seed: the workspace's first product space by default.
     env = parse_env_block(env_block)
-    assert list(env) == ["CUSTOMER_JWT_PRIVATE_KEY", "CUSTOMER_SIGNING_KEY_ID", "CUSTOMER_UNIQUE_CUSTOMER_ID",
-                         "CUSTOMER_WORKSPACE_ID", "CUSTOMER_PRODUCT_SPACE_CODE", "CUSTOMER_JWT_EXPIRES_IN"]
+    assert list(env) == [
+        "CUSTOMER_JWT_PRIVATE_KEY",
+        "CUSTOMER_SIGNING_KEY_ID",
+        "CUSTOMER_UNIQUE_CUSTOMER_ID",
+        "CUSTOMER_WORKSPACE_ID",
+        "CUSTOMER_PRODUCT_SPACE_CODE",
+        "CUSTOMER_JWT_EXPIRES_IN",
+    ]
     assert "\n" not in env["CUSTOMER_JWT_PRIVATE_KEY"]
     assert normalize_private_key(env["CUSTOMER_JWT_PRIVATE_KEY"]).strip() == private_key_pem.strip()
     assert env["CUSTOMER_SIGNING_KEY_ID"] == str(key.kid)
@@ -88,10 +102,16 @@ def test_generate_signing_key_shows_private_key_and_env_block_once(admin_client,
 
     # A token made from the block as the seed's TypeScript example makes it is accepted by the platform.
     customer_token = jwt.encode(
-        {"type": "customer", "workspace_id": env["CUSTOMER_WORKSPACE_ID"],
-         "product_space_code": env["CUSTOMER_PRODUCT_SPACE_CODE"], "sub": "CUSTOMER3",
-         "exp": int(time.time()) + 900, "jti": "customer-CUSTOMER3-1"},
-        normalize_private_key(env["CUSTOMER_JWT_PRIVATE_KEY"]), algorithm="RS256",
+        {
+            "type": "customer",
+            "workspace_id": env["CUSTOMER_WORKSPACE_ID"],
+            "product_space_code": env["CUSTOMER_PRODUCT_SPACE_CODE"],
+            "sub": "CUSTOMER3",
+            "exp": int(time.time()) + 900,
+            "jti": "customer-CUSTOMER3-1",
+        },
+        normalize_private_key(env["CUSTOMER_JWT_PRIVATE_KEY"]),
+        algorithm="RS256",
         headers={"kid": env["CUSTOMER_SIGNING_KEY_ID"]},
     )
     assert customer_jwt_verify(customer_token).customer_id == "CUSTOMER3"
@@ -99,9 +119,12 @@ def test_generate_signing_key_shows_private_key_and_env_block_once(admin_client,
     assert_audited("signing_key.generate", by=admin_user, target=key, secret=body)
     event = AuditEvent.objects.get(action="signing_key.generate")
     assert_nowhere_else(
-        admin_client, body,
-        admin_page(CustomerSigningKey), admin_page(CustomerSigningKey, "change", key.pk),
-        admin_page(AuditEvent, "change", event.pk), shown_by=response,
+        admin_client,
+        body,
+        admin_page(CustomerSigningKey),
+        admin_page(CustomerSigningKey, "change", key.pk),
+        admin_page(AuditEvent, "change", event.pk),
+        shown_by=response,
     )
 
 
@@ -118,8 +141,13 @@ def test_generate_signing_key_for_a_chosen_product_space(admin_client, workspace
 def test_product_space_of_another_workspace_is_refused(admin_client, workspace):
     other = services.workspace_create(actor=CLI, name="globex", product_space_name="app")
     page = admin_client.get(admin_page(CustomerSigningKey, "add"))
-    response = submit(admin_client, page, "customersigningkey_form", workspace=str(workspace.pk),
-                      product_space=str(other.product_spaces.get().pk))
+    response = submit(
+        admin_client,
+        page,
+        "customersigningkey_form",
+        workspace=str(workspace.pk),
+        product_space=str(other.product_spaces.get().pk),
+    )
 
     assert response.status_code == 200 and "This product space is not in" in response.content.decode()
     assert not shown_secrets(response)
@@ -130,8 +158,9 @@ def test_product_space_of_another_workspace_is_refused(admin_client, workspace):
 def test_upload_public_key_pasted(admin_client, admin_user, workspace):
     private_key = rsa_key()
     page = admin_client.get(admin_page(CustomerSigningKey, "upload") + f"?workspace={workspace.pk}")
-    response = submit(admin_client, page, "customersigningkey_form", name="theirs",
-                      public_key_pem=public_pem(private_key))
+    response = submit(
+        admin_client, page, "customersigningkey_form", name="theirs", public_key_pem=public_pem(private_key)
+    )
 
     key = CustomerSigningKey.objects.get(workspace=workspace)
     assert response.status_code == 302 and response["Location"] == admin_page(CustomerSigningKey, "change", key.pk)
@@ -145,8 +174,9 @@ def test_upload_public_key_as_file(admin_client, admin_user, workspace):
     private_key = rsa_key()
     page = admin_client.get(admin_page(CustomerSigningKey, "upload"))
     upload = SimpleUploadedFile("public.pem", public_pem(private_key).encode(), content_type="application/x-pem-file")
-    response = submit(admin_client, page, "customersigningkey_form", workspace=str(workspace.pk),
-                      public_key_file=upload)
+    response = submit(
+        admin_client, page, "customersigningkey_form", workspace=str(workspace.pk), public_key_file=upload
+    )
 
     assert response.status_code == 302
     key = CustomerSigningKey.objects.get(workspace=workspace)
@@ -154,12 +184,15 @@ def test_upload_public_key_as_file(admin_client, admin_user, workspace):
     assert_audited("signing_key.upload", by=admin_user, target=key)
 
 
-@pytest.mark.parametrize("pem, message", [
-    ("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----", "This is not a PEM public key"),
-    ("", "Paste or upload a PEM public key"),
-    (public_pem(rsa_key(1024)), "The RSA key has 1024 bits; at least 2048 are required."),
-    (public_pem(ec.generate_private_key(ec.SECP256R1())), "the key must be an RSA key"),
-])
+@pytest.mark.parametrize(
+    "pem, message",
+    [
+        ("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----", "This is not a PEM public key"),
+        ("", "Paste or upload a PEM public key"),
+        (public_pem(rsa_key(1024)), "The RSA key has 1024 bits; at least 2048 are required."),
+        (public_pem(ec.generate_private_key(ec.SECP256R1())), "the key must be an RSA key"),
+    ],
+)
 def test_bad_public_key_is_refused_and_changes_nothing(admin_client, admin_user, workspace, pem, message):
     page = admin_client.get(admin_page(CustomerSigningKey, "upload") + f"?workspace={workspace.pk}")
     response = submit(admin_client, page, "customersigningkey_form", public_key_pem=pem)
@@ -195,8 +228,13 @@ def test_same_public_key_twice_is_refused(admin_client, workspace):
 def test_paste_and_file_together_are_refused(admin_client, workspace):
     pem = public_pem(rsa_key())
     page = admin_client.get(admin_page(CustomerSigningKey, "upload") + f"?workspace={workspace.pk}")
-    response = submit(admin_client, page, "customersigningkey_form", public_key_pem=pem,
-                      public_key_file=SimpleUploadedFile("k.pem", pem.encode()))
+    response = submit(
+        admin_client,
+        page,
+        "customersigningkey_form",
+        public_key_pem=pem,
+        public_key_file=SimpleUploadedFile("k.pem", pem.encode()),
+    )
 
     assert "Paste the key or choose a file, not both." in response.content.decode()
     assert not CustomerSigningKey.objects.exists()

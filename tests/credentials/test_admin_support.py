@@ -117,8 +117,9 @@ def admin_page(model, view: str = "changelist", *args) -> str:
 def run_action(client, model, action: str, objects, **values):
     """Choose an action on the change list, then fill in and submit its confirmation form."""
     changelist = admin_page(model)
-    chosen = client.post(changelist, {"action": action, "index": 0,
-                                      "_selected_action": [str(obj.pk) for obj in objects]})
+    chosen = client.post(
+        changelist, {"action": action, "index": 0, "_selected_action": [str(obj.pk) for obj in objects]}
+    )
     assert chosen.status_code == 200, chosen
     assert "admin/credentials/action_confirmation.html" in [t.name for t in chosen.templates]
     for obj in objects:  # the page says what the action is about to touch
@@ -171,7 +172,9 @@ def audit_events(action: str, outcome: str = AuditOutcome.SUCCESS):
     return list(AuditEvent.objects.filter(action=action, outcome=outcome).order_by("at", "id"))
 
 
-def assert_audited(action: str, *, by, target=None, outcome: str = AuditOutcome.SUCCESS, secret: str = "") -> AuditEvent:
+def assert_audited(
+    action: str, *, by, target=None, outcome: str = AuditOutcome.SUCCESS, secret: str = ""
+) -> AuditEvent:
     events = audit_events(action, outcome)
     assert events, f"no {outcome} audit event {action}"
     event = events[-1]

@@ -10,8 +10,8 @@ pytestmark = pytest.mark.django_db
 
 def test_users_list_makes_the_api_user_path_the_obvious_one(admin_client, admin_user):
     page = admin_client.get(admin_page(User)).content.decode()
-    tools = page[page.index('<ul class="object-tools">'):]
-    tools = tools[:tools.index("</ul>")]
+    tools = page[page.index('<ul class="object-tools">') :]
+    tools = tools[: tools.index("</ul>")]
     create_api_user = tools.index(f'href="{admin_page(User, "add_api_user")}"')
     add_user = tools.index(f'href="{admin_page(User, "add")}"')
     assert create_api_user < add_user  # first in the bar

@@ -54,7 +54,9 @@ def test_api_key_rotation_with_grace_keeps_the_old_key_and_its_tokens_until_it_e
     new, new_plaintext = services.api_key_rotate(actor=CLI, api_key=old, grace_seconds=1, reason="yearly")
 
     old.refresh_from_db()
-    assert old.revoked_at is None and before + timedelta(seconds=1) <= old.expires_at <= timezone.now() + timedelta(seconds=1)
+    assert old.revoked_at is None and before + timedelta(seconds=1) <= old.expires_at <= timezone.now() + timedelta(
+        seconds=1
+    )
     assert selectors.api_key_match(key=old_plaintext) == old
     assert api_token_verify(token, ip=None).api_key == old  # its tokens work during the grace period
     assert selectors.api_key_match(key=new_plaintext) == new and new.comment == "ci"
@@ -98,12 +100,15 @@ def test_a_key_in_its_grace_period_is_not_rotated_twice(api_user):
     assert audit_events("api_key.rotate", AuditOutcome.FAILURE)
 
 
-@pytest.mark.parametrize("grace, message", [
-    (-1, "cannot be negative"),
-    (30 * 86400 + 1, "at most"),
-    ("60", "whole number"),
-    (True, "whole number"),
-])
+@pytest.mark.parametrize(
+    "grace, message",
+    [
+        (-1, "cannot be negative"),
+        (30 * 86400 + 1, "at most"),
+        ("60", "whole number"),
+        (True, "whole number"),
+    ],
+)
 def test_bad_api_key_grace_is_refused_and_changes_nothing(api_user, grace, message):
     old, old_plaintext = services.api_key_create(actor=CLI, user=api_user)
     with pytest.raises(ValidationError, match=message):

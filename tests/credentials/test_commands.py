@@ -95,9 +95,11 @@ def pem_file(tmp_path, text: str, name: str = "key.pem"):
 
 
 def public_pem(private_key) -> str:
-    return private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 @pytest.fixture
@@ -209,23 +211,36 @@ def test_createsigningkey_summary_shows_private_key_and_env_once(workspace_code)
 
 def test_createsigningkey_registers_a_public_key(workspace_code, tmp_path):
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    data = run_json("createsigningkey", "--workspace", workspace_code, "--public-key",
-                    pem_file(tmp_path, public_pem(private_key)), "--name", "theirs")
+    data = run_json(
+        "createsigningkey",
+        "--workspace",
+        workspace_code,
+        "--public-key",
+        pem_file(tmp_path, public_pem(private_key)),
+        "--name",
+        "theirs",
+    )
 
     assert set(data) == {"kid"}
     key = CustomerSigningKey.objects.get(kid=data["kid"])
     assert (key.source, key.name) == (SigningKeySource.UPLOADED, "theirs")
     assert key.public_key_pem == public_pem(private_key)
 
-    out = run("createsigningkey", "--workspace", workspace_code, "--public-key",
-              pem_file(tmp_path, public_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))))
+    out = run(
+        "createsigningkey",
+        "--workspace",
+        workspace_code,
+        "--public-key",
+        pem_file(tmp_path, public_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))),
+    )
     assert "Public key registered" in out and str(CustomerSigningKey.objects.exclude(pk=key.pk).get().kid) in out
 
 
 def test_createsigningkey_refuses_bad_input(workspace_code, tmp_path):
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption()).decode()
+    private_pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     elliptic = ec.generate_private_key(ec.SECP256R1())
     other = run_json("createworkspace", "other", "--product-space", "Elsewhere")
@@ -234,18 +249,38 @@ def test_createsigningkey_refuses_bad_input(workspace_code, tmp_path):
     key_args = ("createsigningkey", "--workspace", workspace_code, "--public-key")
 
     assert_refused("createsigningkey", "--workspace", "ZZZZZZZZ", message="No workspace has the code")
-    assert_refused("createsigningkey", "--workspace", workspace_code, "--product-space", "ZZZZZZZZ",
-                   message="has no product space with the code 'ZZZZZZZZ'")
-    assert_refused("createsigningkey", "--workspace", workspace_code, "--product-space",
-                   other["product_space_code"], message="has no product space")
-    assert_refused(*key_args, registered, "--product-space", other["product_space_code"],
-                   message="--product-space only fills the env block")
+    assert_refused(
+        "createsigningkey",
+        "--workspace",
+        workspace_code,
+        "--product-space",
+        "ZZZZZZZZ",
+        message="has no product space with the code 'ZZZZZZZZ'",
+    )
+    assert_refused(
+        "createsigningkey",
+        "--workspace",
+        workspace_code,
+        "--product-space",
+        other["product_space_code"],
+        message="has no product space",
+    )
+    assert_refused(
+        *key_args,
+        registered,
+        "--product-space",
+        other["product_space_code"],
+        message="--product-space only fills the env block",
+    )
     assert_refused(*key_args, str(tmp_path / "missing.pem"), message="Cannot read the public key file")
     (tmp_path / "binary.der").write_bytes(b"\x30\x82\xff\xfe")
     assert_refused(*key_args, str(tmp_path / "binary.der"), message="not a PEM text file")
     assert_refused(*key_args, pem_file(tmp_path, private_pem, "private.pem"), message="This is a private key")
-    assert_refused(*key_args, pem_file(tmp_path, "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"),
-                   message="not a PEM public key")
+    assert_refused(
+        *key_args,
+        pem_file(tmp_path, "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"),
+        message="not a PEM public key",
+    )
     assert_refused(*key_args, pem_file(tmp_path, public_pem(small)), message="1024 bits")
     assert_refused(*key_args, pem_file(tmp_path, public_pem(elliptic)), message="must be an RSA key")
     assert_refused(*key_args, registered, message="already registered")
@@ -283,8 +318,15 @@ def test_createapiuser_summary(workspace_code):
 def test_createapiuser_refuses_bad_input(workspace_code):
     run("createapiuser", "taken@example.com")
 
-    assert_refused("createapiuser", "new@example.com", "--workspace", workspace_code, "--role", "owner",
-                   message="Unknown role 'owner'")
+    assert_refused(
+        "createapiuser",
+        "new@example.com",
+        "--workspace",
+        workspace_code,
+        "--role",
+        "owner",
+        message="Unknown role 'owner'",
+    )
     assert_refused("createapiuser", "new@example.com", "--role", "admin", message="A role needs a workspace")
     assert_refused("createapiuser", "not-an-email", message="not a valid email address")
     assert_refused("createapiuser", "TAKEN@example.com", message="already exists")
@@ -313,8 +355,9 @@ def test_env_block_signs_a_token_that_verifies_with_the_stored_key(workspace_cod
     header = jwt.get_unverified_header(token)
     assert header == {"alg": "RS256", "typ": "JWT", "kid": data["kid"]}
     stored = CustomerSigningKey.objects.get(kid=header["kid"])
-    claims = jwt.decode(token, stored.public_key_pem, algorithms=["RS256"],
-                        options={"require": ["exp", "iat", "sub", "jti"]})
+    claims = jwt.decode(
+        token, stored.public_key_pem, algorithms=["RS256"], options={"require": ["exp", "iat", "sub", "jti"]}
+    )
     assert claims["type"] == "customer" and claims["sub"] == "CUSTOMER3"
     assert claims["workspace_id"] == workspace_code
     assert claims["product_space_code"] == ProductSpace.objects.get(name="Web").code
@@ -336,8 +379,9 @@ def manage(*args: str) -> subprocess.CompletedProcess:
         "AUTHPLATFORM_PEPPER": settings.AUTHPLATFORM["PEPPER"],
         "AUTHPLATFORM_KEY_ENCRYPTION_KEY": settings.AUTHPLATFORM["KEY_ENCRYPTION_KEY"],
     }
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def manage_json(*args: str) -> dict:
@@ -352,8 +396,9 @@ def test_bootstrap_through_manage_py(transactional_db):
     workspace = manage_json("createworkspace", "acme-prod", "--product-space", "Web")
     client = manage_json("createclient", "--workspace", workspace["workspace_id"])
     signing = manage_json("createsigningkey", "--workspace", workspace["workspace_id"])
-    api_user = manage_json("createapiuser", "ci@example.com", "--workspace", workspace["workspace_id"],
-                           "--role", "write")
+    api_user = manage_json(
+        "createapiuser", "ci@example.com", "--workspace", workspace["workspace_id"], "--role", "write"
+    )
 
     assert Workspace.objects.get(code=workspace["workspace_id"]).name == "acme-prod"
     assert selectors.client_secret_match(client_key=client["client_key"], client_secret=client["client_secret"])
@@ -371,11 +416,14 @@ def test_bootstrap_through_manage_py(transactional_db):
     assert stored_rows() == before
 
 
-@pytest.mark.parametrize("command, args, action", [
-    ("createclient", ["--workspace", "ZZZZZZZZ"], "client.create"),
-    ("createsigningkey", ["--workspace", "ZZZZZZZZ"], "signing_key.create"),
-    ("createapiuser", ["someone@example.com", "--workspace", "ZZZZZZZZ", "--role", "read"], "api_user.create"),
-])
+@pytest.mark.parametrize(
+    "command, args, action",
+    [
+        ("createclient", ["--workspace", "ZZZZZZZZ"], "client.create"),
+        ("createsigningkey", ["--workspace", "ZZZZZZZZ"], "signing_key.create"),
+        ("createapiuser", ["someone@example.com", "--workspace", "ZZZZZZZZ", "--role", "read"], "api_user.create"),
+    ],
+)
 def test_unknown_code_refusal_is_audited(command, args, action):
     """A refused admin action is audited even when it stops before any service runs."""
     assert_refused(command, *args, message="No workspace has the code 'ZZZZZZZZ'")
@@ -400,5 +448,6 @@ def test_createsigningkey_refuses_a_workspace_without_product_space():
 def test_ensureadmin_names_the_address_it_was_given():
     out = run("ensureadmin", "--url", "http://127.0.0.1:8765/admin/")
     assert "Sign in at http://127.0.0.1:8765/admin/ and change it." in out
-    assert "sign in at http://127.0.0.1:8765/admin/ with its password" in run("ensureadmin", "--url",
-                                                                              "http://127.0.0.1:8765/admin/")
+    assert "sign in at http://127.0.0.1:8765/admin/ with its password" in run(
+        "ensureadmin", "--url", "http://127.0.0.1:8765/admin/"
+    )

@@ -34,8 +34,16 @@ def dump_database() -> bytes:
         return sql + b"\n" + b"".join(f.read_bytes() for f in files if f.exists())
     assert connection.vendor == "postgresql", connection.vendor
     env = {**os.environ, "PGPASSWORD": settings.get("PASSWORD") or ""}
-    command = ["pg_dump", "--no-password", "--dbname", settings["NAME"],
-               "--host", settings.get("HOST") or "127.0.0.1", "--port", str(settings.get("PORT") or 5432)]
+    command = [
+        "pg_dump",
+        "--no-password",
+        "--dbname",
+        settings["NAME"],
+        "--host",
+        settings.get("HOST") or "127.0.0.1",
+        "--port",
+        str(settings.get("PORT") or 5432),
+    ]
     if settings.get("USER"):
         command += ["--username", settings["USER"]]
     result = subprocess.run(command, capture_output=True, env=env, timeout=120)
@@ -45,14 +53,18 @@ def dump_database() -> bytes:
 
 def forms_of(raw: bytes) -> list[bytes]:
     """Raw bytes as they might be written: as is, hex (either case), base64 (either alphabet, padded or not)."""
-    encoded = [raw, raw.hex().encode(), raw.hex().upper().encode(),
-               base64.b64encode(raw), base64.urlsafe_b64encode(raw)]
+    encoded = [
+        raw,
+        raw.hex().encode(),
+        raw.hex().upper().encode(),
+        base64.b64encode(raw),
+        base64.urlsafe_b64encode(raw),
+    ]
     return encoded + [e.rstrip(b"=") for e in encoded[3:]]
 
 
 def pem_body_lines(pem: str) -> list[str]:
-    return [line for line in pem.strip().splitlines()
-            if not line.startswith("-----") and len(line) >= SHORTEST_NEEDLE]
+    return [line for line in pem.strip().splitlines() if not line.startswith("-----") and len(line) >= SHORTEST_NEEDLE]
 
 
 def test_database_dump_contains_no_usable_credential(transactional_db):
@@ -68,8 +80,9 @@ def test_database_dump_contains_no_usable_credential(transactional_db):
     platform_raw = hashing.decrypt_secret(platform_key.encrypted_secret)
 
     private_key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    private_der = private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption())
+    private_der = private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     private_exponent = private_key.private_numbers().d.to_bytes(256, "big")
 
     secrets_and_forms: dict[str, list[bytes]] = {

@@ -13,7 +13,8 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -94,8 +95,9 @@ def outcomes(results) -> Counter:
 
 
 def audited(action: str, target, outcome: str = AuditOutcome.SUCCESS) -> int:
-    return AuditEvent.objects.filter(action=action, outcome=outcome, target_type=target._meta.label_lower,
-                                     target_id=str(target.pk)).count()
+    return AuditEvent.objects.filter(
+        action=action, outcome=outcome, target_type=target._meta.label_lower, target_id=str(target.pk)
+    ).count()
 
 
 def assert_refused_with(results, message: str) -> None:
@@ -112,8 +114,10 @@ def fresh(model, pk):
 def test_parallel_rotations_of_one_api_key_issue_one_new_key(actor, api_user):
     old, _ = services.api_key_create(actor=actor, user=api_user, comment="ci")
 
-    results = race([(fresh(ApiKey, old.pk),
-                     lambda key: services.api_key_rotate(actor=actor, api_key=key, reason="leaked"))] * PARALLEL)
+    results = race(
+        [(fresh(ApiKey, old.pk), lambda key: services.api_key_rotate(actor=actor, api_key=key, reason="leaked"))]
+        * PARALLEL
+    )
 
     assert outcomes(results) == {"ok": 1, "refused": PARALLEL - 1}
     assert_refused_with(results, "Only an active API key can be rotated.")
@@ -129,8 +133,9 @@ def test_parallel_rotations_of_one_api_key_issue_one_new_key(actor, api_user):
 def test_parallel_revocations_of_one_api_key_succeed_once(actor, api_user):
     key, _ = services.api_key_create(actor=actor, user=api_user)
 
-    results = race([(fresh(ApiKey, key.pk),
-                     lambda k: services.api_key_revoke(actor=actor, api_key=k, reason="gone"))] * PARALLEL)
+    results = race(
+        [(fresh(ApiKey, key.pk), lambda k: services.api_key_revoke(actor=actor, api_key=k, reason="gone"))] * PARALLEL
+    )
 
     assert outcomes(results) == {"ok": 1, "refused": PARALLEL - 1}
     assert_refused_with(results, "already revoked")
@@ -157,8 +162,9 @@ def test_parallel_creations_at_the_limit_add_one_key(actor, api_user):
     for _ in range(limit - 1):
         services.api_key_create(actor=actor, user=api_user)
 
-    results = race([(fresh(User, api_user.pk),
-                     lambda user: services.api_key_create(actor=actor, user=user))] * PARALLEL)
+    results = race(
+        [(fresh(User, api_user.pk), lambda user: services.api_key_create(actor=actor, user=user))] * PARALLEL
+    )
 
     assert outcomes(results) == {"ok": 1, "refused": PARALLEL - 1}
     assert_refused_with(results, f"at most {limit} active API keys")
@@ -169,9 +175,12 @@ def test_parallel_imports_of_one_legacy_key_store_it_once(actor):
     users = [services.api_user_create(actor=actor, email=f"dev{n}@example.com") for n in range(PARALLEL)]
     legacy = "".join(secrets.choice(hashing.BASE62) for _ in range(32))
 
-    results = race([(fresh(User, user.pk),
-                     lambda u: services.api_key_import_legacy(actor=actor, user=u, key=legacy))
-                    for user in users])
+    results = race(
+        [
+            (fresh(User, user.pk), lambda u: services.api_key_import_legacy(actor=actor, user=u, key=legacy))
+            for user in users
+        ]
+    )
 
     assert outcomes(results) == {"ok": 1, "refused": PARALLEL - 1}
     assert_refused_with(results, "already stored")
@@ -185,8 +194,10 @@ def test_parallel_imports_of_one_legacy_key_store_it_once(actor):
 def test_parallel_deactivations_of_one_client_succeed_once(actor, workspace):
     client, _ = services.client_create(actor=actor, workspace=workspace)
 
-    results = race([(fresh(Client, client.pk),
-                     lambda c: services.client_deactivate(actor=actor, client=c, reason="offboarded"))] * PARALLEL)
+    results = race(
+        [(fresh(Client, client.pk), lambda c: services.client_deactivate(actor=actor, client=c, reason="offboarded"))]
+        * PARALLEL
+    )
 
     assert outcomes(results) == {"ok": 1, "refused": PARALLEL - 1}
     assert_refused_with(results, "already deactivated")
@@ -198,8 +209,10 @@ def test_parallel_deactivations_of_one_client_succeed_once(actor, workspace):
 
 def test_no_secret_issued_by_a_rotation_outlives_a_parallel_deactivation(actor, workspace):
     client, first = services.client_create(actor=actor, workspace=workspace)
-    rotate = (fresh(Client, client.pk),
-              lambda c: services.client_secret_rotate(actor=actor, client=c, grace_seconds=300))
+    rotate = (
+        fresh(Client, client.pk),
+        lambda c: services.client_secret_rotate(actor=actor, client=c, grace_seconds=300),
+    )
     deactivate = (fresh(Client, client.pk), lambda c: services.client_deactivate(actor=actor, client=c))
 
     results = race([rotate, deactivate] * (PARALLEL // 2))
@@ -210,8 +223,7 @@ def test_no_secret_issued_by_a_rotation_outlives_a_parallel_deactivation(actor, 
     # Deactivation revoked every secret it found, so one still active was issued after it.
     assert not ClientSecret.objects.filter(client=client).active().exists()
     issued = [first] + [value[1] for outcome, value in rotations if outcome == "ok"]
-    assert all(selectors.client_secret_match(client_key=client.client_key, client_secret=s) is None
-               for s in issued)
+    assert all(selectors.client_secret_match(client_key=client.client_key, client_secret=s) is None for s in issued)
     assert ClientSecret.objects.filter(client=client).count() == 1 + outcomes(rotations)["ok"]
     assert audited("client_secret.rotate", client) == outcomes(rotations)["ok"]
     assert audited("client_secret.rotate", client, AuditOutcome.FAILURE) == outcomes(rotations)["refused"]
@@ -221,8 +233,10 @@ def test_no_secret_issued_by_a_rotation_outlives_a_parallel_deactivation(actor, 
 def test_parallel_rotations_without_grace_leave_one_active_secret(actor, workspace):
     client, _ = services.client_create(actor=actor, workspace=workspace)
 
-    results = race([(fresh(Client, client.pk),
-                     lambda c: services.client_secret_rotate(actor=actor, client=c, grace_seconds=0))] * PARALLEL)
+    results = race(
+        [(fresh(Client, client.pk), lambda c: services.client_secret_rotate(actor=actor, client=c, grace_seconds=0))]
+        * PARALLEL
+    )
 
     # Every rotation is a real change; each one must see the secret the previous one issued.
     assert outcomes(results) == {"ok": PARALLEL}
@@ -235,8 +249,9 @@ def test_parallel_revocations_of_one_client_secret_succeed_once(actor, workspace
     client, _ = services.client_create(actor=actor, workspace=workspace)
     secret = ClientSecret.objects.get(client=client)
 
-    results = race([(fresh(ClientSecret, secret.pk),
-                     lambda s: services.client_secret_revoke(actor=actor, secret=s))] * PARALLEL)
+    results = race(
+        [(fresh(ClientSecret, secret.pk), lambda s: services.client_secret_revoke(actor=actor, secret=s))] * PARALLEL
+    )
 
     assert outcomes(results) == {"ok": 1, "refused": PARALLEL - 1}
     assert_refused_with(results, "already revoked")
@@ -248,8 +263,9 @@ def test_parallel_revocations_of_one_client_secret_succeed_once(actor, workspace
 def test_parallel_revocations_of_one_signing_key_succeed_once(actor, workspace):
     key, _ = services.signing_key_generate(actor=actor, workspace=workspace)
 
-    results = race([(fresh(CustomerSigningKey, key.pk),
-                     lambda k: services.signing_key_revoke(actor=actor, key=k))] * PARALLEL)
+    results = race(
+        [(fresh(CustomerSigningKey, key.pk), lambda k: services.signing_key_revoke(actor=actor, key=k))] * PARALLEL
+    )
 
     assert outcomes(results) == {"ok": 1, "refused": PARALLEL - 1}
     assert_refused_with(results, "already revoked")
@@ -260,8 +276,9 @@ def test_parallel_revocations_of_one_signing_key_succeed_once(actor, workspace):
 def test_parallel_revocations_of_one_platform_token_key_succeed_once(actor):
     key = services.platform_token_key_rotate(actor=actor)
 
-    results = race([(fresh(PlatformTokenKey, key.pk),
-                     lambda k: services.platform_token_key_revoke(actor=actor, key=k))] * PARALLEL)
+    results = race(
+        [(fresh(PlatformTokenKey, key.pk), lambda k: services.platform_token_key_revoke(actor=actor, key=k))] * PARALLEL
+    )
 
     assert outcomes(results) == {"ok": 1, "refused": PARALLEL - 1}
     assert_refused_with(results, "already revoked")
@@ -275,8 +292,15 @@ def test_parallel_revocations_of_one_platform_token_key_succeed_once(actor):
 def test_parallel_removals_of_one_membership_are_recorded_once(actor, workspace, api_user):
     membership = services.membership_set(actor=actor, user=api_user, workspace=workspace, role=Role.WRITE)
 
-    results = race([(lambda: Membership.objects.select_related("user", "workspace").get(pk=membership.pk),
-                     lambda m: services.membership_remove(actor=actor, membership=m))] * PARALLEL)
+    results = race(
+        [
+            (
+                lambda: Membership.objects.select_related("user", "workspace").get(pk=membership.pk),
+                lambda m: services.membership_remove(actor=actor, membership=m),
+            )
+        ]
+        * PARALLEL
+    )
 
     assert outcomes(results) == {"ok": 1, "refused": PARALLEL - 1}
     assert_refused_with(results, "no longer exists")

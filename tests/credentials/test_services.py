@@ -67,8 +67,9 @@ def last_event(action: str) -> AuditEvent:
     return event
 
 
-def assert_audited(action: str, *, outcome: str = AuditOutcome.SUCCESS, target=None, actor: Actor,
-                   error: str | None = None) -> AuditEvent:
+def assert_audited(
+    action: str, *, outcome: str = AuditOutcome.SUCCESS, target=None, actor: Actor, error: str | None = None
+) -> AuditEvent:
     """The newest ``action`` event records who, from where, on what, and how it ended."""
     event = last_event(action)
     assert event.outcome == outcome
@@ -83,9 +84,11 @@ def assert_audited(action: str, *, outcome: str = AuditOutcome.SUCCESS, target=N
 
 def rsa_public_pem(bits: int = 2048) -> tuple[str, rsa.RSAPrivateKey]:
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    pem = private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    pem = (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return pem, private_key
 
 
@@ -145,12 +148,15 @@ def test_rotation_with_zero_grace_revokes_the_old_secret_at_once(actor, workspac
     assert_audited("client_secret.rotate", target=client, actor=actor)
 
 
-@pytest.mark.parametrize("grace, message", [
-    (-1, "cannot be negative"),
-    (30 * 86400 + 1, "at most"),
-    ("60", "whole number"),
-    (1.5, "whole number"),
-])
+@pytest.mark.parametrize(
+    "grace, message",
+    [
+        (-1, "cannot be negative"),
+        (30 * 86400 + 1, "at most"),
+        ("60", "whole number"),
+        (1.5, "whole number"),
+    ],
+)
 def test_bad_grace_period_is_refused_and_changes_nothing(actor, workspace, grace, message):
     client, old_secret = services.client_create(actor=actor, workspace=workspace)
     with pytest.raises(ValidationError, match=message):
@@ -312,9 +318,9 @@ def test_generated_signing_key_stores_only_the_public_half(actor, workspace):
 
 def test_registered_public_key_is_stored_normalised(actor, workspace):
     public_pem, private_key = rsa_public_pem()
-    pkcs1_pem = private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
-    ).decode()
+    pkcs1_pem = (
+        private_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1).decode()
+    )
 
     key = services.signing_key_register(actor=actor, workspace=workspace, public_key_pem=pkcs1_pem, name="theirs")
 
@@ -335,20 +341,29 @@ def _private_pem(private_key, fmt) -> str:
     return private_key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
 
 
-@pytest.mark.parametrize("case", ["pkcs8 private", "pkcs1 private", "garbage", "empty", "truncated",
-                                  "rsa-1024", "ec p-256", "ec unknown curve"])
+@pytest.mark.parametrize(
+    "case",
+    ["pkcs8 private", "pkcs1 private", "garbage", "empty", "truncated", "rsa-1024", "ec p-256", "ec unknown curve"],
+)
 def test_bad_public_key_is_refused_with_a_clear_message(actor, workspace, case):
     public_pem, private_key = rsa_public_pem()
     pem, message = {
         "pkcs8 private": (_private_pem(private_key, serialization.PrivateFormat.PKCS8), "This is a private key"),
-        "pkcs1 private": (_private_pem(private_key, serialization.PrivateFormat.TraditionalOpenSSL),
-                          "This is a private key"),
+        "pkcs1 private": (
+            _private_pem(private_key, serialization.PrivateFormat.TraditionalOpenSSL),
+            "This is a private key",
+        ),
         "garbage": ("hello, I am a key", "not a PEM public key"),
         "empty": ("   ", "Paste or upload a PEM public key"),
         "truncated": (public_pem[: len(public_pem) // 2], "not a PEM public key"),
         "rsa-1024": (rsa_public_pem(1024)[0], "1024 bits; at least 2048"),
-        "ec p-256": (ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(), "RSA key"),
+        "ec p-256": (
+            ec.generate_private_key(ec.SECP256R1())
+            .public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode(),
+            "RSA key",
+        ),
         "ec unknown curve": (UNSUPPORTED_CURVE_PEM, "RSA key"),
     }[case]
 
@@ -488,12 +503,15 @@ def test_duplicate_workspace_is_refused_and_audited(actor, workspace):
     assert_audited("workspace.create", outcome=AuditOutcome.FAILURE, actor=actor, error="already exists")
 
 
-@pytest.mark.parametrize("email, message", [
-    ("not-an-email", "not a valid email"),
-    ("", "not a valid email"),
-    # valid, but longer than the username column it is also stored in (PostgreSQL would raise DataError)
-    ("x" * 60 + "@" + "a" * 60 + "." + "b" * 60 + ".com", "at most 150 characters"),
-])
+@pytest.mark.parametrize(
+    "email, message",
+    [
+        ("not-an-email", "not a valid email"),
+        ("", "not a valid email"),
+        # valid, but longer than the username column it is also stored in (PostgreSQL would raise DataError)
+        ("x" * 60 + "@" + "a" * 60 + "." + "b" * 60 + ".com", "at most 150 characters"),
+    ],
+)
 def test_bad_api_user_email_is_refused(actor, email, message):
     users_before = User.objects.count()
     with pytest.raises(ValidationError, match=message):

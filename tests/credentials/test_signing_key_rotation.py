@@ -35,8 +35,13 @@ pytestmark = pytest.mark.django_db
 
 
 def customer_token(key: CustomerSigningKey, private_pem: str) -> str:
-    claims = {"type": "customer", "sub": "cust-1", "workspace_id": key.workspace.code,
-              "product_space_code": key.workspace.product_spaces.first().code, "exp": int(time.time()) + 600}
+    claims = {
+        "type": "customer",
+        "sub": "cust-1",
+        "workspace_id": key.workspace.code,
+        "product_space_code": key.workspace.product_spaces.first().code,
+        "exp": int(time.time()) + 600,
+    }
     return jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": str(key.kid)})
 
 

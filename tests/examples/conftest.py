@@ -31,8 +31,15 @@ class Running:
     """A long-running example: its stdout and stderr lines, read as they come."""
 
     def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str]):
-        self.process = subprocess.Popen(args, cwd=cwd, env={**os.environ, **env}, text=True,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env={**os.environ, **env},
+            text=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self.lines: dict[str, queue.Queue[str]] = {"stdout": queue.Queue(), "stderr": queue.Queue()}
         self.seen: list[str] = []  # every line of both, for failure messages
         for name in self.lines:
@@ -55,8 +62,10 @@ class Running:
                 continue
             if predicate(line):
                 return line
-        raise AssertionError(f"no such {stream} line within {timeout}s; exit code {self.process.poll()}; "
-                             "output:\n" + "\n".join(self.seen))
+        raise AssertionError(
+            f"no such {stream} line within {timeout}s; exit code {self.process.poll()}; "
+            "output:\n" + "\n".join(self.seen)
+        )
 
     def wait_json(self, predicate, timeout: float = 10) -> dict:
         def matches(line: str) -> bool:
@@ -64,6 +73,7 @@ class Running:
                 return predicate(json.loads(line))
             except ValueError:
                 return False
+
         return json.loads(self.wait_line("stdout", matches, timeout))
 
     def stop(self) -> int:

@@ -28,11 +28,13 @@ SERVER = "node browser-inbox/server.mjs"
 
 
 def test_the_page_shows_messages_live_and_its_badge_follows_sends_and_reads(
-        examples_installed, started, browser_context, daphne_server, tenant):  # noqa: F811
+    examples_installed, started, browser_context, daphne_server, tenant
+):  # noqa: F811
     readme_shows(EXAMPLES / "browser-inbox" / "README.md", SERVER)
     port = free_port()
-    backend = started(SERVER.split(), env={"PLATFORM_URL": daphne_server.url, "PORT": str(port),
-                                            **tenant.customer_env("alice")})
+    backend = started(
+        SERVER.split(), env={"PLATFORM_URL": daphne_server.url, "PORT": str(port), **tenant.customer_env("alice")}
+    )
     backend.wait_line("stdout", lambda line: line.startswith("inbox page on "))
     page_url = f"http://127.0.0.1:{port}/"
 

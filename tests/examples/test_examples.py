@@ -42,7 +42,12 @@ def test_node_client_prints_each_in_app_message_as_a_json_line(node_client_built
     first = client.wait_json(lambda m: True)
     assert first["id"] == sent["id"]
     assert (first["title"], first["body"], first["category"], first["data"], first["read"]) == (
-        "Welcome", "Hello from the test", "billing", {"n": 1}, False)
+        "Welcome",
+        "Hello from the test",
+        "billing",
+        {"n": 1},
+        False,
+    )
     assert client.wait_json(lambda m: True)["id"] == last["id"]  # the very next line: bob's is not there
     assert client.stop() == 0  # SIGTERM closes the socket and exits cleanly
     # Nothing but messages on stdout: each line is one JSON object.
@@ -52,8 +57,13 @@ def test_node_client_prints_each_in_app_message_as_a_json_line(node_client_built
 
 def test_python_sender_retries_with_its_idempotency_key_and_is_replayed(daphne_server, tenant):
     readme_shows(EXAMPLES / "python-sender" / "README.md", PYTHON_SENDER)
-    env = {"PLATFORM_URL": daphne_server.url, "CLIENT_KEY": tenant.client_key, "CLIENT_SECRET": tenant.client_secret,
-           "PRODUCT_SPACE_CODE": tenant.code, "RECIPIENTS": "alice,bob"}
+    env = {
+        "PLATFORM_URL": daphne_server.url,
+        "CLIENT_KEY": tenant.client_key,
+        "CLIENT_SECRET": tenant.client_secret,
+        "PRODUCT_SPACE_CODE": tenant.code,
+        "RECIPIENTS": "alice,bob",
+    }
     # The README's `.venv/bin/python` is this interpreter.
     result = run_example([sys.executable, *PYTHON_SENDER.split()[1:]], cwd=ROOT, env=env)
     first, second = (json.loads(line) for line in result.stdout.splitlines())
@@ -69,8 +79,9 @@ def test_python_sender_retries_with_its_idempotency_key_and_is_replayed(daphne_s
 
 def test_rokka_mints_a_token_from_an_api_key_and_renews_it(examples_installed, daphne_server, tenant):
     readme_shows(EXAMPLES / "rokka-token" / "README.md", ROKKA)
-    result = run_example(ROKKA.split(), cwd=EXAMPLES,
-                         env={"PLATFORM_URL": daphne_server.url, "API_KEY": tenant.api_key_write})
+    result = run_example(
+        ROKKA.split(), cwd=EXAMPLES, env={"PLATFORM_URL": daphne_server.url, "API_KEY": tenant.api_key_write}
+    )
     steps = {step["step"]: step for step in map(json.loads, result.stdout.splitlines())}
     assert list(steps) == ["minted", "authenticated", "renewed"]
     minted, renewed = steps["minted"]["payload"], steps["renewed"]["payload"]
@@ -80,6 +91,9 @@ def test_rokka_mints_a_token_from_an_api_key_and_renews_it(examples_installed, d
     # The renewal inherits the token's options and moves its expiry on.
     assert (renewed["id"], renewed["rn"], renewed["expt"], renewed["ips"]) == (key_id, True, 86400, minted["ips"])
     assert renewed["exp"] >= minted["exp"]
-    actions = list(AuditEvent.objects.filter(target_id=key_id, action__startswith="api_token.")
-                   .order_by("at").values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(target_id=key_id, action__startswith="api_token.")
+        .order_by("at")
+        .values_list("action", flat=True)
+    )
     assert actions == ["api_token.issue", "api_token.renew"]

@@ -31,8 +31,8 @@ def test_the_document_names_every_event_and_refusal_the_server_sends():
             assert ref["$ref"].split("/")[-1] in doc["channels"]["customer"]["messages"]
     # Every connect_error reason the README's table lists is in the enum, and no other.
     readme = (ROOT / "README.md").read_text()
-    table = readme[readme.index("| `error.data.reason` | meaning |"):]
-    table = table[:table.index("\n\n")]
+    table = readme[readme.index("| `error.data.reason` | meaning |") :]
+    table = table[: table.index("\n\n")]
     first_cells = [row.split("|")[1] for row in table.splitlines()[2:]]
     documented = {reason for cell in first_cells for reason in re.findall(r"`([a-z_]+)`", cell)}
     reasons = set(messages["connect_error"]["payload"]["properties"]["data"]["properties"]["reason"]["enum"])

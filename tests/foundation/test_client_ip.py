@@ -16,29 +16,35 @@ def platform(**values):
     return override_settings(AUTHPLATFORM={**settings.AUTHPLATFORM, **values})
 
 
-@pytest.mark.parametrize("peer, forwarded, expected", [
-    ("203.0.113.7", None, "203.0.113.7"),
-    ("203.0.113.7", "198.51.100.1", "203.0.113.7"),  # untrusted peer: its header is not believed
-    ("::ffff:203.0.113.7", None, "203.0.113.7"),  # IPv4 seen through an IPv6 socket
-    ("2001:db8::1", None, "2001:db8::1"),
-    ("garbage", None, None),
-])
+@pytest.mark.parametrize(
+    "peer, forwarded, expected",
+    [
+        ("203.0.113.7", None, "203.0.113.7"),
+        ("203.0.113.7", "198.51.100.1", "203.0.113.7"),  # untrusted peer: its header is not believed
+        ("::ffff:203.0.113.7", None, "203.0.113.7"),  # IPv4 seen through an IPv6 socket
+        ("2001:db8::1", None, "2001:db8::1"),
+        ("garbage", None, None),
+    ],
+)
 def test_without_trusted_proxies_the_peer_is_the_client(peer, forwarded, expected):
     ip = resolve_client_ip(peer, forwarded)
     assert (str(ip) if ip else None) == expected
 
 
-@pytest.mark.parametrize("peer, forwarded, expected", [
-    ("10.0.0.5", "198.51.100.1", "198.51.100.1"),  # one trusted proxy
-    ("10.0.0.5", "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # a client-forged left entry is ignored
-    ("10.0.0.5", "198.51.100.1, 10.0.0.9", "198.51.100.1"),  # two trusted hops
-    ("10.0.0.5", "10.0.0.8, 10.0.0.9", "10.0.0.8"),  # only proxies: the left-most one
-    ("10.0.0.5", "not-an-ip, 198.51.100.1", "198.51.100.1"),
-    ("10.0.0.5", "198.51.100.1, not-an-ip", "10.0.0.5"),  # garbage next to us: trust nothing past it
-    ("10.0.0.5", "", "10.0.0.5"),
-    ("203.0.113.7", "198.51.100.1", "203.0.113.7"),  # peer not a proxy
-    ("2001:db8::5", "2001:db8:ffff::1", "2001:db8:ffff::1"),  # IPv6 proxy range
-])
+@pytest.mark.parametrize(
+    "peer, forwarded, expected",
+    [
+        ("10.0.0.5", "198.51.100.1", "198.51.100.1"),  # one trusted proxy
+        ("10.0.0.5", "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # a client-forged left entry is ignored
+        ("10.0.0.5", "198.51.100.1, 10.0.0.9", "198.51.100.1"),  # two trusted hops
+        ("10.0.0.5", "10.0.0.8, 10.0.0.9", "10.0.0.8"),  # only proxies: the left-most one
+        ("10.0.0.5", "not-an-ip, 198.51.100.1", "198.51.100.1"),
+        ("10.0.0.5", "198.51.100.1, not-an-ip", "10.0.0.5"),  # garbage next to us: trust nothing past it
+        ("10.0.0.5", "", "10.0.0.5"),
+        ("203.0.113.7", "198.51.100.1", "203.0.113.7"),  # peer not a proxy
+        ("2001:db8::5", "2001:db8:ffff::1", "2001:db8:ffff::1"),  # IPv6 proxy range
+    ],
+)
 def test_trusted_proxies_are_skipped_from_the_right(peer, forwarded, expected):
     with platform(TRUSTED_PROXIES=["10.0.0.0/8", "2001:db8::/64"]):
         assert str(resolve_client_ip(peer, forwarded)) == expected

@@ -46,7 +46,11 @@ def production_env(tmp_path, **extra: str) -> dict[str, str]:
 def deploy_check(env: dict[str, str]) -> tuple[subprocess.CompletedProcess, set[str]]:
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return result, set(CHECK_ID.findall(result.stdout + result.stderr))
 

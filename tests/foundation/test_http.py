@@ -66,7 +66,6 @@ def test_admin_requires_staff(daphne_server):
     assert "/admin/login/" in response.headers["location"]
 
 
-
 def test_development_server_serves_admin_static_files(daphne_server_factory):
     server = daphne_server_factory(DEBUG="1")
     response = httpx.get(f"{server.url}/static/admin/css/base.css")

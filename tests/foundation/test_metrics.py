@@ -15,8 +15,11 @@ pytestmark = [pytest.mark.live]
 
 
 def samples(text: str) -> dict[str, float]:
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line and not line.startswith("#")}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
 
 def scrape(server, **headers) -> dict[str, float]:
@@ -44,9 +47,12 @@ def test_requests_and_authentications_are_counted_by_route_and_kind(daphne_serve
 
     for kind in ("api_key", "api_token", "client", "customer_jwt"):
         assert moved(f'authplatform_authentications_total{{kind="{kind}",outcome="success",reason=""}}') >= 1, kind
-    assert moved_matching(r'authplatform_authentications_total\{kind="api_key",outcome="refused",reason="[a-z_]+"\}') == 1
-    assert moved('authplatform_authentications_total{kind="customer_jwt",outcome="refused",'
-                 'reason="token_malformed"}') == 1
+    assert (
+        moved_matching(r'authplatform_authentications_total\{kind="api_key",outcome="refused",reason="[a-z_]+"\}') == 1
+    )
+    assert (
+        moved('authplatform_authentications_total{kind="customer_jwt",outcome="refused",reason="token_malformed"}') == 1
+    )
     assert moved('authplatform_http_requests_total{method="GET",route="api/v1/user",status="200"}') == 1
     assert moved('authplatform_http_request_duration_seconds_count{route="api/v1/workspaces/<code:code>"}') == 1
     # Labels name routes, kinds and reasons, never what identifies a workspace, key or customer.

@@ -45,10 +45,14 @@ def test_every_api_url_and_method_is_described_with_its_credentials_and_errors()
     routes = _api_routes(get_resolver().url_patterns)
     assert len(routes) >= 20
     for route, callback in routes:
-        template = "/" + route.replace("<code:code>", "{code}").replace("<uuid:message_id>", "{message_id}") \
-            .replace("<str:key_id>", "{key_id}")
-        methods = {m.upper() for m in callback.view_class.http_method_names
-                   if hasattr(callback.view_class, m) and m not in ("options", "head")}
+        template = "/" + route.replace("<code:code>", "{code}").replace("<uuid:message_id>", "{message_id}").replace(
+            "<str:key_id>", "{key_id}"
+        )
+        methods = {
+            m.upper()
+            for m in callback.view_class.http_method_names
+            if hasattr(callback.view_class, m) and m not in ("options", "head")
+        }
         assert methods, route
         for method in methods:
             assert (template, method) in described, (template, method)
@@ -57,8 +61,9 @@ def test_every_api_url_and_method_is_described_with_its_credentials_and_errors()
         assert {"429", "503"} <= statuses, (op.method, op.template)  # the refusals every operation can give
         assert statuses & {"401", "403"}, (op.method, op.template)  # every operation takes a credential
         for status in statuses - {"200", "201", "202", "204"}:
-            assert op.responses[status]["content"]["application/json"]["schema"] == \
-                {"$ref": "#/components/schemas/Error"}, (op.method, op.template, status)
+            assert op.responses[status]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }, (op.method, op.template, status)
 
 
 @pytest.mark.live
@@ -93,8 +98,11 @@ def _reasons_in_code() -> dict[str, str]:
 
     def note(node, where: Path) -> None:
         # Reasons are snake_case codes (an audit entry's reason= is a sentence, and not one of them).
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"[a-z]+(_[a-z]+)*",
-                                                                                             node.value):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(r"[a-z]+(_[a-z]+)*", node.value)
+        ):
             found.setdefault(node.value, f"{where.relative_to(ROOT)}:{node.lineno}")
 
     for package in HTTP_PACKAGES:
@@ -115,8 +123,12 @@ def _reasons_in_code() -> dict[str, str]:
                     target = node.targets[0]
                     if isinstance(target, ast.Name) and target.id == "reason":  # a class's default reason
                         note(node.value, path)
-                    if isinstance(target, ast.Name) and target.id.endswith(("REASONS", "REASON_OVERRIDES")) \
-                            and isinstance(node.value, ast.Dict) and target.id != "ERROR_REASONS":
+                    if (
+                        isinstance(target, ast.Name)
+                        and target.id.endswith(("REASONS", "REASON_OVERRIDES"))
+                        and isinstance(node.value, ast.Dict)
+                        and target.id != "ERROR_REASONS"
+                    ):
                         for value in node.value.values:  # status or exception → reason
                             note(value, path)
     return found

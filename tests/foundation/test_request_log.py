@@ -68,7 +68,16 @@ def test_an_unknown_log_format_is_a_clear_error(tmp_path):
 
     from tests.live import ROOT
 
-    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, capture_output=True,
-                            text=True, env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "authplatform.settings",
-                                            "LOG_FORMAT": "xml", "VAR_DIR": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "authplatform.settings",
+            "LOG_FORMAT": "xml",
+            "VAR_DIR": str(tmp_path),
+        },
+    )
     assert result.returncode != 0 and "LOG_FORMAT must be 'text' or 'json'" in result.stderr

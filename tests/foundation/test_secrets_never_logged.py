@@ -21,8 +21,14 @@ from tests.secret_scan import MATCH, Scanner, scanner
 from tokens.api_tokens import api_token_encode
 
 
-def record(message: str, *args, exc_info=None, extra: dict | None = None, name: str = "authplatform.test",
-           level: int = logging.INFO) -> logging.LogRecord:
+def record(
+    message: str,
+    *args,
+    exc_info=None,
+    extra: dict | None = None,
+    name: str = "authplatform.test",
+    level: int = logging.INFO,
+) -> logging.LogRecord:
     made = logging.getLogger(name).makeRecord(name, level, __file__, 1, message, args, exc_info, extra=extra)
     return made
 
@@ -38,8 +44,9 @@ def workspace(db):
 
 @pytest.fixture
 def api_user(workspace):
-    return services.api_user_create(actor=CLI, email=f"{uuid.uuid4().hex[:12]}@example.com",
-                                    workspace=workspace, role="write")
+    return services.api_user_create(
+        actor=CLI, email=f"{uuid.uuid4().hex[:12]}@example.com", workspace=workspace, role="write"
+    )
 
 
 def test_a_logged_api_key_is_reported_and_its_id_is_not(api_user):
@@ -53,7 +60,7 @@ def test_a_logged_api_key_is_reported_and_its_id_is_not(api_user):
     # Its id (the first 32 characters) and its hint are not secrets.
     assert scanner.leaks_in_record(record("Key %s (%s, %s) used", api_key.pk, plaintext[:32], api_key.hint)) == []
     # A truncated key is a leak once MATCH characters of its secret half are there.
-    assert kinds(scanner.leaks_in_record(record("key …%s…", plaintext[40:40 + MATCH]))) == ["API key"]
+    assert kinds(scanner.leaks_in_record(record("key …%s…", plaintext[40 : 40 + MATCH]))) == ["API key"]
 
 
 def test_every_secret_the_services_make_is_noted(workspace, api_user):
@@ -66,8 +73,9 @@ def test_every_secret_the_services_make_is_noted(workspace, api_user):
     signing_key, private_pem = services.signing_key_generate(actor=CLI, workspace=workspace)
     now = int(time.time())
     api_token = api_token_encode(payload={"id": str(api_key.pk), "exp": now + 60, "expt": 60, "ips": [], "rn": False})
-    customer_token = jwt.encode({"sub": "c", "exp": now + 60}, private_pem, algorithm="RS256",
-                                headers={"kid": str(signing_key.kid)})
+    customer_token = jwt.encode(
+        {"sub": "c", "exp": now + 60}, private_pem, algorithm="RS256", headers={"kid": str(signing_key.kid)}
+    )
 
     assert kinds(scanner.leaks_in_text(client_secret)) == ["client secret"]
     assert kinds(scanner.leaks_in_text(rotated_secret)) == ["client secret"]
@@ -88,8 +96,11 @@ def test_what_is_public_is_not_reported(workspace):
     jwk = RSAAlgorithm.to_jwk(RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(signing_key.public_key_pem))
 
     public = [
-        client.client_key, client_secret[:7],  # the client's key and the secret's stored hint
-        signing_key.public_key_pem, jwk, signing_key.fingerprint,  # the public key (its modulus is in the private one)
+        client.client_key,
+        client_secret[:7],  # the client's key and the secret's stored hint
+        signing_key.public_key_pem,
+        jwk,
+        signing_key.fingerprint,  # the public key (its modulus is in the private one)
         token.rpartition(".")[0],  # a token's header and claims, without its signature
         jwt.encode({"sub": "c"}, None, algorithm="none"),  # an unsigned token: nothing secret in it
     ]
@@ -105,9 +116,12 @@ def test_a_secret_in_arguments_a_traceback_or_extra_is_reported(workspace):
     except RuntimeError:
         with_traceback = record("Request failed", exc_info=sys.exc_info())
     assert kinds(scanner.leaks_in_record(with_traceback)) == ["client secret"]
-    assert kinds(scanner.leaks_in_record(record("headers: %r", {"x-client-secret": client_secret}))) == ["client secret"]
-    assert kinds(scanner.leaks_in_record(record("Refused", extra={"headers": {"secret": client_secret}}))) == \
-        ["client secret"]
+    assert kinds(scanner.leaks_in_record(record("headers: %r", {"x-client-secret": client_secret}))) == [
+        "client secret"
+    ]
+    assert kinds(scanner.leaks_in_record(record("Refused", extra={"headers": {"secret": client_secret}}))) == [
+        "client secret"
+    ]
     # URL-encoded, as in a query string.
     assert kinds(scanner.leaks_in_text("/path?s=" + client_secret.replace("_", "%5F"))) == ["client secret"]
 
@@ -133,7 +147,10 @@ def test_error_bodies_request_urls_and_server_logs_are_checked(tmp_path):
 
     leaks = own.check_recent()
     assert sorted(leak.where.split(" (during")[0] for leak in leaks) == [
-        "daphne log line 2", "error 401 body of GET /api/v1/user", "request URL GET /api/v1/user"]
+        "daphne log line 2",
+        "error 401 body of GET /api/v1/user",
+        "request URL GET /api/v1/user",
+    ]
     assert own.check_recent() == []  # each leak is reported once
     assert own.check_all() == []
 
@@ -146,8 +163,9 @@ def test_a_test_chosen_secret_of_few_characters_does_not_match_everything():
 
 def test_a_secret_noted_after_it_was_logged_is_found_at_the_end():
     own = Scanner()
-    own.collect_text("token eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJlLXRoYXQtaXMtbG9uZy1lbm91Z2g", where="a record",
-                     kind="log records")
+    own.collect_text(
+        "token eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJlLXRoYXQtaXMtbG9uZy1lbm91Z2g", where="a record", kind="log records"
+    )
     assert own.check_recent() == []
     own.add_plaintext("eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJlLXRoYXQtaXMtbG9uZy1lbm91Z2g", origin="later")
     assert kinds(own.check_all()) == ["JWT"]

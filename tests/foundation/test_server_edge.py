@@ -40,7 +40,7 @@ def exchange(server, request: bytes) -> Answer:
         try:
             sock.sendall(request)
         except OSError as exc:
-            raise AssertionError(f"the server reset the connection while the request was sent: {exc!r}")
+            raise AssertionError(f"the server reset the connection while the request was sent: {exc!r}") from exc
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
@@ -70,8 +70,14 @@ def assert_json_error(answer: Answer, code: int, reason: str | None = None) -> d
     return body
 
 
-def request(method: str, target: bytes | str, headers: list[tuple[str, str]] = (), body: bytes = b"",
-            *, raw_headers: bytes = b"") -> bytes:
+def request(
+    method: str,
+    target: bytes | str,
+    headers: list[tuple[str, str]] = (),
+    body: bytes = b"",
+    *,
+    raw_headers: bytes = b"",
+) -> bytes:
     if isinstance(target, str):
         target = target.encode()
     lines = [b"%s %s HTTP/1.1" % (method.encode(), target), b"Host: 127.0.0.1", b"Connection: close"]
@@ -83,21 +89,32 @@ def request(method: str, target: bytes | str, headers: list[tuple[str, str]] = (
 @pytest.fixture
 def api_key(transactional_db) -> str:
     workspace = services.workspace_create(actor=CLI, name=f"ws-{uuid.uuid4().hex[:12]}", product_space_name="Main")
-    user = services.api_user_create(actor=CLI, email=f"{uuid.uuid4().hex[:12]}@example.com", workspace=workspace,
-                                    role="write")
+    user = services.api_user_create(
+        actor=CLI, email=f"{uuid.uuid4().hex[:12]}@example.com", workspace=workspace, role="write"
+    )
     return services.api_key_create(actor=CLI, user=user)[1]
 
 
-MULTIPART_TYPES = ["multipart/form-data", "multipart/form-data; boundary=nothing-like-it",
-                   'multipart/form-data; boundary="']
+MULTIPART_TYPES = [
+    "multipart/form-data",
+    "multipart/form-data; boundary=nothing-like-it",
+    'multipart/form-data; boundary="',
+]
 
 
 @pytest.mark.parametrize("content_type", MULTIPART_TYPES)
 def test_multipart_content_type_with_a_bad_boundary_reaches_the_api(daphne_server, api_key, content_type):
     """Twisted no longer parses form bodies: the API reads the JSON body whatever the type says."""
     body = b'{"comment": "sent as multipart"}'
-    answer = exchange(daphne_server, request("POST", "/api/v1/user/apikeys", [
-        ("Api-Key", api_key), ("Content-Type", content_type), ("Content-Length", str(len(body)))], body))
+    answer = exchange(
+        daphne_server,
+        request(
+            "POST",
+            "/api/v1/user/apikeys",
+            [("Api-Key", api_key), ("Content-Type", content_type), ("Content-Length", str(len(body)))],
+            body,
+        ),
+    )
     assert answer.status_line.startswith("HTTP/1.1 201 "), (answer.status_line, answer.body)
     assert json.loads(answer.body)["comment"] == "sent as multipart"
 
@@ -105,8 +122,15 @@ def test_multipart_content_type_with_a_bad_boundary_reaches_the_api(daphne_serve
 @pytest.mark.parametrize("content_type", MULTIPART_TYPES)
 def test_multipart_content_type_with_a_body_that_is_not_json_is_the_apis_400(daphne_server, api_key, content_type):
     body = b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--\r\n"
-    answer = exchange(daphne_server, request("POST", "/api/v1/user/apikeys", [
-        ("Api-Key", api_key), ("Content-Type", content_type), ("Content-Length", str(len(body)))], body))
+    answer = exchange(
+        daphne_server,
+        request(
+            "POST",
+            "/api/v1/user/apikeys",
+            [("Api-Key", api_key), ("Content-Type", content_type), ("Content-Length", str(len(body)))],
+            body,
+        ),
+    )
     assert_json_error(answer, 400, "malformed_body")
 
 
@@ -146,8 +170,10 @@ def test_a_body_after_too_large_headers_does_not_lose_the_answer(daphne_server):
     """The server keeps reading (and discarding) after its answer, so the client's send does not
     meet a reset and the answer is still there to read."""
     body = b"x" * 5_000_000
-    answer = exchange(daphne_server, request("POST", "/api/v1/user", [
-        ("X-Long", "v" * 20_000), ("Content-Length", str(len(body)))], body))
+    answer = exchange(
+        daphne_server,
+        request("POST", "/api/v1/user", [("X-Long", "v" * 20_000), ("Content-Length", str(len(body)))], body),
+    )
     assert_json_error(answer, 431)
 
 
@@ -163,8 +189,15 @@ def test_path_with_bytes_that_are_not_utf8_is_400(daphne_server):
 
 
 def test_malformed_chunked_body_is_400(daphne_server):
-    answer = exchange(daphne_server, request("POST", "/api/v1/user", [
-        ("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")], b"zz\r\n{}\r\n0\r\n\r\n"))
+    answer = exchange(
+        daphne_server,
+        request(
+            "POST",
+            "/api/v1/user",
+            [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")],
+            b"zz\r\n{}\r\n0\r\n\r\n",
+        ),
+    )
     assert_json_error(answer, 400, "malformed_request")
 
 
@@ -193,23 +226,36 @@ def test_the_server_still_serves_after_refusing(daphne_server):
 
 # --- WebSocket -----------------------------------------------------------------------------------
 def test_websocket_handshake_that_autobahn_refuses_is_json(daphne_server):
-    answer = exchange(daphne_server, request("GET", SOCKET_IO, [
-        ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13")]))
+    answer = exchange(
+        daphne_server,
+        request(
+            "GET", SOCKET_IO, [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13")]
+        ),
+    )
     assert_json_error(answer, 400, "malformed_request")
 
 
 def test_websocket_upgrade_the_application_refuses_is_json_403(daphne_server):
-    answer = exchange(daphne_server, request("GET", "/api/v1/other", [
-        ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13"),
-        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")]))
+    answer = exchange(
+        daphne_server,
+        request(
+            "GET",
+            "/api/v1/other",
+            [
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ],
+        ),
+    )
     assert_json_error(answer, 403)
 
 
 def test_websocket_frame_over_daphnes_limit_is_closed_with_1009(daphne_server):
     async def close_code() -> int | None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as session:
-            async with session.ws_connect(f"ws://127.0.0.1:{daphne_server.port}{SOCKET_IO}",
-                                          autoclose=False) as ws:
+            async with session.ws_connect(f"ws://127.0.0.1:{daphne_server.port}{SOCKET_IO}", autoclose=False) as ws:
                 await ws.send_str("4" + "x" * 1_100_000)  # an Engine.IO message of 1.1 MB
                 while True:
                     message = await asyncio.wait_for(ws.receive(), TIMEOUT)

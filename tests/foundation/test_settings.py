@@ -15,13 +15,27 @@ PRINT_SETTINGS = (
 
 
 def run_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "AUTHPLATFORM_PEPPER",
-                          "AUTHPLATFORM_KEY_ENCRYPTION_KEY", "VAR_DIR"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "SECRET_KEY",
+            "DEBUG",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "AUTHPLATFORM_PEPPER",
+            "AUTHPLATFORM_KEY_ENCRYPTION_KEY",
+            "VAR_DIR",
+        }
+    }
     return subprocess.run(
         [sys.executable, "-c", PRINT_SETTINGS],
-        cwd=ROOT, env={**clean, "DJANGO_SETTINGS_MODULE": "authplatform.settings", **env},
-        capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "authplatform.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -48,9 +62,16 @@ def test_refuses_to_start_with_debug_off_and_no_secret_key(tmp_path):
 
 
 def test_environment_values_win(tmp_path):
-    result = run_settings({"VAR_DIR": str(tmp_path), "DEBUG": "0", "SECRET_KEY": "k" * 60,
-                           "AUTHPLATFORM_PEPPER": "p" * 40, "AUTHPLATFORM_KEY_ENCRYPTION_KEY": "x",
-                           "REDIS_URL": "redis://127.0.0.1:6379/0"})
+    result = run_settings(
+        {
+            "VAR_DIR": str(tmp_path),
+            "DEBUG": "0",
+            "SECRET_KEY": "k" * 60,
+            "AUTHPLATFORM_PEPPER": "p" * 40,
+            "AUTHPLATFORM_KEY_ENCRYPTION_KEY": "x",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+        }
+    )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
     assert values["secret"] == "k" * 60 and values["pepper"] == "p" * 40 and values["debug"] is False
@@ -73,7 +94,11 @@ PRINT_DATABASE = (
 def run_database_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CONN_MAX_AGE"))}
     return subprocess.run(
-        [sys.executable, "-c", PRINT_DATABASE], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", PRINT_DATABASE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**clean, "DJANGO_SETTINGS_MODULE": "authplatform.settings", **env},
     )
 
@@ -86,8 +111,9 @@ def test_postgresql_uses_a_connection_pool_sized_from_the_environment(tmp_path):
     assert json.loads(result.stdout) == {"pool": {"min_size": 2, "max_size": 20, "timeout": 10}, "conn_max_age": 0}
     sized = run_database_settings({"VAR_DIR": str(tmp_path), "DATABASE_URL": url, "DATABASE_POOL_MAX_SIZE": "5"})
     assert json.loads(sized.stdout)["pool"]["max_size"] == 5
-    off = run_database_settings({"VAR_DIR": str(tmp_path), "DATABASE_URL": url, "DATABASE_POOL": "0",
-                                 "CONN_MAX_AGE": "60"})
+    off = run_database_settings(
+        {"VAR_DIR": str(tmp_path), "DATABASE_URL": url, "DATABASE_POOL": "0", "CONN_MAX_AGE": "60"}
+    )
     assert json.loads(off.stdout) == {"pool": None, "conn_max_age": 60}
     both = run_database_settings({"VAR_DIR": str(tmp_path), "DATABASE_URL": url, "CONN_MAX_AGE": "60"})
     assert both.returncode != 0 and "CONN_MAX_AGE must be 0 with DATABASE_POOL=1" in both.stderr
@@ -95,18 +121,28 @@ def test_postgresql_uses_a_connection_pool_sized_from_the_environment(tmp_path):
 
 def test_sqlite_pools_its_connections_and_writes_ahead(tmp_path):
     """SQLite gets the same switch and size as PostgreSQL (authplatform/fastpaths/sqlite3/base.py)."""
-    print_sqlite = PRINT_DATABASE.replace("'conn_max_age'", "'engine': d['ENGINE'], "
-                                          "'init': d['OPTIONS'].get('init_command'), 'conn_max_age'")
+    print_sqlite = PRINT_DATABASE.replace(
+        "'conn_max_age'", "'engine': d['ENGINE'], 'init': d['OPTIONS'].get('init_command'), 'conn_max_age'"
+    )
 
     def run(env):
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CONN_MAX_AGE"))}
-        return subprocess.run([sys.executable, "-c", print_sqlite], cwd=ROOT, capture_output=True, text=True,
-                              timeout=60, env={**clean, "DJANGO_SETTINGS_MODULE": "authplatform.settings",
-                                               "VAR_DIR": str(tmp_path), **env})
+        return subprocess.run(
+            [sys.executable, "-c", print_sqlite],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**clean, "DJANGO_SETTINGS_MODULE": "authplatform.settings", "VAR_DIR": str(tmp_path), **env},
+        )
 
     pooled = json.loads(run({}).stdout)
-    assert pooled == {"pool": {"max_size": 20}, "engine": "authplatform.fastpaths.sqlite3",
-                      "init": "PRAGMA journal_mode=WAL", "conn_max_age": 0}
+    assert pooled == {
+        "pool": {"max_size": 20},
+        "engine": "authplatform.fastpaths.sqlite3",
+        "init": "PRAGMA journal_mode=WAL",
+        "conn_max_age": 0,
+    }
     assert json.loads(run({"DATABASE_POOL_MAX_SIZE": "3"}).stdout)["pool"] == {"max_size": 3}
     off = json.loads(run({"DATABASE_POOL": "0", "CONN_MAX_AGE": "60"}).stdout)
     assert off["pool"] is None and off["engine"] == "django.db.backends.sqlite3" and off["conn_max_age"] == 60

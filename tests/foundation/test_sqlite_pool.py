@@ -31,13 +31,28 @@ def database(tmp_path):
 
 
 def wrapper(path: str, *, max_size: int = 2, alias: str = "pool_test") -> DatabaseWrapper:
-    return DatabaseWrapper({
-        "ENGINE": "authplatform.fastpaths.sqlite3", "NAME": path, "USER": "", "PASSWORD": "", "HOST": "", "PORT": "",
-        "ATOMIC_REQUESTS": False, "AUTOCOMMIT": True, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,
-        "TIME_ZONE": None, "TEST": {},
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL",
-                    "pool": {"max_size": max_size}},
-    }, alias)
+    return DatabaseWrapper(
+        {
+            "ENGINE": "authplatform.fastpaths.sqlite3",
+            "NAME": path,
+            "USER": "",
+            "PASSWORD": "",
+            "HOST": "",
+            "PORT": "",
+            "ATOMIC_REQUESTS": False,
+            "AUTOCOMMIT": True,
+            "CONN_MAX_AGE": 0,
+            "CONN_HEALTH_CHECKS": False,
+            "TIME_ZONE": None,
+            "TEST": {},
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL",
+                "pool": {"max_size": max_size},
+            },
+        },
+        alias,
+    )
 
 
 def raw(w: DatabaseWrapper) -> sqlite3.Connection:

@@ -37,8 +37,7 @@ from credentials import services as credential_services
 from credentials.audit import CLI
 from credentials.models import CustomerSigningKey, ProductSpace, User, Workspace
 from tests.asyncapi_conformance import asyncapi
-from tests.live import JS_DIR, LiveServer
-from tests.live import random_loopback
+from tests.live import JS_DIR, LiveServer, random_loopback
 
 SOCKET_PATH = "/api/v1/wss/socket.io"
 WAIT = 10.0  # upper bound for anything that should happen "now"
@@ -76,8 +75,16 @@ class Tenant:
     client_key: str
     client_secret: str
 
-    def token(self, customer_id: str, *, product_space: ProductSpace | None = None, lifetime: int = 900,
-              private_pem: str | None = None, kid: str | None = None, **claims: Any) -> str:
+    def token(
+        self,
+        customer_id: str,
+        *,
+        product_space: ProductSpace | None = None,
+        lifetime: int = 900,
+        private_pem: str | None = None,
+        kid: str | None = None,
+        **claims: Any,
+    ) -> str:
         """A customer JWT as the seed's example makes it; keyword claims override (None drops one)."""
         now = int(time.time())
         payload = {
@@ -91,13 +98,15 @@ class Tenant:
             **claims,
         }
         payload = {name: value for name, value in payload.items() if value is not None}
-        return jwt.encode(payload, private_pem or self.private_pem, algorithm="RS256",
-                          headers={"kid": kid or str(self.key.kid)})
+        return jwt.encode(
+            payload, private_pem or self.private_pem, algorithm="RS256", headers={"kid": kid or str(self.key.kid)}
+        )
 
     def seed_env(self, customer_id: str, *, product_space: ProductSpace | None = None) -> dict[str, str]:
         """The seed's CUSTOMER_* variables, from the block `manage.py createsigningkey` prints."""
-        block = credential_services.customer_env_block(key=self.key, private_pem=self.private_pem,
-                                                       product_space=product_space or self.product_space)
+        block = credential_services.customer_env_block(
+            key=self.key, private_pem=self.private_pem, product_space=product_space or self.product_space
+        )
         env = {}
         for line in block.splitlines():
             name, _, value = line.partition("=")
@@ -107,27 +116,43 @@ class Tenant:
 
 
 def make_tenant() -> Tenant:
-    workspace = credential_services.workspace_create(actor=CLI, name=f"sio-{uuid.uuid4().hex[:12]}",
-                                                     product_space_name="app")
+    workspace = credential_services.workspace_create(
+        actor=CLI, name=f"sio-{uuid.uuid4().hex[:12]}", product_space_name="app"
+    )
     key, private_pem = credential_services.signing_key_generate(actor=CLI, workspace=workspace)
     client, secret = credential_services.client_create(actor=CLI, workspace=workspace, name="backend")
-    return Tenant(workspace=workspace, product_space=workspace.product_spaces.get(), key=key,
-                  private_pem=private_pem, client_key=client.client_key, client_secret=secret)
+    return Tenant(
+        workspace=workspace,
+        product_space=workspace.product_spaces.get(),
+        key=key,
+        private_pem=private_pem,
+        client_key=client.client_key,
+        client_secret=secret,
+    )
 
 
 def other_private_pem() -> str:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
 
 
-def send_message(server: LiveServer, tenant: Tenant, recipients: list[str], *, title: str,
-                 product_space: ProductSpace | None = None) -> dict:
+def send_message(
+    server: LiveServer, tenant: Tenant, recipients: list[str], *, title: str, product_space: ProductSpace | None = None
+) -> dict:
     """POST /api/v1/in-app-messages as the tenant's backend (docs/design.md "HTTP API")."""
     response = httpx.post(
         f"{server.api}/in-app-messages",
         headers={"x-client-key": tenant.client_key, "x-client-secret": tenant.client_secret},
-        json={"product_space_code": (product_space or tenant.product_space).code, "recipients": recipients,
-              "title": title, "body": f"body of {title}", "category": "news"},
+        json={
+            "product_space_code": (product_space or tenant.product_space).code,
+            "recipients": recipients,
+            "title": title,
+            "body": f"body of {title}",
+            "category": "news",
+        },
         timeout=WAIT,
     )
     assert response.status_code == 202, response.text
@@ -143,8 +168,10 @@ def admin_signed_in(server: LiveServer) -> httpx.Client:
     http = httpx.Client(base_url=server.url, timeout=WAIT)
     login = http.get("/admin/login/")
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
-    signed_in = http.post("/admin/login/", data={"username": username, "password": password,
-                                                 "csrfmiddlewaretoken": csrf, "next": "/admin/"})
+    signed_in = http.post(
+        "/admin/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": csrf, "next": "/admin/"},
+    )
     assert signed_in.status_code == 302, signed_in.text
     return http
 
@@ -152,10 +179,17 @@ def admin_signed_in(server: LiveServer) -> httpx.Client:
 def revoke_in_admin(admin: httpx.Client, key: CustomerSigningKey, *, reason: str = "revoked in a test") -> None:
     """Revoke a signing key as an admin does: the change list's "revoke" action, confirmed
     (credentials/admin.py), which calls credentials.services.signing_key_revoke in the server process."""
-    revoked = admin.post("/admin/credentials/customersigningkey/", data={
-        "action": "revoke", "index": "0", "_selected_action": str(key.kid), "confirm": "yes",
-        "reason": reason, "csrfmiddlewaretoken": admin.cookies["csrftoken"],
-    })
+    revoked = admin.post(
+        "/admin/credentials/customersigningkey/",
+        data={
+            "action": "revoke",
+            "index": "0",
+            "_selected_action": str(key.kid),
+            "confirm": "yes",
+            "reason": reason,
+            "csrfmiddlewaretoken": admin.cookies["csrftoken"],
+        },
+    )
     assert revoked.status_code == 302, revoked.text
     assert "Revoked 1 signing key" in admin.get(revoked.headers["location"]).text
 
@@ -194,13 +228,26 @@ class PyClient:
             self.events.append((event, args[0] if args else None))
             asyncapi.observe(event, args[0] if args else None)  # as docs/asyncapi.yaml says it is
 
-    async def connect(self, server: LiveServer, token: str | None, *, path: str = SOCKET_PATH,
-                      auth: Any = None, namespaces: list[str] | None = None) -> bool:
+    async def connect(
+        self,
+        server: LiveServer,
+        token: str | None,
+        *,
+        path: str = SOCKET_PATH,
+        auth: Any = None,
+        namespaces: list[str] | None = None,
+    ) -> bool:
         if auth is None and token is not None:
             auth = {"token": f"Bearer {token}"}
         try:
-            await self.sio.connect(server.url, socketio_path=path, transports=["websocket"], auth=auth,
-                                   namespaces=namespaces, wait_timeout=WAIT)
+            await self.sio.connect(
+                server.url,
+                socketio_path=path,
+                transports=["websocket"],
+                auth=auth,
+                namespaces=namespaces,
+                wait_timeout=WAIT,
+            )
         except socketio.exceptions.ConnectionError:
             return False
         return True
@@ -237,12 +284,14 @@ class RawSocket:
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def open(cls, server: LiveServer, *, path: str = SOCKET_PATH + "/",
-                   query: str = "EIO=4&transport=websocket") -> "RawSocket":
+    async def open(
+        cls, server: LiveServer, *, path: str = SOCKET_PATH + "/", query: str = "EIO=4&transport=websocket"
+    ) -> RawSocket:
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=WAIT))
         try:
-            ws = await session.ws_connect(f"ws://127.0.0.1:{server.port}{path}?{query}",
-                                          timeout=aiohttp.ClientWSTimeout(ws_close=WAIT))
+            ws = await session.ws_connect(
+                f"ws://127.0.0.1:{server.port}{path}?{query}", timeout=aiohttp.ClientWSTimeout(ws_close=WAIT)
+            )
             first = await ws.receive_str(timeout=WAIT)
         except BaseException:
             await session.close()
@@ -294,9 +343,13 @@ class NodeSocket:
         self._records: queue.Queue[dict] = queue.Queue()
         self.records: list[dict] = []
         self.process = subprocess.Popen(
-            ["node", str(JS_DIR / script)], cwd=JS_DIR, text=True,
+            ["node", str(JS_DIR / script)],
+            cwd=JS_DIR,
+            text=True,
             env={**os.environ, "SERVER_URL": server.url, "MAX_SECONDS": "60", **env},
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -316,7 +369,7 @@ class NodeSocket:
             try:
                 record = self._records.get(timeout=max(0.01, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"node heard no {event!r} within {timeout}s:\n" + "\n".join(self.lines))
+                raise AssertionError(f"node heard no {event!r} within {timeout}s:\n" + "\n".join(self.lines)) from None
             self.records.append(record)
             if record["event"] == event:
                 return record
@@ -344,6 +397,7 @@ def run(coro):
 async def in_db_thread(function, *args, **kwargs):
     """Django's ORM from inside a scenario: in a worker thread, whose connection is closed after (one
     left open would keep the test database from being dropped)."""
+
     def call():
         try:
             return function(*args, **kwargs)
@@ -397,12 +451,18 @@ def test_every_socket_of_the_customer_receives_and_nobody_else(daphne_server):
 
         await asyncio.to_thread(send_message, daphne_server, tenant, ["CUSTOMER3"], title="for tabs")
         await asyncio.to_thread(send_message, daphne_server, tenant, ["CUSTOMER4"], title="for 4")
-        await asyncio.to_thread(send_message, daphne_server, tenant, ["CUSTOMER3"], title="for space 2",
-                                product_space=second_space)
+        await asyncio.to_thread(
+            send_message, daphne_server, tenant, ["CUSTOMER3"], title="for space 2", product_space=second_space
+        )
         await asyncio.to_thread(send_message, daphne_server, other_tenant, ["CUSTOMER3"], title="for ws 2")
-        expected = {"tab1": "for tabs", "tab2": "for tabs", "other_customer": "for 4",
-                    "other_space": "for space 2", "other_workspace": "for ws 2"}
-        for name, (client, _) in sockets.items():
+        expected = {
+            "tab1": "for tabs",
+            "tab2": "for tabs",
+            "other_customer": "for 4",
+            "other_space": "for space 2",
+            "other_workspace": "for ws 2",
+        }
+        for client, _ in sockets.values():
             await client.wait_for("inAppMessage")
         await asyncio.sleep(0.5)  # anything misrouted would have arrived by now
         for name, (client, _) in sockets.items():
@@ -451,15 +511,19 @@ BAD_TOKENS = {
     "unknown_key": (lambda t, o: t.token("C1", kid=str(uuid.uuid4())), "signing_key_unknown"),
     "wrong_type": (lambda t, o: t.token("C1", type="admin"), "wrong_token_type"),
     "wrong_workspace": (lambda t, o: t.token("C1", workspace_id=o.workspace.code), "wrong_workspace"),
-    "other_workspace_product_space": (lambda t, o: t.token("C1", product_space=o.product_space),
-                                      "unknown_product_space"),
+    "other_workspace_product_space": (
+        lambda t, o: t.token("C1", product_space=o.product_space),
+        "unknown_product_space",
+    ),
     "not_a_jwt": (lambda t, o: "not-a-jwt", "token_malformed"),
     # JSON can carry what an HTTP header cannot: a lone surrogate in the token, NUL in signed claims
     "lone_surrogate_in_token": (lambda t, o: t.token("C1")[:-4] + "\ud800", "token_malformed"),
     "nul_in_sub": (lambda t, o: t.token("C\x001"), "invalid_claims"),
     "lone_surrogate_in_sub": (lambda t, o: t.token("C\ud8001"), "invalid_claims"),
-    "nul_in_product_space_code": (lambda t, o: t.token("C1", product_space_code="ABCD\x00EFG"),
-                                  "unknown_product_space"),
+    "nul_in_product_space_code": (
+        lambda t, o: t.token("C1", product_space_code="ABCD\x00EFG"),
+        "unknown_product_space",
+    ),
 }
 
 
@@ -675,22 +739,25 @@ async def assert_server_still_serves(server: LiveServer, tenant: Tenant) -> None
     await raw.close()
 
 
-@pytest.mark.parametrize("frame, close_code", [
-    ("x", 4002),  # not an Engine.IO packet
-    ("", 4002),
-    ("9", 4002),  # unknown Engine.IO type
-    ("0", 4002),  # OPEN comes from servers only
-    ("4", 4002),  # MESSAGE without a Socket.IO packet
-    ('4{"a":1}', 4002),
-    ("48", 4002),  # unknown Socket.IO type
-    ('44{"message":"x"}', 4002),  # CONNECT_ERROR comes from servers only
-    ("40{not json", 4002),
-    ("4" + "[" * 2000 + "]" * 2000, 4002),  # nested past the JSON decoder's recursion (Engine.IO payload)
-    ("42" + "[" * 2000 + "]" * 2000, 4002),  # the same inside a Socket.IO EVENT
-    ('451-["upload",{"_placeholder":true,"num":0}]', 4003),  # binary event
-    (b"\x04\x00\x01", 4003),  # binary frame
-    ("4" + "2" + json.dumps(["big", "x" * 5000]), 4009),  # over maxPayload (4096)
-])
+@pytest.mark.parametrize(
+    "frame, close_code",
+    [
+        ("x", 4002),  # not an Engine.IO packet
+        ("", 4002),
+        ("9", 4002),  # unknown Engine.IO type
+        ("0", 4002),  # OPEN comes from servers only
+        ("4", 4002),  # MESSAGE without a Socket.IO packet
+        ('4{"a":1}', 4002),
+        ("48", 4002),  # unknown Socket.IO type
+        ('44{"message":"x"}', 4002),  # CONNECT_ERROR comes from servers only
+        ("40{not json", 4002),
+        ("4" + "[" * 2000 + "]" * 2000, 4002),  # nested past the JSON decoder's recursion (Engine.IO payload)
+        ("42" + "[" * 2000 + "]" * 2000, 4002),  # the same inside a Socket.IO EVENT
+        ('451-["upload",{"_placeholder":true,"num":0}]', 4003),  # binary event
+        (b"\x04\x00\x01", 4003),  # binary frame
+        ("4" + "2" + json.dumps(["big", "x" * 5000]), 4009),  # over maxPayload (4096)
+    ],
+)
 def test_malformed_binary_and_oversized_frames_close_cleanly(tuned_server, frame, close_code):
     tenant = make_tenant()
 
@@ -835,8 +902,15 @@ def test_path_with_and_without_trailing_slash(daphne_server, path):
     run(scenario())
 
 
-@pytest.mark.parametrize("query", ["EIO=3&transport=websocket", "transport=websocket", "EIO=4&transport=polling",
-                                   "EIO=4&transport=websocket&sid=abc"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "EIO=3&transport=websocket",
+        "transport=websocket",
+        "EIO=4&transport=polling",
+        "EIO=4&transport=websocket&sid=abc",
+    ],
+)
 def test_handshake_that_no_v4_websocket_client_sends_is_refused(daphne_server, query):
     async def scenario():
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
@@ -857,12 +931,15 @@ def test_other_websocket_paths_are_refused_without_an_error(daphne_server):
     assert "Exception inside application" not in daphne_server.log_tail(400)
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", SOCKET_PATH + "/?EIO=4&transport=polling"),
-    ("GET", SOCKET_PATH + "?EIO=4&transport=polling&t=abc"),
-    ("POST", SOCKET_PATH + "/?EIO=4&transport=polling&sid=abc"),
-    ("GET", SOCKET_PATH + "/"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", SOCKET_PATH + "/?EIO=4&transport=polling"),
+        ("GET", SOCKET_PATH + "?EIO=4&transport=polling&t=abc"),
+        ("POST", SOCKET_PATH + "/?EIO=4&transport=polling&sid=abc"),
+        ("GET", SOCKET_PATH + "/"),
+    ],
+)
 def test_long_polling_gets_a_400_naming_the_websocket_transport(daphne_server, method, path):
     response = httpx.request(method, daphne_server.url + path, content=b"40", timeout=WAIT)
     assert response.status_code == 400
@@ -874,6 +951,7 @@ def test_long_polling_gets_a_400_naming_the_websocket_transport(daphne_server, m
 
 def test_python_client_with_default_transports_fails_clearly(daphne_server):
     """python-socketio's default starts with long-polling: it fails on the 400, it does not hang."""
+
     async def scenario():
         sio = socketio.AsyncClient(reconnection=False)
         with pytest.raises(socketio.exceptions.ConnectionError):

@@ -59,10 +59,18 @@ class Listener:
 
 
 def send(server, tenant, recipients: list[str], title: str) -> None:
-    response = httpx.post(f"{server.api}/in-app-messages", timeout=WAIT,
-                          headers={"x-client-key": tenant.client_key, "x-client-secret": tenant.client_secret},
-                          json={"product_space_code": tenant.product_space.code, "recipients": recipients,
-                                "title": title, "body": "b", "category": "news"})
+    response = httpx.post(
+        f"{server.api}/in-app-messages",
+        timeout=WAIT,
+        headers={"x-client-key": tenant.client_key, "x-client-secret": tenant.client_secret},
+        json={
+            "product_space_code": tenant.product_space.code,
+            "recipients": recipients,
+            "title": title,
+            "body": "b",
+            "category": "news",
+        },
+    )
     assert response.status_code == 202, response.text
 
 
@@ -92,25 +100,32 @@ def test_four_processes_deliver_every_event_once_in_order_and_survive_a_killed_o
 
         listeners = []
         for start in range(0, CUSTOMERS, 50):
-            listeners += await asyncio.gather(*(open_one(c) for c in customers[start:start + 50]))
+            listeners += await asyncio.gather(*(open_one(c) for c in customers[start : start + 50]))
         try:
             for title in before:  # one after the other, as a backend would, without waiting for delivery
                 await asyncio.to_thread(send, servers[0], tenant, customers, title)
-            await until(lambda: all(len(x.titles()) >= len(before) and len(x.counts()) >= len(before)
-                                    for x in listeners), 20,
-                        lambda: [(x.customer, x.events) for x in listeners if len(x.titles()) < len(before)][:3])
+            await until(
+                lambda: all(len(x.titles()) >= len(before) and len(x.counts()) >= len(before) for x in listeners),
+                20,
+                lambda: [(x.customer, x.events) for x in listeners if len(x.titles()) < len(before)][:3],
+            )
 
             killed.process.kill()
             killed.process.wait()
             survivors = [x for x in listeners if home[x.customer] is not killed]
-            await until(lambda: all(x.closed for x in listeners if home[x.customer] is killed), WAIT,
-                        lambda: "sockets of the killed process still open")
+            await until(
+                lambda: all(x.closed for x in listeners if home[x.customer] is killed),
+                WAIT,
+                lambda: "sockets of the killed process still open",
+            )
             for title in after:
                 await asyncio.to_thread(send, servers[1], tenant, customers, title)
             expected = len(before) + len(after)
-            await until(lambda: all(len(x.titles()) >= expected and len(x.counts()) >= expected
-                                    for x in survivors), 20,
-                        lambda: [(x.customer, x.events) for x in survivors if len(x.titles()) < expected][:3])
+            await until(
+                lambda: all(len(x.titles()) >= expected and len(x.counts()) >= expected for x in survivors),
+                20,
+                lambda: [(x.customer, x.events) for x in survivors if len(x.titles()) < expected][:3],
+            )
             await asyncio.sleep(0.5)  # anything duplicated would have arrived by now
 
             for x in survivors:

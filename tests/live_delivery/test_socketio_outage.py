@@ -35,10 +35,12 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "PrivateRedis":
+    def start(self) -> PrivateRedis:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             try:
@@ -62,7 +64,8 @@ def private_redis():
 
 
 def test_message_sent_while_redis_is_down_is_in_the_inbox_when_the_socket_reconnects(
-        daphne_server_factory, private_redis):
+    daphne_server_factory, private_redis
+):
     server = daphne_server_factory(REDIS_URL=private_redis.url)
     tenant = make_tenant()
     node = NodeSocket(server, tenant.seed_env("CUSTOMER3"))
@@ -83,8 +86,11 @@ def test_message_sent_while_redis_is_down_is_in_the_inbox_when_the_socket_reconn
             assert time.monotonic() < deadline, "\n".join(node.lines)
             time.sleep(0.1)
         # What the client does on every `connect`: fetch the inbox.
-        inbox = httpx.get(f"{server.api}/customer/inbox", timeout=WAIT,
-                          headers={"Authorization": f"Bearer {tenant.token('CUSTOMER3')}"})
+        inbox = httpx.get(
+            f"{server.api}/customer/inbox",
+            timeout=WAIT,
+            headers={"Authorization": f"Bearer {tenant.token('CUSTOMER3')}"},
+        )
         assert inbox.status_code == 200, inbox.text
         assert [m["title"] for m in inbox.json()["results"]] == ["while Redis was down"]
         # Live delivery works again on the new connection.

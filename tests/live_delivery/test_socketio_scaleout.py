@@ -37,6 +37,7 @@ def test_message_sent_through_a_reaches_sockets_on_b(two_servers):
     tenant = make_tenant()
     node_on_b = NodeSocket(b, tenant.seed_env("CUSTOMER3"))
     try:
+
         async def scenario():
             on_a, on_b = PyClient(), PyClient()
             assert await on_a.connect(a, tenant.token("CUSTOMER3"))

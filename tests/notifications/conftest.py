@@ -98,10 +98,10 @@ def _tenant(label: str) -> Tenant:
     second = services.product_space_create(actor=CLI, workspace=workspace, name="Second")
     client, client_secret = services.client_create(actor=CLI, workspace=workspace, name=f"backend {label}")
     signing_key, private_pem = services.signing_key_generate(actor=CLI, workspace=workspace, name="tests")
-    writer = services.api_user_create(actor=CLI, email=f"writer-{suffix}@example.com", workspace=workspace,
-                                      role="write")
-    reader = services.api_user_create(actor=CLI, email=f"reader-{suffix}@example.com", workspace=workspace,
-                                      role="read")
+    writer = services.api_user_create(
+        actor=CLI, email=f"writer-{suffix}@example.com", workspace=workspace, role="write"
+    )
+    reader = services.api_user_create(actor=CLI, email=f"reader-{suffix}@example.com", workspace=workspace, role="read")
     return Tenant(
         workspace=workspace,
         product_spaces=[workspace.product_spaces.order_by("created_at", "id").first(), second],
@@ -142,7 +142,8 @@ def notifications_world(django_db_setup, django_db_blocker) -> World:
     for tenant_name, product_space, customer_id in CUSTOMERS:
         tenant = getattr(world, tenant_name)
         world.tokens[(tenant_name, product_space, customer_id)] = mint_customer_token(
-            tenant.customer_env(customer_id, product_space, CUSTOMER_JWT_EXPIRES_IN="1h"))
+            tenant.customer_env(customer_id, product_space, CUSTOMER_JWT_EXPIRES_IN="1h")
+        )
     yield world
     with django_db_blocker.unblock():
         # Whatever the last test left: the module's workspaces and users go (cascading to the rest).
@@ -181,11 +182,15 @@ def message_payload(tenant: Tenant, recipients: list[str], **overrides) -> dict:
     return {k: v for k, v in payload.items() if v is not ...}
 
 
-def send(api: httpx.Client, tenant: Tenant, recipients: list[str], *, headers: dict | None = None,
-         **overrides) -> httpx.Response:
+def send(
+    api: httpx.Client, tenant: Tenant, recipients: list[str], *, headers: dict | None = None, **overrides
+) -> httpx.Response:
     """POST in-app-messages with the tenant's client credentials (or ``headers``)."""
-    return api.post("in-app-messages", json=message_payload(tenant, recipients, **overrides),
-                    headers=headers if headers is not None else tenant.client_headers())
+    return api.post(
+        "in-app-messages",
+        json=message_payload(tenant, recipients, **overrides),
+        headers=headers if headers is not None else tenant.client_headers(),
+    )
 
 
 def send_ok(api: httpx.Client, tenant: Tenant, recipients: list[str], **overrides) -> dict:

@@ -69,10 +69,14 @@ def test_put_resets_what_it_leaves_out(api, world):
 
 def test_patch_changes_only_what_it_names(api, world):
     settings_ok(api, world, "PUT", FULL)
-    body = settings_ok(api, world, "PATCH", {"channels": {"email": {"address": "new@example.com"}},
-                                             "quiet_hours": {"enabled": False}})
-    expected = {**FULL, "quiet_hours": {**FULL["quiet_hours"], "enabled": False},
-                "channels": {**FULL["channels"], "email": {"enabled": True, "address": "new@example.com"}}}
+    body = settings_ok(
+        api, world, "PATCH", {"channels": {"email": {"address": "new@example.com"}}, "quiet_hours": {"enabled": False}}
+    )
+    expected = {
+        **FULL,
+        "quiet_hours": {**FULL["quiet_hours"], "enabled": False},
+        "channels": {**FULL["channels"], "email": {"enabled": True, "address": "new@example.com"}},
+    }
     assert body == expected
     assert settings_ok(api, world, "PATCH", {}) == expected
     # Enabling again reuses the stored times.
@@ -81,14 +85,17 @@ def test_patch_changes_only_what_it_names(api, world):
 
 def test_null_clears_contact_details_and_locale(api, world):
     settings_ok(api, world, "PUT", FULL)
-    body = settings_ok(api, world, "PATCH", {"locale": None, "channels": {"email": {"address": None},
-                                                                          "sms": {"phone_number": None}}})
+    body = settings_ok(
+        api, world, "PATCH", {"locale": None, "channels": {"email": {"address": None}, "sms": {"phone_number": None}}}
+    )
     assert body["locale"] is None
     assert body["channels"]["email"]["address"] is None and body["channels"]["sms"]["phone_number"] is None
 
 
-@pytest.mark.parametrize("time_zone", ["America/Argentina/Buenos_Aires", "Asia/Kolkata", "UTC", "Etc/GMT+5",
-                                       "Pacific/Chatham", "America/Indiana/Knox"])
+@pytest.mark.parametrize(
+    "time_zone",
+    ["America/Argentina/Buenos_Aires", "Asia/Kolkata", "UTC", "Etc/GMT+5", "Pacific/Chatham", "America/Indiana/Knox"],
+)
 def test_iana_time_zones_are_accepted(api, world, time_zone):
     assert settings_ok(api, world, "PATCH", {"time_zone": time_zone})["time_zone"] == time_zone
 
@@ -98,8 +105,11 @@ def test_locales_are_accepted(api, world, locale):
     assert settings_ok(api, world, "PATCH", {"locale": locale})["locale"] == locale
 
 
-@pytest.mark.parametrize("other", [("a", "bob", 0), ("a", "alice", 1), ("b", "alice", 0)],
-                         ids=["another customer", "another product space", "another workspace"])
+@pytest.mark.parametrize(
+    "other",
+    [("a", "bob", 0), ("a", "alice", 1), ("b", "alice", 0)],
+    ids=["another customer", "another product space", "another workspace"],
+)
 def test_settings_are_per_customer(api, world, other):
     settings_ok(api, world, "PUT", FULL)
     assert settings_ok(api, world, customer=other) == DEFAULTS
@@ -167,8 +177,15 @@ def test_bad_settings_are_400_per_field_and_change_nothing(api, world, body, pat
 
 
 def test_errors_of_several_fields_at_once(api, world):
-    body = assert_error(settings(api, world, "PATCH", {
-        "time_zone": "Nowhere/City", "locale": "??", "channels": {"sms": {"phone_number": "12"}}, "x": 1}), 400)
+    body = assert_error(
+        settings(
+            api,
+            world,
+            "PATCH",
+            {"time_zone": "Nowhere/City", "locale": "??", "channels": {"sms": {"phone_number": "12"}}, "x": 1},
+        ),
+        400,
+    )
     assert set(body["details"]) == {"time_zone", "locale", "channels", "x"}
     assert set(body["details"]["channels"]) == {"sms"}
 

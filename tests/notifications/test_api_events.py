@@ -35,8 +35,11 @@ WRITER = Sender(label="test", role_in=lambda workspace: "write")
 
 
 def key_of(tenant, customer_id: str, product_space: int = 0) -> str:
-    return customer_key(workspace_code=tenant.workspace.code,
-                        product_space_code=tenant.product_spaces[product_space].code, customer_id=customer_id)
+    return customer_key(
+        workspace_code=tenant.workspace.code,
+        product_space_code=tenant.product_spaces[product_space].code,
+        customer_id=customer_id,
+    )
 
 
 class RecordingSession:
@@ -58,7 +61,7 @@ class RecordingSession:
     async def next_event(self, timeout: float):
         try:
             return await asyncio.wait_for(self.events.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
 
@@ -96,8 +99,14 @@ def test_nothing_is_announced_before_commit_then_message_and_count(api, world):
     def send_in_transaction(poll):
         with transaction.atomic():
             result = services.in_app_message_send(
-                sender=WRITER, product_space_code=world.a.code, recipients=["alice", "bob"], title="Hello",
-                body="World", category="news", data={"k": "v"})
+                sender=WRITER,
+                product_space_code=world.a.code,
+                recipients=["alice", "bob"],
+                title="Hello",
+                body="World",
+                category="news",
+                data={"k": "v"},
+            )
             early = poll(0.5)  # the rows are written but not committed: sockets must hear nothing yet
         return result, early
 
@@ -113,8 +122,14 @@ def test_a_rolled_back_send_is_never_announced(world):
     def send_and_roll_back(poll):
         try:
             with transaction.atomic():
-                services.in_app_message_send(sender=WRITER, product_space_code=world.a.code, recipients=["alice"],
-                                             title="Hello", body="World", category="news")
+                services.in_app_message_send(
+                    sender=WRITER,
+                    product_space_code=world.a.code,
+                    recipients=["alice"],
+                    title="Hello",
+                    body="World",
+                    category="news",
+                )
                 raise RuntimeError("the caller's transaction fails after the send")
         except RuntimeError:
             pass
@@ -124,12 +139,16 @@ def test_a_rolled_back_send_is_never_announced(world):
 
 
 def test_suppressed_customers_hear_nothing(api, world):
-    api.put("customer/preferences", json={"preferences": {"news": {"in_app": False}}},
-            headers=world.customer_headers("a", "alice"))
+    api.put(
+        "customer/preferences",
+        json={"preferences": {"news": {"in_app": False}}},
+        headers=world.customer_headers("a", "alice"),
+    )
 
     def send(poll):
-        return services.in_app_message_send(sender=WRITER, product_space_code=world.a.code,
-                                            recipients=["alice"], title="t", body="b", category="news")
+        return services.in_app_message_send(
+            sender=WRITER, product_space_code=world.a.code, recipients=["alice"], title="t", body="b", category="news"
+        )
 
     result, _, extra = listen([key_of(world.a, "alice")], send, expect=0, quiet=1.0)
     assert result.message.suppressed_count == 1 and extra is None
@@ -144,6 +163,7 @@ def test_inbox_changes_announce_the_unread_count(api, world):
         def action(poll):
             response = api.post(path, headers=headers)
             assert response.status_code == 200, response.text
+
         return action
 
     def count_after(path) -> object:
@@ -159,6 +179,7 @@ def test_inbox_changes_announce_the_unread_count(api, world):
 @requires_redis
 def test_a_send_over_http_is_announced_across_processes(api, world):
     """daphne (another process) stores and announces; this process hears it through Redis."""
+
     def send(poll):
         return send_ok(api, world.a, ["alice"], product_space_code=world.a.product_spaces[1].code)
 
@@ -174,10 +195,12 @@ def test_an_event_that_cannot_be_encoded_is_dropped_alone(world, caplog):
     from live.fanout import CustomerNotification, notify_customers
 
     def notify(poll):
-        notify_customers([
-            CustomerNotification(world.a.workspace.code, world.a.code, "alice", "inAppMessage", {"bad": object()}),
-            CustomerNotification(world.a.workspace.code, world.a.code, "alice", "unreadCount", {"count": 2}),
-        ])
+        notify_customers(
+            [
+                CustomerNotification(world.a.workspace.code, world.a.code, "alice", "inAppMessage", {"bad": object()}),
+                CustomerNotification(world.a.workspace.code, world.a.code, "alice", "unreadCount", {"count": 2}),
+            ]
+        )
 
     _, events, extra = listen([key_of(world.a, "alice")], notify, expect=1)
     assert events == [("unreadCount", {"count": 2})] and extra is None
@@ -201,21 +224,28 @@ def test_the_send_returns_before_its_announcement_runs(api, world):
     """The caller (the send view, before its 202) gets the result once the transaction has committed
     and the announcement is queued; the unread counts are read and the events encoded by the
     announcer, behind what it was already doing, and still in order."""
+
     def send_while_announcer_busy(poll):
         _, release = hold_announcer()
         started = time.monotonic()
         try:
-            result = services.in_app_message_send(sender=WRITER, product_space_code=world.a.code,
-                                                  recipients=["alice", "bob"], title="Hello", body="World",
-                                                  category="news")
+            result = services.in_app_message_send(
+                sender=WRITER,
+                product_space_code=world.a.code,
+                recipients=["alice", "bob"],
+                title="Hello",
+                body="World",
+                category="news",
+            )
             returned_after = time.monotonic() - started
             early = poll(0.5)  # committed and returned, but the announcer has not got to it yet
         finally:
             release.set()
         return result, returned_after, early
 
-    (result, returned_after, early), events, extra = listen([key_of(world.a, "alice")], send_while_announcer_busy,
-                                                            expect=2)
+    (result, returned_after, early), events, extra = listen(
+        [key_of(world.a, "alice")], send_while_announcer_busy, expect=2
+    )
     assert returned_after < 5  # waiting for the announcer would have taken the held 10 s
     assert early is None
     item = api.get(f"customer/inbox/{result.message.id}", headers=world.customer_headers("a", "alice")).json()
@@ -230,8 +260,9 @@ def test_a_failed_announcement_is_logged_and_counted_and_the_next_goes_out(world
     def fail_then_send(poll):
         failed = announcer.stats.failed
         announcer.submit(fail)
-        services.in_app_message_send(sender=WRITER, product_space_code=world.a.code, recipients=["alice"],
-                                     title="t", body="b", category="news")
+        services.in_app_message_send(
+            sender=WRITER, product_space_code=world.a.code, recipients=["alice"], title="t", body="b", category="news"
+        )
         assert announcer.wait_idle(10)
         return announcer.stats.failed - failed
 

@@ -123,14 +123,29 @@ def test_filters(api, world):
     assert ids(api, world, archived="false") == [news_read, news, billing]
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "ten"}, "limit"), ({"limit": "-1"}, "limit"),
-    ({"unread": "yes"}, "unread"), ({"unread": "1"}, "unread"), ({"unread": ""}, "unread"),
-    ({"archived": "True"}, "archived"), ({"category": "Billing"}, "category"), ({"category": ""}, "category"),
-    ({"category": "a\x00b"}, "category"), ({"category": "c" * 65}, "category"),
-    ({"cursor": "garbage"}, "cursor"), ({"cursor": ""}, "cursor"), ({"cursor": "aTE6MA"}, "cursor"),
-    ({"cursor": "x" * 100}, "cursor"), ({"sort": "oldest"}, "sort"), ({"page": "2"}, "page"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "-1"}, "limit"),
+        ({"unread": "yes"}, "unread"),
+        ({"unread": "1"}, "unread"),
+        ({"unread": ""}, "unread"),
+        ({"archived": "True"}, "archived"),
+        ({"category": "Billing"}, "category"),
+        ({"category": ""}, "category"),
+        ({"category": "a\x00b"}, "category"),
+        ({"category": "c" * 65}, "category"),
+        ({"cursor": "garbage"}, "cursor"),
+        ({"cursor": ""}, "cursor"),
+        ({"cursor": "aTE6MA"}, "cursor"),
+        ({"cursor": "x" * 100}, "cursor"),
+        ({"sort": "oldest"}, "sort"),
+        ({"page": "2"}, "page"),
+    ],
+)
 def test_bad_query_parameters(api, world, params, field):
     assert_invalid(get(api, world, "customer/inbox", **params), field)
 
@@ -181,8 +196,12 @@ def test_actions_take_no_fields(api, world):
     assert post(api, world, f"customer/inbox/{message}/read", json={}).status_code == 200
     assert_invalid(post(api, world, f"customer/inbox/{message}/archive", json={"archived": True}), "archived")
     assert_invalid(post(api, world, "customer/inbox/read-all", json={"category": "billing"}), "category")
-    assert_error(post(api, world, f"customer/inbox/{message}/read", content=b"[1]",
-                      headers={"Content-Type": "application/json"}), 400)
+    assert_error(
+        post(
+            api, world, f"customer/inbox/{message}/read", content=b"[1]", headers={"Content-Type": "application/json"}
+        ),
+        400,
+    )
     assert ids(api, world, archived="true") == []
 
 
@@ -242,10 +261,17 @@ def test_each_customer_sees_only_their_own(api, world):
 
 # --- credentials --------------------------------------------------------------------------------
 CUSTOMER_ENDPOINTS = [
-    ("GET", "customer/inbox"), ("GET", "customer/inbox/unread-count"), ("POST", "customer/inbox/read-all"),
-    ("GET", "customer/inbox/{id}"), ("POST", "customer/inbox/{id}/read"), ("POST", "customer/inbox/{id}/unread"),
-    ("POST", "customer/inbox/{id}/archive"), ("GET", "customer/preferences"), ("PATCH", "customer/preferences"),
-    ("GET", "customer/communication-settings"), ("PUT", "customer/communication-settings"),
+    ("GET", "customer/inbox"),
+    ("GET", "customer/inbox/unread-count"),
+    ("POST", "customer/inbox/read-all"),
+    ("GET", "customer/inbox/{id}"),
+    ("POST", "customer/inbox/{id}/read"),
+    ("POST", "customer/inbox/{id}/unread"),
+    ("POST", "customer/inbox/{id}/archive"),
+    ("GET", "customer/preferences"),
+    ("PATCH", "customer/preferences"),
+    ("GET", "customer/communication-settings"),
+    ("PUT", "customer/communication-settings"),
 ]
 
 
@@ -254,8 +280,13 @@ def test_customer_endpoints_need_a_customer_jwt(api, client_from, world):
     for method, path in CUSTOMER_ENDPOINTS:
         path = path.format(id=message)
         caller = client_from()  # a fresh address: these failures stay under the per-IP throttle
-        for headers in ({}, world.a.client_headers(), {"Api-Key": world.a.api_key_write},
-                        {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Bearer"}):
+        for headers in (
+            {},
+            world.a.client_headers(),
+            {"Api-Key": world.a.api_key_write},
+            {"Authorization": "Bearer not.a.jwt"},
+            {"Authorization": "Bearer"},
+        ):
             response = caller.request(method, path, headers=headers, json={} if method != "GET" else None)
             assert_error(response, 401, invalid_authentication=True)
             assert response.headers["www-authenticate"].startswith("Bearer"), (method, path, headers)

@@ -17,8 +17,9 @@ ALICE = ("a", "alice", 0)
 
 def prefs(api, world, method="GET", body=None, customer=ALICE):
     tenant, customer_id, product_space = customer
-    return api.request(method, "customer/preferences", json=body,
-                       headers=world.customer_headers(tenant, customer_id, product_space))
+    return api.request(
+        method, "customer/preferences", json=body, headers=world.customer_headers(tenant, customer_id, product_space)
+    )
 
 
 def prefs_ok(api, world, method="GET", body=None, customer=ALICE) -> dict:
@@ -35,13 +36,15 @@ def test_without_choices_everything_is_on(api, world):
 def test_put_replaces_and_patch_merges(api, world):
     put = prefs_ok(api, world, "PUT", {"preferences": {"billing": {"email": False}, "news": {"in_app": False}}})
     assert put["preferences"] == {"billing": {"email": False}, "news": {"in_app": False}}
-    assert put["effective"] == {"*": ALL_ON, "billing": {**ALL_ON, "email": False},
-                                "news": {**ALL_ON, "in_app": False}}
+    assert put["effective"] == {"*": ALL_ON, "billing": {**ALL_ON, "email": False}, "news": {**ALL_ON, "in_app": False}}
     assert prefs_ok(api, world) == put
 
     patched = prefs_ok(api, world, "PATCH", {"preferences": {"billing": {"sms": False}, "*": {"push": False}}})
-    assert patched["preferences"] == {"billing": {"email": False, "sms": False}, "news": {"in_app": False},
-                                      "*": {"push": False}}
+    assert patched["preferences"] == {
+        "billing": {"email": False, "sms": False},
+        "news": {"in_app": False},
+        "*": {"push": False},
+    }
     # "*" is the customer's choice for every category without its own choice for that channel.
     assert patched["effective"]["*"] == {**ALL_ON, "push": False}
     assert patched["effective"]["billing"] == {"in_app": True, "email": False, "sms": False, "push": False}
@@ -69,16 +72,18 @@ def test_workspace_defaults_apply_until_the_customer_chooses(api, world):
     PreferenceDefault.objects.create(workspace=world.b.workspace, category="*", channel="push", enabled=False)
     body = prefs_ok(api, world)
     assert body["defaults"] == {"*": {"sms": False}, "marketing": {"email": False}}
-    assert body["effective"] == {"*": {**ALL_ON, "sms": False},
-                                 "marketing": {**ALL_ON, "sms": False, "email": False}}
+    assert body["effective"] == {"*": {**ALL_ON, "sms": False}, "marketing": {**ALL_ON, "sms": False, "email": False}}
     body = prefs_ok(api, world, "PATCH", {"preferences": {"marketing": {"email": True}, "*": {"sms": True}}})
     assert body["effective"]["marketing"] == ALL_ON and body["effective"]["*"] == ALL_ON
     # Another workspace's defaults are not this one's.
     assert prefs_ok(api, world, customer=("b", "alice", 0))["defaults"] == {"*": {"push": False}}
 
 
-@pytest.mark.parametrize("other", [("a", "bob", 0), ("a", "alice", 1), ("b", "alice", 0)],
-                         ids=["another customer", "another product space", "another workspace"])
+@pytest.mark.parametrize(
+    "other",
+    [("a", "bob", 0), ("a", "alice", 1), ("b", "alice", 0)],
+    ids=["another customer", "another product space", "another workspace"],
+)
 def test_preferences_are_per_customer(api, world, other):
     prefs_ok(api, world, "PUT", {"preferences": {"billing": {"in_app": False}}})
     assert prefs_ok(api, world, customer=other)["preferences"] == {}
@@ -110,8 +115,7 @@ def test_opting_out_of_everything_in_app(api, world):
 
 
 def test_workspace_default_off_and_customer_opt_in(api, world):
-    PreferenceDefault.objects.create(workspace=world.a.workspace, category="marketing", channel="in_app",
-                                     enabled=False)
+    PreferenceDefault.objects.create(workspace=world.a.workspace, category="marketing", channel="in_app", enabled=False)
     prefs_ok(api, world, "PUT", {"preferences": {"marketing": {"in_app": True}}})
     sent = send_ok(api, world.a, ["alice", "bob"], category="marketing")
     assert (sent["stored"], sent["suppressed"]) == (1, 1)
@@ -127,8 +131,11 @@ def test_preferences_are_per_product_space_at_send_time(api, world):
 
 
 def test_in_app_switched_off_in_communication_settings_suppresses(api, world):
-    response = api.patch("customer/communication-settings", json={"channels": {"in_app": {"enabled": False}}},
-                         headers=world.customer_headers("a", "alice"))
+    response = api.patch(
+        "customer/communication-settings",
+        json={"channels": {"in_app": {"enabled": False}}},
+        headers=world.customer_headers("a", "alice"),
+    )
     assert response.status_code == 200, response.text
     sent = send_ok(api, world.a, ["alice", "bob"])
     assert (sent["stored"], sent["suppressed"]) == (1, 1)
@@ -143,22 +150,25 @@ def test_everyone_suppressed_still_records_the_message(api, world):
 
 
 # --- bad input ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("body", "path"), [
-    ({"preferences": []}, ("preferences",)),
-    ({"preferences": None}, ("preferences",)),
-    ({"preferences": "off"}, ("preferences",)),
-    ({"preferences": {"Billing": {"email": False}}}, ("preferences", "Billing")),
-    ({"preferences": {"two words": {"email": False}}}, ("preferences", "two words")),
-    ({"preferences": {"c" * 65: {"email": False}}}, ("preferences", "c" * 65)),
-    ({"preferences": {"billing": {"fax": False}}}, ("preferences", "billing", "fax")),
-    ({"preferences": {"billing": {"email": "no"}}}, ("preferences", "billing", "email")),
-    ({"preferences": {"billing": {"email": 0}}}, ("preferences", "billing", "email")),
-    ({"preferences": {"billing": False}}, ("preferences", "billing")),
-    ({"preferences": {"billing": ["email"]}}, ("preferences", "billing")),
-    ({"preferences": {}, "mode": "replace"}, ("mode",)),
-    ({"preferences": {}, "effective": {}}, ("effective",)),
-    ({"preferences": {}, "defaults": {}}, ("defaults",)),
-])
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"preferences": []}, ("preferences",)),
+        ({"preferences": None}, ("preferences",)),
+        ({"preferences": "off"}, ("preferences",)),
+        ({"preferences": {"Billing": {"email": False}}}, ("preferences", "Billing")),
+        ({"preferences": {"two words": {"email": False}}}, ("preferences", "two words")),
+        ({"preferences": {"c" * 65: {"email": False}}}, ("preferences", "c" * 65)),
+        ({"preferences": {"billing": {"fax": False}}}, ("preferences", "billing", "fax")),
+        ({"preferences": {"billing": {"email": "no"}}}, ("preferences", "billing", "email")),
+        ({"preferences": {"billing": {"email": 0}}}, ("preferences", "billing", "email")),
+        ({"preferences": {"billing": False}}, ("preferences", "billing")),
+        ({"preferences": {"billing": ["email"]}}, ("preferences", "billing")),
+        ({"preferences": {}, "mode": "replace"}, ("mode",)),
+        ({"preferences": {}, "effective": {}}, ("effective",)),
+        ({"preferences": {}, "defaults": {}}, ("defaults",)),
+    ],
+)
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_bad_preferences(api, world, body, path, method):
     prefs_ok(api, world, "PUT", {"preferences": {"news": {"sms": False}}})
@@ -179,8 +189,11 @@ def test_number_of_categories_is_capped(api, world):
 
 
 def test_malformed_body(api, world):
-    response = api.put("customer/preferences", content=b"{nope",
-                       headers={**world.customer_headers("a", "alice"), "Content-Type": "application/json"})
+    response = api.put(
+        "customer/preferences",
+        content=b"{nope",
+        headers={**world.customer_headers("a", "alice"), "Content-Type": "application/json"},
+    )
     assert_error(response, 400)
     assert_error(api.post("customer/preferences", json={}, headers=world.customer_headers("a", "alice")), 405)
 
@@ -193,8 +206,9 @@ def test_too_many_categories_are_refused_before_any_write(world, django_assert_m
 
     huge = {f"category-{n}": {"email": False, "sms": False} for n in range(5000)}
     with django_assert_max_num_queries(0), pytest.raises(ValidationError):
-        customer_preferences_update(product_space=world.a.product_spaces[0], customer_id=ALICE, changes=huge,
-                                    replace=True)
+        customer_preferences_update(
+            product_space=world.a.product_spaces[0], customer_id=ALICE, changes=huge, replace=True
+        )
     assert not CustomerPreference.objects.exists()
 
 

@@ -44,17 +44,31 @@ def seed(product_space) -> None:
             created = start + timedelta(seconds=300 * n)
             category = CATEGORIES[(n // 5) % len(CATEGORIES)]  # every customer gets every category
             message = InAppMessage(
-                id=uuid.uuid4(), workspace_id=product_space.workspace_id, product_space=product_space,
-                title=f"Message {n}", body="Body", category=category, data={}, sent_by="seed",
-                recipient_count=1, stored_count=1, suppressed_count=0, created_at=created,
+                id=uuid.uuid4(),
+                workspace_id=product_space.workspace_id,
+                product_space=product_space,
+                title=f"Message {n}",
+                body="Body",
+                category=category,
+                data={},
+                sent_by="seed",
+                recipient_count=1,
+                stored_count=1,
+                suppressed_count=0,
+                created_at=created,
             )
             messages.append(message)
-            items.append(InboxItem(
-                message=message, product_space=product_space, category=category, created_at=created,
-                customer_id=TARGET if n % 5 == 0 else f"customer-{rng.randrange(20_000)}",
-                read_at=created if rng.random() < 0.10 else None,
-                archived_at=created if rng.random() < 0.05 else None,
-            ))
+            items.append(
+                InboxItem(
+                    message=message,
+                    product_space=product_space,
+                    category=category,
+                    created_at=created,
+                    customer_id=TARGET if n % 5 == 0 else f"customer-{rng.randrange(20_000)}",
+                    read_at=created if rng.random() < 0.10 else None,
+                    archived_at=created if rng.random() < 0.05 else None,
+                )
+            )
         InAppMessage.objects.bulk_create(messages)
         InboxItem.objects.bulk_create(items)
     with connection.cursor() as cursor:
@@ -96,8 +110,9 @@ def assert_index_serves(call, index: str) -> None:
 
 
 def test_inbox_queries_use_indexes_with_100k_messages(db):
-    workspace = credential_services.workspace_create(actor=CLI, name=f"plans-{uuid.uuid4().hex[:8]}",
-                                                     product_space_name="Main")
+    workspace = credential_services.workspace_create(
+        actor=CLI, name=f"plans-{uuid.uuid4().hex[:8]}", product_space_name="Main"
+    )
     product_space = workspace.product_spaces.get()
     began = time.monotonic()
     seed(product_space)
@@ -113,13 +128,13 @@ def test_inbox_queries_use_indexes_with_100k_messages(db):
     for who in (target, light):
         # The default inbox, its next page, the filters, the maximum page size.
         assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20), "rt_inbox_active")
-        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, before=page.next_position),
-                       "rt_inbox_active")
+        assert_indexed(
+            lambda: selectors.inbox_items_list(**who, limit=20, before=page.next_position), "rt_inbox_active"
+        )
         assert_indexed(lambda: selectors.inbox_items_list(**who, limit=100), "rt_inbox_active")
         assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, unread=True), "rt_inbox_unread")
         assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, unread=False), "rt_inbox_")
-        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, category="security"),
-                       "rt_inbox_category")
+        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, category="security"), "rt_inbox_category")
         assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, archived=True), "rt_inbox_customer")
         # The unread count: from the partial index of unread, unarchived items alone.
         assert_indexed(lambda: selectors.inbox_unread_count(**who), "rt_inbox_unread")
@@ -137,5 +152,6 @@ def test_inbox_queries_use_indexes_with_100k_messages(db):
     # its cost grows with the table while the probes' does not, so at scale it takes the index. The
     # test therefore checks that the index serves this query, not which plan wins at this size.
     customers = [f"customer-{n}" for n in range(1000)]
-    assert_index_serves(lambda: selectors.inbox_unread_counts(product_space=product_space, customer_ids=customers),
-                        "rt_inbox_unread")
+    assert_index_serves(
+        lambda: selectors.inbox_unread_counts(product_space=product_space, customer_ids=customers), "rt_inbox_unread"
+    )

@@ -21,16 +21,20 @@ pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transact
 
 
 def inbox(api, world, tenant="a", customer="alice", product_space=0, **params):
-    response = api.get("customer/inbox", params=params,
-                       headers=world.customer_headers(tenant, customer, product_space))
+    response = api.get("customer/inbox", params=params, headers=world.customer_headers(tenant, customer, product_space))
     assert response.status_code == 200, response.text
     return response.json()["results"]
 
 
 # --- sending and status -------------------------------------------------------------------------
 def test_send_stores_for_each_recipient_and_reports_status(api, world):
-    response = send(api, world.a, ["alice", "bob"], action_url="https://example.com/invoices/1",
-                    data={"invoice": {"id": 1, "total": "12.50"}, "tags": ["a", "b"]})
+    response = send(
+        api,
+        world.a,
+        ["alice", "bob"],
+        action_url="https://example.com/invoices/1",
+        data={"invoice": {"id": 1, "total": "12.50"}, "tags": ["a", "b"]},
+    )
     assert response.status_code == 202, response.text
     assert response.headers["content-type"] == "application/json"
     sent = response.json()
@@ -41,10 +45,17 @@ def test_send_stores_for_each_recipient_and_reports_status(api, world):
 
     [item] = inbox(api, world)
     assert item == {
-        "id": sent["id"], "title": "Your invoice is ready", "body": "Invoice 2024-001 is ready to download.",
-        "category": "billing", "action_url": "https://example.com/invoices/1",
+        "id": sent["id"],
+        "title": "Your invoice is ready",
+        "body": "Invoice 2024-001 is ready to download.",
+        "category": "billing",
+        "action_url": "https://example.com/invoices/1",
         "data": {"invoice": {"id": 1, "total": "12.50"}, "tags": ["a", "b"]},
-        "created_at": sent["created_at"], "read": False, "read_at": None, "archived": False, "archived_at": None,
+        "created_at": sent["created_at"],
+        "read": False,
+        "read_at": None,
+        "archived": False,
+        "archived_at": None,
     }
     assert [i["id"] for i in inbox(api, world, customer="bob")] == [sent["id"]]
 
@@ -52,11 +63,21 @@ def test_send_stores_for_each_recipient_and_reports_status(api, world):
     status = api.get(f"in-app-messages/{sent['id']}", headers=world.a.client_headers())
     assert status.status_code == 200
     assert status.json() == {
-        "id": sent["id"], "product_space_code": world.a.code, "title": "Your invoice is ready",
-        "body": "Invoice 2024-001 is ready to download.", "category": "billing",
+        "id": sent["id"],
+        "product_space_code": world.a.code,
+        "title": "Your invoice is ready",
+        "body": "Invoice 2024-001 is ready to download.",
+        "category": "billing",
         "action_url": "https://example.com/invoices/1",
-        "data": {"invoice": {"id": 1, "total": "12.50"}, "tags": ["a", "b"]}, "created_at": sent["created_at"],
-        "recipients": 2, "stored": 2, "suppressed": 0, "delivered": 2, "read": 1, "unread": 1, "archived": 0,
+        "data": {"invoice": {"id": 1, "total": "12.50"}, "tags": ["a", "b"]},
+        "created_at": sent["created_at"],
+        "recipients": 2,
+        "stored": 2,
+        "suppressed": 0,
+        "delivered": 2,
+        "read": 1,
+        "unread": 1,
+        "archived": 0,
     }
 
 
@@ -132,8 +153,10 @@ def test_api_token_with_write_role_sends(api, world):
 
 def test_read_role_may_read_status_but_not_send(api, world):
     sent = send_ok(api, world.a, ["alice"])
-    for headers in ({"Api-Key": world.a.api_key_read},
-                    {"Authorization": f"Bearer {api_token(api, world.a.api_key_read)}"}):
+    for headers in (
+        {"Api-Key": world.a.api_key_read},
+        {"Authorization": f"Bearer {api_token(api, world.a.api_key_read)}"},
+    ):
         assert_error(send(api, world.a, ["alice"], headers=headers), 403, "insufficient_role")
         assert api.get(f"in-app-messages/{sent['id']}", headers=headers).status_code == 200
     assert InAppMessage.objects.count() == 1
@@ -145,10 +168,15 @@ def test_missing_or_wrong_credentials(api, world):
     assert_error(response, 401, invalid_authentication=True)
     assert response.headers["www-authenticate"]
     wrong = {"x-client-key": world.a.client_key, "x-client-secret": "cs_" + "x" * 40}
-    assert_error(api.post("in-app-messages", json=payload, headers=wrong), 401, "invalid_client_credentials",
-                 invalid_authentication=True)
-    assert_error(api.post("in-app-messages", json=payload, headers={"Api-Key": "0" * 64}), 403,
-                 invalid_authentication=True)
+    assert_error(
+        api.post("in-app-messages", json=payload, headers=wrong),
+        401,
+        "invalid_client_credentials",
+        invalid_authentication=True,
+    )
+    assert_error(
+        api.post("in-app-messages", json=payload, headers={"Api-Key": "0" * 64}), 403, invalid_authentication=True
+    )
     # A customer's JWT is no server credential.
     response = api.post("in-app-messages", json=payload, headers=world.customer_headers("a", "alice"))
     assert_error(response, 401, invalid_authentication=True)
@@ -163,7 +191,9 @@ def test_another_workspaces_product_space_is_404_like_an_unknown_one(api, world,
     headers = world.a.client_headers() if credential == "client" else {"Api-Key": world.a.api_key_write}
     foreign = send(api, world.a, ["alice"], headers=headers, product_space_code=world.b.code)
     unknown = send(api, world.a, ["alice"], headers=headers, product_space_code="ZZZZZZZZ")
-    assert assert_error(foreign, 404, "product_space_not_found") == assert_error(unknown, 404, "product_space_not_found")
+    assert assert_error(foreign, 404, "product_space_not_found") == assert_error(
+        unknown, 404, "product_space_not_found"
+    )
     assert not InAppMessage.objects.exists()
 
 
@@ -184,25 +214,37 @@ def test_same_key_and_body_replays_the_first_answer(api, world):
     assert first.status_code == 202 and "idempotent-replayed" not in first.headers
     # The same body, keys in another order and other whitespace: still the same request.
     payload = message_payload(world.a, ["alice", "bob"])
-    again = api.post("in-app-messages", content=__import__("json").dumps(dict(reversed(payload.items())), indent=2),
-                     headers={**headers, "Content-Type": "application/json"})
+    again = api.post(
+        "in-app-messages",
+        content=__import__("json").dumps(dict(reversed(payload.items())), indent=2),
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert again.status_code == 202
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert InAppMessage.objects.count() == 1 and len(inbox(api, world)) == 1
     # Through an API key of the same workspace, too: the key belongs to the workspace.
-    replay = send(api, world.a, ["alice", "bob"], headers={"Api-Key": world.a.api_key_write,
-                                                          "Idempotency-Key": "order-1001-shipped"})
+    replay = send(
+        api,
+        world.a,
+        ["alice", "bob"],
+        headers={"Api-Key": world.a.api_key_write, "Idempotency-Key": "order-1001-shipped"},
+    )
     assert replay.json() == first.json()
 
 
 def test_same_key_with_another_body_is_409_and_stores_nothing(api, world):
     headers = {**world.a.client_headers(), "Idempotency-Key": "k-1"}
     first = send_ok(api, world.a, ["alice"], headers=headers)
-    for change in ({"title": "Other"}, {"recipients": ["alice", "bob"]}, {"data": {"x": 1}},
-                   {"product_space_code": world.a.product_spaces[1].code}):
-        body = assert_error(send(api, world.a, **{"recipients": ["alice"], **change}, headers=headers), 409,
-                            "idempotency_key_reused")
+    for change in (
+        {"title": "Other"},
+        {"recipients": ["alice", "bob"]},
+        {"data": {"x": 1}},
+        {"product_space_code": world.a.product_spaces[1].code},
+    ):
+        body = assert_error(
+            send(api, world.a, **{"recipients": ["alice"], **change}, headers=headers), 409, "idempotency_key_reused"
+        )
         assert "invalid_authentication" not in body
     assert list(InAppMessage.objects.values_list("id", flat=True)) == [uuid.UUID(first["id"])]
 
@@ -265,18 +307,50 @@ def test_bad_idempotency_keys(api, world, key):
 NOT_GIVEN = ...
 
 BAD_FIELDS = [
-    ("product_space_code", NOT_GIVEN), ("product_space_code", None), ("product_space_code", 12345678),
-    ("product_space_code", "brsfbn0o"), ("product_space_code", "SHORT"), ("product_space_code", "AB\x00DEFGH"),
-    ("recipients", NOT_GIVEN), ("recipients", None), ("recipients", []), ("recipients", "alice"),
+    ("product_space_code", NOT_GIVEN),
+    ("product_space_code", None),
+    ("product_space_code", 12345678),
+    ("product_space_code", "brsfbn0o"),
+    ("product_space_code", "SHORT"),
+    ("product_space_code", "AB\x00DEFGH"),
+    ("recipients", NOT_GIVEN),
+    ("recipients", None),
+    ("recipients", []),
+    ("recipients", "alice"),
     ("recipients", {"alice": 1}),
-    ("title", NOT_GIVEN), ("title", None), ("title", ""), ("title", "   "), ("title", 42), ("title", "t" * 201),
-    ("title", "nul\x00"), ("title", ["x"]),
-    ("body", NOT_GIVEN), ("body", None), ("body", ""), ("body", " \n "), ("body", True), ("body", "b" * 10_001),
-    ("category", NOT_GIVEN), ("category", None), ("category", "Billing"), ("category", "two words"),
-    ("category", "c" * 65), ("category", 7), ("category", "-leading"), ("category", "*"),
-    ("action_url", "javascript:alert(1)"), ("action_url", "ftp://example.com/x"), ("action_url", "/relative"),
-    ("action_url", "not a url"), ("action_url", "https://example.com/" + "a" * 2040), ("action_url", 5),
-    ("data", []), ("data", "text"), ("data", 5), ("data", {"big": "x" * 8200}), ("data", {"k\x00": 1}),
+    ("title", NOT_GIVEN),
+    ("title", None),
+    ("title", ""),
+    ("title", "   "),
+    ("title", 42),
+    ("title", "t" * 201),
+    ("title", "nul\x00"),
+    ("title", ["x"]),
+    ("body", NOT_GIVEN),
+    ("body", None),
+    ("body", ""),
+    ("body", " \n "),
+    ("body", True),
+    ("body", "b" * 10_001),
+    ("category", NOT_GIVEN),
+    ("category", None),
+    ("category", "Billing"),
+    ("category", "two words"),
+    ("category", "c" * 65),
+    ("category", 7),
+    ("category", "-leading"),
+    ("category", "*"),
+    ("action_url", "javascript:alert(1)"),
+    ("action_url", "ftp://example.com/x"),
+    ("action_url", "/relative"),
+    ("action_url", "not a url"),
+    ("action_url", "https://example.com/" + "a" * 2040),
+    ("action_url", 5),
+    ("data", []),
+    ("data", "text"),
+    ("data", 5),
+    ("data", {"big": "x" * 8200}),
+    ("data", {"k\x00": 1}),
     ("data", {"v": "nul\x00"}),
 ]
 
@@ -327,14 +401,37 @@ def test_all_errors_are_reported_at_once(api, world):
     assert set(details) == {"recipients", "title", "category", "extra"}
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"{", b"[1, 2]", b'"text"', b"null", b'{"title": NaN}', b"\xff\xfe", b"[" * 50_000 + b"]" * 50_000,
-    b'{"title": "\\ud800"}', b'{"data": {"x": 1e400}}',
-], ids=["empty", "truncated", "array", "string", "null", "nan", "not-utf8", "deeply-nested", "lone-surrogate",
-        "infinite-number"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"{",
+        b"[1, 2]",
+        b'"text"',
+        b"null",
+        b'{"title": NaN}',
+        b"\xff\xfe",
+        b"[" * 50_000 + b"]" * 50_000,
+        b'{"title": "\\ud800"}',
+        b'{"data": {"x": 1e400}}',
+    ],
+    ids=[
+        "empty",
+        "truncated",
+        "array",
+        "string",
+        "null",
+        "nan",
+        "not-utf8",
+        "deeply-nested",
+        "lone-surrogate",
+        "infinite-number",
+    ],
+)
 def test_malformed_bodies_are_400_never_500(api, world, raw):
-    response = api.post("in-app-messages", content=raw,
-                        headers={**world.a.client_headers(), "Content-Type": "application/json"})
+    response = api.post(
+        "in-app-messages", content=raw, headers={**world.a.client_headers(), "Content-Type": "application/json"}
+    )
     assert_error(response, 400)
     assert not InAppMessage.objects.exists()
 
@@ -342,8 +439,11 @@ def test_malformed_bodies_are_400_never_500(api, world, raw):
 def test_body_without_content_type_is_read_as_json(api, world):
     import json
 
-    response = api.post("in-app-messages", content=json.dumps(message_payload(world.a, ["alice"])).encode(),
-                        headers=world.a.client_headers())
+    response = api.post(
+        "in-app-messages",
+        content=json.dumps(message_payload(world.a, ["alice"])).encode(),
+        headers=world.a.client_headers(),
+    )
     assert response.status_code == 202, response.text
 
 

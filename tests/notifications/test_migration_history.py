@@ -22,8 +22,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # What a database made before the split holds for this app (its migration history and tables).
 PRE_SPLIT_MIGRATIONS = {("realtime", "0001_initial")}
 PRE_SPLIT_TABLES = {
-    "realtime_inappmessage", "realtime_inboxitem", "realtime_preferencedefault", "realtime_customerpreference",
-    "realtime_communicationsettings", "realtime_idempotencyrecord",
+    "realtime_inappmessage",
+    "realtime_inboxitem",
+    "realtime_preferencedefault",
+    "realtime_customerpreference",
+    "realtime_communicationsettings",
+    "realtime_idempotencyrecord",
 }
 
 
@@ -58,12 +62,15 @@ def test_a_database_from_before_the_split_migrates_forward_and_keeps_its_rows(wo
         )
         cursor.execute(
             "INSERT INTO realtime_inboxitem (message_id, product_space_id, customer_id, category, created_at) "
-            "VALUES (%s, %s, 'CUST-1', 'news', CURRENT_TIMESTAMP)", [as_db(message_id), product_space.pk])
+            "VALUES (%s, %s, 'CUST-1', 'news', CURRENT_TIMESTAMP)",
+            [as_db(message_id), product_space.pk],
+        )
         cursor.execute(
             "INSERT INTO realtime_idempotencyrecord (workspace_id, key, request_digest, message_id, "
             "response_status, response_body, created_at, expires_at) VALUES (%s, 'key-1', %s, %s, 202, "
             "'{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
-            [product_space.workspace_id, "0" * 64, as_db(message_id)])
+            [product_space.workspace_id, "0" * 64, as_db(message_id)],
+        )
 
     applied = {key for key in MigrationRecorder(connection).applied_migrations() if key[0] == "realtime"}
     assert applied == PRE_SPLIT_MIGRATIONS

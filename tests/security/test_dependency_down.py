@@ -25,8 +25,7 @@ UNREACHABLE_DATABASES = {
 
 @pytest.mark.parametrize("backend", sorted(UNREACHABLE_DATABASES))
 def test_database_down_is_a_503_with_retry_after(daphne_server_factory, tmp_path, backend):
-    server = daphne_server_factory(DATABASE_URL=UNREACHABLE_DATABASES[backend](tmp_path),
-                                   DATABASE_POOL_TIMEOUT="1")
+    server = daphne_server_factory(DATABASE_URL=UNREACHABLE_DATABASES[backend](tmp_path), DATABASE_POOL_TIMEOUT="1")
     with httpx.Client(base_url=server.api + "/", timeout=30) as api:
         cases = [
             api.get("user", headers={"Api-Key": "0" * 64}),

@@ -93,8 +93,12 @@ def property_settings(examples: int) -> settings:
     return settings(
         max_examples=max(1, int(examples * SCALE)),
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
         database=DirectoryBasedExampleDatabase(str(HYPOTHESIS_HOME / "examples")),
         print_blob=True,
     )
@@ -115,9 +119,11 @@ class Tally:
 
     def line(self, name: str) -> str:
         outcomes = ", ".join(f"{k}×{v}" for k, v in sorted(self.outcomes.items(), key=lambda kv: str(kv[0])))
-        return (f"property summary: {name}: {self.tried} inputs, {self.accepted} accepted; 5xx/server errors "
-                f"{self.server_errors}, non-JSON {self.non_json}, unanswered {self.unanswered}; "
-                f"slowest {self.slowest:.2f} s; [{outcomes}]")
+        return (
+            f"property summary: {name}: {self.tried} inputs, {self.accepted} accepted; 5xx/server errors "
+            f"{self.server_errors}, non-JSON {self.non_json}, unanswered {self.unanswered}; "
+            f"slowest {self.slowest:.2f} s; [{outcomes}]"
+        )
 
 
 TALLIES: dict[str, Tally] = {}
@@ -181,12 +187,20 @@ class Caller:
         self.server = server
         self.source_ip = source_ip or random_loopback()
 
-    def request(self, method: str, path: str, headers: list[tuple[str, str | bytes]] = (),
-                body: bytes | None = None, *, carrier: str) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: list[tuple[str, str | bytes]] = (),
+        body: bytes | None = None,
+        *,
+        carrier: str,
+    ) -> Answer:
         record = tally(carrier)
         record.tried += 1
-        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=2 * BOUND,
-                                                source_address=(self.source_ip, 0))
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.server.port, timeout=2 * BOUND, source_address=(self.source_ip, 0)
+        )
         start = time.monotonic()
         try:
             connection.putrequest(method, f"/api/v1/{path}", skip_accept_encoding=True)
@@ -260,8 +274,17 @@ def refused(answer: Answer) -> bool:
 
 
 # --- what must not change -------------------------------------------------------------------------
-CREDENTIAL_MODELS = (Workspace, ProductSpace, Client, ClientSecret, User, Membership, ApiKey, CustomerSigningKey,
-                     PlatformTokenKey)
+CREDENTIAL_MODELS = (
+    Workspace,
+    ProductSpace,
+    Client,
+    ClientSecret,
+    User,
+    Membership,
+    ApiKey,
+    CustomerSigningKey,
+    PlatformTokenKey,
+)
 
 
 @dataclass(frozen=True)
@@ -279,27 +302,35 @@ def snapshot() -> Snapshot:
     for model in CREDENTIAL_MODELS:
         names = [f.attname for f in model._meta.concrete_fields]
         for values in model.objects.order_by().values_list(*names):
-            row = dict(zip(names, values))
+            row = dict(zip(names, values, strict=True))
             rows[(model._meta.label, str(row[model._meta.pk.attname]))] = row
     last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     return Snapshot(rows, last)
 
 
-def assert_rows(before: Snapshot, *, used: set[tuple[str, str]] = frozenset(), minted_for: ApiKey | None = None,
-                renewed: bool = False, secrets: tuple[str, ...] = ()) -> list[AuditEvent]:
+def assert_rows(
+    before: Snapshot,
+    *,
+    used: set[tuple[str, str]] = frozenset(),
+    minted_for: ApiKey | None = None,
+    renewed: bool = False,
+    secrets: tuple[str, ...] = (),
+) -> list[AuditEvent]:
     """Every credential row as ``before``, but ``last_used_at`` of ``used`` (forward only); the audit
     log gains exactly one success event when ``minted_for`` is given, none otherwise; no event holds
     one of ``secrets``. Returns the new events."""
     after = snapshot()
     assert after.rows.keys() == before.rows.keys(), (
-        f"added {sorted(after.rows.keys() - before.rows.keys())}, removed {sorted(before.rows.keys() - after.rows.keys())}")
+        f"added {sorted(after.rows.keys() - before.rows.keys())}, "
+        f"removed {sorted(before.rows.keys() - after.rows.keys())}"
+    )
     for key, row in before.rows.items():
         new = after.rows[key]
         changed = {name for name in row if row[name] != new[name]}
         if key in used and "last_used_at" in changed:
             assert row["last_used_at"] is None or new["last_used_at"] > row["last_used_at"], (key, row, new)
             changed.discard("last_used_at")
-        assert not changed, f"{key} changed: {({n: (row[n], new[n]) for n in changed})}"
+        assert not changed, f"{key} changed: { ({n: (row[n], new[n]) for n in changed}) }"
     events = list(AuditEvent.objects.filter(id__gt=before.last_audit_id).order_by("id"))
     successes = [e for e in events if e.outcome == "success"]
     if minted_for is None:
@@ -330,8 +361,11 @@ def rsa_keys() -> tuple:
 
 
 def public_pem(private) -> str:
-    return private.public_key().public_bytes(serialization.Encoding.PEM,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 @dataclass
@@ -364,20 +398,33 @@ class Credentials:
     def refs(self, caller: Caller) -> dict[str, Any]:
         net = ipaddress.ip_network(f"{caller.source_ip}/24", strict=False)
         return {
-            "kid": str(self.signing_key.kid), "other_kid": str(self.other_key.kid),
-            "revoked_kid": str(self.revoked_key.kid), "kid_upper": str(self.signing_key.kid).upper(),
-            "kid_hex": self.signing_key.kid.hex, "kid_urn": self.signing_key.kid.urn,
-            "workspace_code": self.workspace.code, "other_workspace_code": self.other_workspace_code,
-            "product_space_code": self.product_spaces[0], "second_product_space_code": self.product_spaces[1],
+            "kid": str(self.signing_key.kid),
+            "other_kid": str(self.other_key.kid),
+            "revoked_kid": str(self.revoked_key.kid),
+            "kid_upper": str(self.signing_key.kid).upper(),
+            "kid_hex": self.signing_key.kid.hex,
+            "kid_urn": self.signing_key.kid.urn,
+            "workspace_code": self.workspace.code,
+            "other_workspace_code": self.other_workspace_code,
+            "product_space_code": self.product_spaces[0],
+            "second_product_space_code": self.product_spaces[1],
             "other_product_space_code": self.other_product_space,
-            "platform_kid": self.platform_kid, "key_id": str(self.api_key.pk), "key_hex": self.api_key.pk.hex,
-            "source_ip": caller.source_ip, "source_net": str(net), "random_uuid": "0b0e6c8e-8d41-4a57-9f0a-3c4f5e6d7a8b",
+            "platform_kid": self.platform_kid,
+            "key_id": str(self.api_key.pk),
+            "key_hex": self.api_key.pk.hex,
+            "source_ip": caller.source_ip,
+            "source_net": str(net),
+            "random_uuid": "0b0e6c8e-8d41-4a57-9f0a-3c4f5e6d7a8b",
         }
 
     def signer(self, name: str):
         """How a token is signed: a registered key, another key, or no real signature."""
-        rsa_keys = {"key": self.signing_private, "other_key": self.other_private, "revoked_key": self.revoked_private,
-                    "unregistered_key": self.unregistered_private}
+        rsa_keys = {
+            "key": self.signing_private,
+            "other_key": self.other_private,
+            "revoked_key": self.revoked_private,
+            "unregistered_key": self.unregistered_private,
+        }
         if name in rsa_keys:
             return lambda data: rsa_keys[name].sign(data, padding.PKCS1v15(), hashes.SHA256())
         if name == "platform_secret":
@@ -398,21 +445,30 @@ def creds(workspace, api_user, daphne_server) -> Credentials:
     api_key, plain = services.api_key_create(actor=CLI, user=api_user, comment="properties")
     client, secret = services.client_create(actor=CLI, workspace=workspace, name="backend")
     private, revoked_private, other_private, unregistered_private = rsa_keys()
-    key = services.signing_key_register(actor=CLI, workspace=workspace, public_key_pem=public_pem(private),
-                                        name="properties")
-    revoked = services.signing_key_register(actor=CLI, workspace=workspace, public_key_pem=public_pem(revoked_private),
-                                            name="revoked")
+    key = services.signing_key_register(
+        actor=CLI, workspace=workspace, public_key_pem=public_pem(private), name="properties"
+    )
+    revoked = services.signing_key_register(
+        actor=CLI, workspace=workspace, public_key_pem=public_pem(revoked_private), name="revoked"
+    )
     services.signing_key_revoke(actor=CLI, key=revoked, reason="properties")
     other = services.workspace_create(actor=CLI, name=f"other-{uuid.uuid4().hex[:10]}", product_space_name="Other")
     other_key = services.signing_key_register(actor=CLI, workspace=other, public_key_pem=public_pem(other_private))
     creds = Credentials(
         workspace=workspace,
         product_spaces=[workspace.product_spaces.exclude(pk=second.pk).get().code, second.code],
-        api_key=api_key, api_key_plain=plain, client=client, client_secret=secret,
-        signing_key=key, signing_private=private,
-        other_workspace_code=other.code, other_product_space=other.product_spaces.get().code,
-        other_key=other_key, other_private=other_private,
-        revoked_key=revoked, revoked_private=revoked_private,
+        api_key=api_key,
+        api_key_plain=plain,
+        client=client,
+        client_secret=secret,
+        signing_key=key,
+        signing_private=private,
+        other_workspace_code=other.code,
+        other_product_space=other.product_spaces.get().code,
+        other_key=other_key,
+        other_private=other_private,
+        revoked_key=revoked,
+        revoked_private=revoked_private,
         unregistered_private=unregistered_private,
     )
     # The platform key that signs API tokens exists once the first token is minted.
@@ -486,8 +542,9 @@ def same_uuid(value: Any, expected: str) -> bool:
 
 # Any JSON value, lone surrogates (as \ud800 escapes), non-finite floats and big integers included.
 any_text = st.text(st.characters(exclude_categories=()), max_size=12)
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), st.text(max_size=16),
-                         any_text)
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=16), any_text
+)
 
 
 def json_containers(inner: st.SearchStrategy) -> st.SearchStrategy:
@@ -498,9 +555,26 @@ json_values = st.recursive(json_scalars, json_containers, max_leaves=6)
 
 time_values = st.one_of(
     st.builds(Ref, st.just("now"), st.sampled_from([-3600, -31, -29, 0, 29, 31, 600, 10**6])),
-    st.builds(Ref, st.sampled_from(["now", "now_float", "now_str"]), st.integers(-10**6, 10**6)),
-    st.sampled_from([0, -1, 253402300799, 253402300800, 10**20, -10**20, 1e308, -1e308, math.inf, -math.inf,
-                     math.nan, True, False, "", "soon"]),
+    st.builds(Ref, st.sampled_from(["now", "now_float", "now_str"]), st.integers(-(10**6), 10**6)),
+    st.sampled_from(
+        [
+            0,
+            -1,
+            253402300799,
+            253402300800,
+            10**20,
+            -(10**20),
+            1e308,
+            -1e308,
+            math.inf,
+            -math.inf,
+            math.nan,
+            True,
+            False,
+            "",
+            "soon",
+        ]
+    ),
     json_values,
 )
 
@@ -524,26 +598,56 @@ def token_recipes(draw, header: dict, header_choices: dict, claims: dict, claim_
     reached with everything else right; sometimes several at once. ``signers[0]`` is the right one."""
     fault = draw(st.sampled_from(["none", "claim", "claim", "claim", "header", "signer", "several"]))
     several = fault == "several"
-    header = draw(mutated(header, header_choices, changes=1 if fault == "header" else
-                          draw(st.integers(0, 2)) if several else 0))
-    claims = draw(mutated(claims, claim_choices, changes=1 if fault == "claim" else
-                          draw(st.integers(0, 3)) if several else 0))
-    signer = draw(st.sampled_from(signers[1:])) if fault == "signer" else (
-        draw(st.sampled_from(signers)) if several else signers[0])
+    header = draw(
+        mutated(header, header_choices, changes=1 if fault == "header" else draw(st.integers(0, 2)) if several else 0)
+    )
+    claims = draw(
+        mutated(claims, claim_choices, changes=1 if fault == "claim" else draw(st.integers(0, 3)) if several else 0)
+    )
+    signer = (
+        draw(st.sampled_from(signers[1:]))
+        if fault == "signer"
+        else (draw(st.sampled_from(signers)) if several else signers[0])
+    )
     return TokenRecipe(header, claims, signer, fault == "none")
 
 
 # Customer JWTs: the seed example's header and claims, each field fuzzed.
 CUSTOMER_HEADER = {"alg": "RS256", "typ": "JWT", "kid": Ref("kid")}
-CUSTOMER_CLAIMS = {"type": "customer", "workspace_id": Ref("workspace_code"), "product_space_code": Ref("product_space_code"),
-                   "sub": "CUST-1", "iat": Ref("now"), "exp": Ref("now", 600), "jti": "customer-CUST-1-1"}
+CUSTOMER_CLAIMS = {
+    "type": "customer",
+    "workspace_id": Ref("workspace_code"),
+    "product_space_code": Ref("product_space_code"),
+    "sub": "CUST-1",
+    "iat": Ref("now"),
+    "exp": Ref("now", 600),
+    "jti": "customer-CUST-1-1",
+}
 CUSTOMER_HEADER_CHOICES = {
-    "alg": st.one_of(st.sampled_from(["RS256", "HS256", "none", "None", "NONE", "RS512", "ES256", "PS256", "rs256", ""]),
-                     json_values),
+    "alg": st.one_of(
+        st.sampled_from(["RS256", "HS256", "none", "None", "NONE", "RS512", "ES256", "PS256", "rs256", ""]), json_values
+    ),
     "typ": st.one_of(st.sampled_from(["JWT", "jwt", "at+jwt", ""]), json_values),
-    "kid": st.one_of(st.builds(Ref, st.sampled_from(["kid", "other_kid", "revoked_kid", "kid_upper", "kid_hex", "kid_urn",
-                                                     "platform_kid", "random_uuid", "key_id"])),
-                     st.sampled_from(["", "../../etc/passwd", "\x00", "ab\x00cd", "' OR 1=1 --"]), json_values),
+    "kid": st.one_of(
+        st.builds(
+            Ref,
+            st.sampled_from(
+                [
+                    "kid",
+                    "other_kid",
+                    "revoked_kid",
+                    "kid_upper",
+                    "kid_hex",
+                    "kid_urn",
+                    "platform_kid",
+                    "random_uuid",
+                    "key_id",
+                ]
+            ),
+        ),
+        st.sampled_from(["", "../../etc/passwd", "\x00", "ab\x00cd", "' OR 1=1 --"]),
+        json_values,
+    ),
     "crit": st.one_of(st.sampled_from([["b64"], ["exp"], [], "b64", ["kid"], None, ["b64", "b64"]]), json_values),
     "b64": st.sampled_from([False, True, "false", 0]),
     "jku": st.sampled_from(["http://10.255.255.1/jwks.json", "http://127.0.0.1:1/", "file:///etc/passwd"]),
@@ -551,24 +655,42 @@ CUSTOMER_HEADER_CHOICES = {
     "jwk": st.one_of(st.just({"kty": "oct", "k": "c2VjcmV0"}), json_values),
 }
 CUSTOMER_CLAIM_CHOICES = {
-    "sub": st.one_of(st.sampled_from(["", "x" * 255, "x" * 256, "C\x001", "C\ud800", " ", "ü-1", "CUST-2"]), any_text,
-                     json_values),
+    "sub": st.one_of(
+        st.sampled_from(["", "x" * 255, "x" * 256, "C\x001", "C\ud800", " ", "ü-1", "CUST-2"]), any_text, json_values
+    ),
     "exp": time_values,
     "nbf": time_values,
     "iat": time_values,
     "type": st.one_of(st.sampled_from(["customer", "Customer", "admin", "api", ""]), json_values),
-    "workspace_id": st.one_of(st.builds(Ref, st.sampled_from(["workspace_code", "other_workspace_code"])),
-                              st.sampled_from(["", "ABCDEFGH", "abcdefgh"]), json_values),
+    "workspace_id": st.one_of(
+        st.builds(Ref, st.sampled_from(["workspace_code", "other_workspace_code"])),
+        st.sampled_from(["", "ABCDEFGH", "abcdefgh"]),
+        json_values,
+    ),
     "product_space_code": st.one_of(
-        st.builds(Ref, st.sampled_from(["product_space_code", "second_product_space_code", "other_product_space_code",
-                                        "workspace_code"])),
-        st.sampled_from(["ABCD\x00EFG", "ABCDEFG\n", "abcdefgh", ""]), json_values),
+        st.builds(
+            Ref,
+            st.sampled_from(
+                ["product_space_code", "second_product_space_code", "other_product_space_code", "workspace_code"]
+            ),
+        ),
+        st.sampled_from(["ABCD\x00EFG", "ABCDEFG\n", "abcdefgh", ""]),
+        json_values,
+    ),
     "jti": json_values,
     "aud": json_values,
     "iss": json_values,
 }
-CUSTOMER_SIGNERS = ["key", "other_key", "revoked_key", "unregistered_key", "hs256_public_pem",
-                    "platform_secret", "junk", "empty"]
+CUSTOMER_SIGNERS = [
+    "key",
+    "other_key",
+    "revoked_key",
+    "unregistered_key",
+    "hs256_public_pem",
+    "platform_secret",
+    "junk",
+    "empty",
+]
 
 
 @dataclass
@@ -580,9 +702,10 @@ class BuiltToken:
     pristine: bool  # the unchanged base token, signed by its own key
 
 
-def customer_tokens() -> st.SearchStrategy["TokenRecipe"]:
-    return token_recipes(CUSTOMER_HEADER, CUSTOMER_HEADER_CHOICES, CUSTOMER_CLAIMS, CUSTOMER_CLAIM_CHOICES,
-                         CUSTOMER_SIGNERS)
+def customer_tokens() -> st.SearchStrategy[TokenRecipe]:
+    return token_recipes(
+        CUSTOMER_HEADER, CUSTOMER_HEADER_CHOICES, CUSTOMER_CLAIMS, CUSTOMER_CLAIM_CHOICES, CUSTOMER_SIGNERS
+    )
 
 
 @dataclass(frozen=True)
@@ -595,26 +718,36 @@ class TokenRecipe:
     def build(self, creds: Credentials, caller: Caller) -> BuiltToken:
         refs = creds.refs(caller)
         header, claims = resolve(self.header, refs), resolve(self.claims, refs)
-        return BuiltToken(compact_jws(header, claims, creds.signer(self.signer)), header, claims, self.signer,
-                          self.pristine)
+        return BuiltToken(
+            compact_jws(header, claims, creds.signer(self.signer)), header, claims, self.signer, self.pristine
+        )
 
 
 def customer_token_acceptable(token: BuiltToken, creds: Credentials) -> bool:
     """What DESIGN.md "Customer JWTs" requires, as necessary conditions (with SLACK for the clock)."""
     header, claims, now = token.header, token.claims, time.time()
-    keys = {"key": (creds.signing_key, creds.workspace.code, creds.product_spaces),
-            "other_key": (creds.other_key, creds.other_workspace_code, [creds.other_product_space])}
+    keys = {
+        "key": (creds.signing_key, creds.workspace.code, creds.product_spaces),
+        "other_key": (creds.other_key, creds.other_workspace_code, [creds.other_product_space]),
+    }
     if token.signer not in keys or not isinstance(header, dict) or not isinstance(claims, dict):
         return False
     key, workspace_code, product_spaces = keys[token.signer]
     sub, exp = claims.get("sub"), claims.get("exp")
     return (
-        header.get("alg") == "RS256" and same_uuid(header.get("kid"), str(key.kid))
-        and claims.get("type") == "customer" and claims.get("workspace_id") == workspace_code
+        header.get("alg") == "RS256"
+        and same_uuid(header.get("kid"), str(key.kid))
+        and claims.get("type") == "customer"
+        and claims.get("workspace_id") == workspace_code
         and claims.get("product_space_code") in product_spaces
-        and isinstance(sub, str) and 1 <= len(sub) <= 255 and is_storable_text(sub)
-        and numeric(exp) and now - CUSTOMER_LEEWAY - SLACK < exp < 253402300800
-        and all(numeric(claims[n]) and claims[n] <= now + CUSTOMER_LEEWAY + SLACK for n in ("nbf", "iat") if n in claims)
+        and isinstance(sub, str)
+        and 1 <= len(sub) <= 255
+        and is_storable_text(sub)
+        and numeric(exp)
+        and now - CUSTOMER_LEEWAY - SLACK < exp < 253402300800
+        and all(
+            numeric(claims[n]) and claims[n] <= now + CUSTOMER_LEEWAY + SLACK for n in ("nbf", "iat") if n in claims
+        )
     )
 
 
@@ -624,28 +757,47 @@ API_PAYLOAD = {"id": Ref("key_id"), "exp": Ref("now", 600), "expt": 600, "ips": 
 API_HEADER_CHOICES = {
     "alg": CUSTOMER_HEADER_CHOICES["alg"],
     "typ": CUSTOMER_HEADER_CHOICES["typ"],
-    "kid": st.one_of(st.builds(Ref, st.sampled_from(["platform_kid", "kid", "key_id", "random_uuid"])),
-                     st.sampled_from(["", "\x00", "ab\x00cd", "x" * 40, "pk_does_not_exist"]), json_values),
+    "kid": st.one_of(
+        st.builds(Ref, st.sampled_from(["platform_kid", "kid", "key_id", "random_uuid"])),
+        st.sampled_from(["", "\x00", "ab\x00cd", "x" * 40, "pk_does_not_exist"]),
+        json_values,
+    ),
     "crit": CUSTOMER_HEADER_CHOICES["crit"],
     "b64": CUSTOMER_HEADER_CHOICES["b64"],
     "jku": CUSTOMER_HEADER_CHOICES["jku"],
 }
 ip_lists = st.one_of(
-    st.sampled_from([[], [Ref("source_ip")], [Ref("source_net")], ["0.0.0.0/0"], ["::/0"], ["10.0.0.0/8"], ["request_ip"],
-                     ["not an ip"], ["127.0.0.1/33"], [1], "127.0.0.0/8", [Ref("source_ip"), "zzz"]]),
+    st.sampled_from(
+        [
+            [],
+            [Ref("source_ip")],
+            [Ref("source_net")],
+            ["0.0.0.0/0"],
+            ["::/0"],
+            ["10.0.0.0/8"],
+            ["request_ip"],
+            ["not an ip"],
+            ["127.0.0.1/33"],
+            [1],
+            "127.0.0.0/8",
+            [Ref("source_ip"), "zzz"],
+        ]
+    ),
     st.lists(st.ip_addresses().map(str), max_size=3),
     json_values,
 )
 API_PAYLOAD_CHOICES = {
-    "id": st.one_of(st.builds(Ref, st.sampled_from(["key_id", "key_hex", "kid", "random_uuid"])),
-                    st.sampled_from(["", "not-a-uuid", "\x00"]), json_values),
+    "id": st.one_of(
+        st.builds(Ref, st.sampled_from(["key_id", "key_hex", "kid", "random_uuid"])),
+        st.sampled_from(["", "not-a-uuid", "\x00"]),
+        json_values,
+    ),
     "exp": time_values,
     "expt": st.one_of(st.sampled_from([600, 0, -1, 10**20, 600.0, "600", True]), json_values),
     "ips": ip_lists,
     "rn": st.one_of(st.sampled_from([True, False, 1, 0, "true"]), json_values),
 }
-API_SIGNERS = ["platform_secret", "wrong_secret", "key", "hs256_public_pem", "junk",
-               "empty"]
+API_SIGNERS = ["platform_secret", "wrong_secret", "key", "hs256_public_pem", "junk", "empty"]
 
 
 def api_tokens() -> st.SearchStrategy[TokenRecipe]:
@@ -660,11 +812,15 @@ def api_token_acceptable(token: BuiltToken, creds: Credentials, caller: Caller) 
         return False
     ips = payload.get("ips")
     return (
-        header.get("alg") == "HS256" and header.get("kid") == creds.platform_kid
+        header.get("alg") == "HS256"
+        and header.get("kid") == creds.platform_kid
         and set(payload) == {"id", "exp", "expt", "ips", "rn"}
         and same_uuid(payload["id"], str(creds.api_key.pk))
-        and isinstance(payload["exp"], int) and not isinstance(payload["exp"], bool) and payload["exp"] > time.time() - SLACK
-        and isinstance(ips, list) and all(isinstance(ip, str) for ip in ips)
+        and isinstance(payload["exp"], int)
+        and not isinstance(payload["exp"], bool)
+        and payload["exp"] > time.time() - SLACK
+        and isinstance(ips, list)
+        and all(isinstance(ip, str) for ip in ips)
         and check_ip_allowed(ipaddress.ip_address(caller.source_ip), ips)
     )
 
@@ -699,8 +855,15 @@ def wire(value: str | bytes) -> bytes:
         return value.encode("utf-8")
 
 
-GET_ENDPOINTS = ["user", "user/apikeys", "user/apikeys/current", "customer/me", "workspaces/{code}",
-                 "workspaces/{code}/memberships", "in-app-messages/0b0e6c8e-8d41-4a57-9f0a-3c4f5e6d7a8b"]
+GET_ENDPOINTS = [
+    "user",
+    "user/apikeys",
+    "user/apikeys/current",
+    "customer/me",
+    "workspaces/{code}",
+    "workspaces/{code}/memberships",
+    "in-app-messages/0b0e6c8e-8d41-4a57-9f0a-3c4f5e6d7a8b",
+]
 
 
 def endpoint(template: str, creds: Credentials) -> str:
@@ -711,8 +874,23 @@ def endpoint(template: str, creds: Credentials) -> str:
 @st.composite
 def api_key_values(draw) -> tuple[list[bytes | str], str]:
     """One or two Api-Key header values, derived from the real key or not; and how they were made."""
-    how = draw(st.sampled_from(["real", "padded", "flipped", "truncated", "extended", "case", "v2_shaped", "legacy_shaped",
-                                "text", "bytes", "twice"]))
+    how = draw(
+        st.sampled_from(
+            [
+                "real",
+                "padded",
+                "flipped",
+                "truncated",
+                "extended",
+                "case",
+                "v2_shaped",
+                "legacy_shaped",
+                "text",
+                "bytes",
+                "twice",
+            ]
+        )
+    )
     return how, draw(st.integers(0, 63)), draw(header_text), draw(header_bytes)
 
 
@@ -724,7 +902,7 @@ def api_key_header_values(recipe, real: str) -> list[str | bytes]:
         return [f"{text[:3]}{real}{text[-3:]}" if text else f" {real}\t"]
     if how == "flipped":
         c = real[position]
-        return [real[:position] + ("0" if c != "0" else "1") + real[position + 1:]]
+        return [real[:position] + ("0" if c != "0" else "1") + real[position + 1 :]]
     if how == "truncated":
         return [real[:position]]
     if how == "extended":
@@ -742,8 +920,11 @@ def api_key_header_values(recipe, real: str) -> list[str | bytes]:
     return [raw]
 
 
-@given(recipe=api_key_values(), path=st.sampled_from(GET_ENDPOINTS),
-       name=st.sampled_from(["Api-Key", "api-key", "API-KEY"]))
+@given(
+    recipe=api_key_values(),
+    path=st.sampled_from(GET_ENDPOINTS),
+    name=st.sampled_from(["Api-Key", "api-key", "API-KEY"]),
+)
 @property_settings(60)
 def test_api_key_header(caller, creds, daphne_server, recipe, path, name):
     """An Api-Key is accepted exactly when it is the key (whitespace around it aside); any other value
@@ -767,13 +948,20 @@ def test_api_key_header(caller, creds, daphne_server, recipe, path, name):
 
 
 # --- Api-Version ------------------------------------------------------------------------------------
-version_values = st.one_of(st.sampled_from(["1", " 1 ", "1\t", "1.0", "2", "0", "v1", "01", "", "1,1", "\x001", "1\x00",
-                                            "１", "1\x85", "1\xa0"]),
-                           header_text, header_bytes)
+version_values = st.one_of(
+    st.sampled_from(
+        ["1", " 1 ", "1\t", "1.0", "2", "0", "v1", "01", "", "1,1", "\x001", "1\x00", "１", "1\x85", "1\xa0"]
+    ),
+    header_text,
+    header_bytes,
+)
 
 
-@given(versions=st.lists(version_values, max_size=2), by=st.sampled_from(["key", "token"]),
-       path=st.sampled_from(["user", "user/apikeys/current", "workspaces/{code}"]))
+@given(
+    versions=st.lists(version_values, max_size=2),
+    by=st.sampled_from(["key", "token"]),
+    path=st.sampled_from(["user", "user/apikeys/current", "workspaces/{code}"]),
+)
 @property_settings(40)
 def test_api_version_header(caller, creds, versions, by, path):
     """Api-Version absent or 1 (whitespace aside) is served; anything else is a 400 that is not a
@@ -781,11 +969,14 @@ def test_api_version_header(caller, creds, versions, by, path):
     if by == "key":
         auth = [("Api-Key", creds.api_key_plain)]
     else:
-        token = caller.request("GET", "user/apikeys/token", [("Api-Key", creds.api_key_plain)], carrier="setup").json()["token"]
+        token = caller.request("GET", "user/apikeys/token", [("Api-Key", creds.api_key_plain)], carrier="setup").json()[
+            "token"
+        ]
         auth = [("Authorization", f"Bearer {token}")]
     before = snapshot()
-    answer = caller.request("GET", endpoint(path, creds), [*auth, *[("Api-Version", v) for v in versions]],
-                            carrier="Api-Version")
+    answer = caller.request(
+        "GET", endpoint(path, creds), [*auth, *[("Api-Version", v) for v in versions]], carrier="Api-Version"
+    )
     seen = ",".join(as_served(v) for v in versions) if versions else None
     if malformed_http(versions):
         assert_error(answer, 400, "malformed_request")
@@ -808,8 +999,9 @@ def test_bearer_api_token(caller, creds, recipe, path):
     it has not expired and the caller's address is allowed; the pristine token is accepted."""
     token = recipe.build(creds, caller)
     before = snapshot()
-    answer = caller.request("GET", endpoint(path, creds), [("Authorization", f"Bearer {token.token}")],
-                            carrier="Bearer API token")
+    answer = caller.request(
+        "GET", endpoint(path, creds), [("Authorization", f"Bearer {token.token}")], carrier="Bearer API token"
+    )
     accepted = not refused(answer)
     note_accepted("Bearer API token", accepted)
     if accepted:
@@ -817,13 +1009,16 @@ def test_bearer_api_token(caller, creds, recipe, path):
         assert api_token_acceptable(token, creds, caller), (answer.status, answer.text, token)
     if recipe.pristine and path != "customer/me":
         assert accepted, answer.text
-    assert_rows(before, used={row_key(creds.api_key), creds.platform_row} if accepted else set(),
-                secrets=(creds.api_key_plain,))
+    assert_rows(
+        before, used={row_key(creds.api_key), creds.platform_row} if accepted else set(), secrets=(creds.api_key_plain,)
+    )
 
 
 # --- Authorization: Bearer <customer JWT> ------------------------------------------------------------
-@given(recipe=customer_tokens(), path=st.sampled_from(["customer/me", "customer/me", "customer/inbox/unread-count",
-                                                       "user", "workspaces/{code}"]))
+@given(
+    recipe=customer_tokens(),
+    path=st.sampled_from(["customer/me", "customer/me", "customer/inbox/unread-count", "user", "workspaces/{code}"]),
+)
 @property_settings(90)
 def test_bearer_customer_jwt(caller, creds, recipe, path):
     """A customer JWT is accepted only when a registered, active key of its workspace signed it with the
@@ -831,8 +1026,9 @@ def test_bearer_customer_jwt(caller, creds, recipe, path):
     pristine token is accepted and speaks for its sub."""
     token = recipe.build(creds, caller)
     before = snapshot()
-    answer = caller.request("GET", endpoint(path, creds), [("Authorization", f"Bearer {token.token}")],
-                            carrier="Bearer customer JWT")
+    answer = caller.request(
+        "GET", endpoint(path, creds), [("Authorization", f"Bearer {token.token}")], carrier="Bearer customer JWT"
+    )
     accepted = not refused(answer)
     note_accepted("Bearer customer JWT", accepted)
     if accepted:
@@ -850,15 +1046,20 @@ def test_bearer_customer_jwt(caller, creds, recipe, path):
 
 
 # --- Authorization: garbage --------------------------------------------------------------------------------
-b64url_junk = st.text(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=.+/"), max_size=120)
+b64url_junk = st.text(
+    st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=.+/"), max_size=120
+)
 authorization_values = st.one_of(
-    st.builds(lambda scheme, token: f"{scheme}{token}",
-              st.sampled_from(["Bearer ", "bearer ", "BEARER ", "Bearer  ", "Bearer\t", "Bearer", "Basic ", "Token ", ""]),
-              st.one_of(b64url_junk, header_text)),
+    st.builds(
+        lambda scheme, token: f"{scheme}{token}",
+        st.sampled_from(["Bearer ", "bearer ", "BEARER ", "Bearer  ", "Bearer\t", "Bearer", "Basic ", "Token ", ""]),
+        st.one_of(b64url_junk, header_text),
+    ),
     st.builds(lambda a, b: f"Bearer {a} {b}", b64url_junk, b64url_junk),
     st.builds(lambda n: "Bearer " + "e30." * n + "e30", st.integers(0, 5)),
     st.builds(lambda n: "Bearer " + "A" * n, st.sampled_from([8191, 8192, 8193, 9000, 16000])),
-    header_text, header_bytes,
+    header_text,
+    header_bytes,
 )
 
 
@@ -879,12 +1080,20 @@ def test_bearer_garbage(caller, creds, value, path):
 @st.composite
 def client_header_values(draw):
     """Each header: the real value, a near miss, missing, empty, or junk; each pair as likely."""
+
     def one(real_name: str, real: bool):
         if real:
             return real_name
-        return draw(st.one_of(st.sampled_from([f"padded:{real_name}", f"flipped:{real_name}", f"truncated:{real_name}",
-                                               "absent", "empty"]),
-                              header_text, header_bytes))
+        return draw(
+            st.one_of(
+                st.sampled_from(
+                    [f"padded:{real_name}", f"flipped:{real_name}", f"truncated:{real_name}", "absent", "empty"]
+                ),
+                header_text,
+                header_bytes,
+            )
+        )
+
     key_real, secret_real = draw(st.sampled_from([(True, True), (True, False), (False, True), (False, False)]))
     return one("key", key_real), one("secret", secret_real), draw(st.integers(0, 30))
 
@@ -896,9 +1105,9 @@ def client_value(choice, real: str, position: int):
         return f" {real}\t"
     if choice in ("flipped:key", "flipped:secret"):
         i = position % len(real)
-        return real[:i] + ("A" if real[i] != "A" else "B") + real[i + 1:]
+        return real[:i] + ("A" if real[i] != "A" else "B") + real[i + 1 :]
     if choice in ("truncated:key", "truncated:secret"):
-        return real[:position % len(real)]
+        return real[: position % len(real)]
     if choice == "absent":
         return None
     if choice == "empty":
@@ -906,8 +1115,12 @@ def client_value(choice, real: str, position: int):
     return choice
 
 
-@given(values=client_header_values(), path=st.sampled_from(["workspaces/{code}", "in-app-messages",
-                                                            "in-app-messages/0b0e6c8e-8d41-4a57-9f0a-3c4f5e6d7a8b"]))
+@given(
+    values=client_header_values(),
+    path=st.sampled_from(
+        ["workspaces/{code}", "in-app-messages", "in-app-messages/0b0e6c8e-8d41-4a57-9f0a-3c4f5e6d7a8b"]
+    ),
+)
 @property_settings(60)
 def test_client_credentials_headers(caller, creds, values, path):
     """Client credentials are accepted exactly when both headers hold the client's key and secret;
@@ -920,8 +1133,12 @@ def test_client_credentials_headers(caller, creds, values, path):
     method = "POST" if path == "in-app-messages" else "GET"
     body = b"{}" if method == "POST" else None  # a send without fields: a 400 once authenticated, nothing stored
     answer = caller.request(method, endpoint(path, creds), headers, body, carrier="x-client-key/x-client-secret")
-    good = (key is not None and secret is not None and as_served(key) == creds.client.client_key
-            and as_served(secret) == creds.client_secret)
+    good = (
+        key is not None
+        and secret is not None
+        and as_served(key) == creds.client.client_key
+        and as_served(secret) == creds.client_secret
+    )
     if malformed_http([key, secret]):
         assert_error(answer, 400, "malformed_request")
     elif good:
@@ -930,48 +1147,123 @@ def test_client_credentials_headers(caller, creds, values, path):
     else:
         assert refused(answer) and answer.status in (401, 429), answer.text
     secret_row = ClientSecret.objects.get(client=creds.client)
-    assert_rows(before, used={row_key(creds.client), row_key(secret_row)} if good else set(),
-                secrets=(creds.client_secret,))
+    assert_rows(
+        before, used={row_key(creds.client), row_key(secret_row)} if good else set(), secrets=(creds.client_secret,)
+    )
 
 
 # --- user/apikeys/token options ------------------------------------------------------------------------
 OPTIONS = ["expires_in", "renewable", "no_ip_protection", "ips"]
 ip_items = st.one_of(
-    st.sampled_from(["request_ip", "127.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "::/0", "::1", "::ffff:127.0.0.1", "[::1]",
-                     "1.2.3.4/33", "1.2.3.4/24", "fe80::1%eth0", "", " ", "999.1.1.1", "1.2.3.4/-1", "2001:db8::/32",
-                     "127.0.0.0/8", "10.0.0.0/16", "ab\x00cd"]),
-    st.ip_addresses().map(str), st.text(max_size=12))
-bool_values = st.one_of(st.sampled_from([True, False, "true", "false", "1", "0", "yes", "no", "", None, 1, 0, 2, "TRUE",
-                                         "on", "null"]), json_values)
+    st.sampled_from(
+        [
+            "request_ip",
+            "127.0.0.1",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "::/0",
+            "::1",
+            "::ffff:127.0.0.1",
+            "[::1]",
+            "1.2.3.4/33",
+            "1.2.3.4/24",
+            "fe80::1%eth0",
+            "",
+            " ",
+            "999.1.1.1",
+            "1.2.3.4/-1",
+            "2001:db8::/32",
+            "127.0.0.0/8",
+            "10.0.0.0/16",
+            "ab\x00cd",
+        ]
+    ),
+    st.ip_addresses().map(str),
+    st.text(max_size=12),
+)
+bool_values = st.one_of(
+    st.sampled_from([True, False, "true", "false", "1", "0", "yes", "no", "", None, 1, 0, 2, "TRUE", "on", "null"]),
+    json_values,
+)
 option_values = {
-    "expires_in": st.one_of(st.integers(-10, 400 * 86400),
-                            st.sampled_from([0, 1, 60, 86400, 365 * 86400, 365 * 86400 + 1, 2**63, -2**63, 10**30, "60",
-                                             " 60 ", "60.0", "6e1", "0x10", "", "abc", 1.5, 60.0, True, None, [], {},
-                                             "60\x00", "٦٠"]),
-                            json_values),
+    "expires_in": st.one_of(
+        st.integers(-10, 400 * 86400),
+        st.sampled_from(
+            [
+                0,
+                1,
+                60,
+                86400,
+                365 * 86400,
+                365 * 86400 + 1,
+                2**63,
+                -(2**63),
+                10**30,
+                "60",
+                " 60 ",
+                "60.0",
+                "6e1",
+                "0x10",
+                "",
+                "abc",
+                1.5,
+                60.0,
+                True,
+                None,
+                [],
+                {},
+                "60\x00",
+                "٦٠",
+            ]
+        ),
+        json_values,
+    ),
     "renewable": bool_values,
     "no_ip_protection": bool_values,
     "ips": st.one_of(st.lists(ip_items, max_size=12).map(",".join), st.lists(ip_items, max_size=12), json_values),
 }
 option_dicts = st.fixed_dictionaries({}, optional={**option_values, "other": json_values})
 # Options as a client means them (valid alone, some conflicting or too wide together): most mint.
-plausible_ips = st.lists(st.sampled_from(["request_ip", "127.0.0.0/24", "10.1.2.0/24", "192.168.0.0/28", "::1",
-                                          "2001:db8::/120", "127.0.0.1"]), min_size=1, max_size=3)
-plausible_options = st.fixed_dictionaries({}, optional={
-    "expires_in": st.one_of(st.integers(1, 365 * 86400), st.integers(1, 10**6).map(str)),
-    "renewable": st.sampled_from([True, False, "true", "false", "1", "0"]),
-    "no_ip_protection": st.sampled_from([True, False, "true", "false"]),
-    "ips": st.one_of(plausible_ips.map(",".join), plausible_ips),
-})
+plausible_ips = st.lists(
+    st.sampled_from(
+        ["request_ip", "127.0.0.0/24", "10.1.2.0/24", "192.168.0.0/28", "::1", "2001:db8::/120", "127.0.0.1"]
+    ),
+    min_size=1,
+    max_size=3,
+)
+plausible_options = st.fixed_dictionaries(
+    {},
+    optional={
+        "expires_in": st.one_of(st.integers(1, 365 * 86400), st.integers(1, 10**6).map(str)),
+        "renewable": st.sampled_from([True, False, "true", "false", "1", "0"]),
+        "no_ip_protection": st.sampled_from([True, False, "true", "false"]),
+        "ips": st.one_of(plausible_ips.map(",".join), plausible_ips),
+    },
+)
 query_strings = st.one_of(
     st.just(""),
-    plausible_options.map(lambda d: urllib.parse.urlencode(
-        {k: v if isinstance(v, str) else ",".join(v) if isinstance(v, list) else json.dumps(v) for k, v in d.items()})),
-    option_dicts.map(lambda d: urllib.parse.urlencode(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in d.items()})),
-    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), max_size=60),  # raw, not even well encoded
-    st.sampled_from(["expires_in=%zz", "ips=%ff%fe", "expires_in=1&expires_in=2", "&&==&", "ips=request_ip,%00",
-                     "expires_in=60&ips=1.2.3.4&no_ip_protection=true"]),
+    plausible_options.map(
+        lambda d: urllib.parse.urlencode(
+            {
+                k: v if isinstance(v, str) else ",".join(v) if isinstance(v, list) else json.dumps(v)
+                for k, v in d.items()
+            }
+        )
+    ),
+    option_dicts.map(
+        lambda d: urllib.parse.urlencode({k: v if isinstance(v, str) else json.dumps(v) for k, v in d.items()})
+    ),
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=60),  # raw, not even well encoded
+    st.sampled_from(
+        [
+            "expires_in=%zz",
+            "ips=%ff%fe",
+            "expires_in=1&expires_in=2",
+            "&&==&",
+            "ips=request_ip,%00",
+            "expires_in=60&ips=1.2.3.4&no_ip_protection=true",
+        ]
+    ),
 )
 bodies = st.one_of(
     st.none(),
@@ -979,23 +1271,49 @@ bodies = st.one_of(
     option_dicts.map(lambda d: json.dumps(d).encode()),
     json_values.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=60),
-    st.sampled_from([b"", b"{", b"null", b"[]", b'{"expires_in": NaN}', b'{"expires_in": 1e400}', b'{"ips": "\\ud800"}',
-                     b"[" * 5000 + b"]" * 5000, b'{"expires_in": 60, "expires_in": "x"}', b"\xef\xbb\xbf{}",
-                     b'{"ips": ["request_ip", null]}']),
+    st.sampled_from(
+        [
+            b"",
+            b"{",
+            b"null",
+            b"[]",
+            b'{"expires_in": NaN}',
+            b'{"expires_in": 1e400}',
+            b'{"ips": "\\ud800"}',
+            b"[" * 5000 + b"]" * 5000,
+            b'{"expires_in": 60, "expires_in": "x"}',
+            b"\xef\xbb\xbf{}",
+            b'{"ips": ["request_ip", null]}',
+        ]
+    ),
 )
-content_types = st.sampled_from([None, "application/json", "text/plain", "application/x-www-form-urlencoded",
-                                 "multipart/form-data", "application/json; charset=latin-1",
-                                 "application/json; charset=utf-16", "application/json; charset=no-such-charset",
-                                 "garbage"])
+content_types = st.sampled_from(
+    [
+        None,
+        "application/json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "application/json; charset=latin-1",
+        "application/json; charset=utf-16",
+        "application/json; charset=no-such-charset",
+        "garbage",
+    ]
+)
 
 
 @pytest.fixture
 def minting_tokens(caller, creds) -> dict[str, dict]:
     """API tokens to ask for renewals with: {kind: {"token", "payload"}} (renewable, not, not IP-bound)."""
     tokens = {}
-    for kind, query in (("renewable token", "expires_in=3600"), ("fixed token", "renewable=false"),
-                        ("open token", "no_ip_protection=true&renewable=true&expires_in=7200")):
-        answer = caller.request("GET", f"user/apikeys/token?{query}", [("Api-Key", creds.api_key_plain)], carrier="setup")
+    for kind, query in (
+        ("renewable token", "expires_in=3600"),
+        ("fixed token", "renewable=false"),
+        ("open token", "no_ip_protection=true&renewable=true&expires_in=7200"),
+    ):
+        answer = caller.request(
+            "GET", f"user/apikeys/token?{query}", [("Api-Key", creds.api_key_plain)], carrier="setup"
+        )
         assert answer.status == 200, answer.text
         tokens[kind] = answer.json()
         SENT_SECRETS.append(tokens[kind]["token"])
@@ -1032,8 +1350,13 @@ def options_as_read(query: str, body: bytes | None, content_type: str | None) ->
     return merged
 
 
-@given(method=st.sampled_from(["GET", "POST"]), query=query_strings, body=bodies, content_type=content_types,
-       by=st.sampled_from(["API key", "renewable token", "fixed token", "open token"]))
+@given(
+    method=st.sampled_from(["GET", "POST"]),
+    query=query_strings,
+    body=bodies,
+    content_type=content_types,
+    by=st.sampled_from(["API key", "renewable token", "fixed token", "open token"]),
+)
 @example(method="POST", query="", body=b'[{"expires_in": 60}]', content_type="application/json", by="API key")
 @example(method="GET", query="expires_in=60", body=b"null", content_type=None, by="renewable token")
 @property_settings(100)
@@ -1064,8 +1387,13 @@ def test_token_minting_options(caller, creds, minting_tokens, method, query, bod
     note_accepted("token options", True)
     minted = answer.json()
     payload = minted["payload"]
-    assert_rows(before, used=used, minted_for=creds.api_key, renewed=renewing is not None,
-                secrets=(creds.api_key_plain, minted["token"]))
+    assert_rows(
+        before,
+        used=used,
+        minted_for=creds.api_key,
+        renewed=renewing is not None,
+        secrets=(creds.api_key_plain, minted["token"]),
+    )
     # What was minted follows from the options as the view read them.
     raw = options_as_read(query, body, content_type)
     assert raw is not None, "a body that is not a JSON object was accepted (and its options ignored)"
@@ -1077,7 +1405,11 @@ def test_token_minting_options(caller, creds, minting_tokens, method, query, bod
         assert renewing["rn"] is True, "a token that is not renewable was renewed"
         assert check_ips_within(payload["ips"], renewing["ips"]), (payload["ips"], renewing["ips"])
     lifetime = options.get("expires_in", renewing["expt"] if renewing else 86400)
-    assert payload["expt"] == lifetime and 1 <= lifetime <= 365 * 86400 and (renewing is None or lifetime <= renewing["expt"])
+    assert (
+        payload["expt"] == lifetime
+        and 1 <= lifetime <= 365 * 86400
+        and (renewing is None or lifetime <= renewing["expt"])
+    )
     assert started + lifetime - SLACK <= payload["exp"] <= time.time() + lifetime + SLACK
     rules = ip_option_items(options.get("ips"))  # an empty 'ips' (or empty items) holds no rules
     if options.get("no_ip_protection"):
@@ -1086,15 +1418,19 @@ def test_token_minting_options(caller, creds, minting_tokens, method, query, bod
         assert payload["ips"], "an IP-protected token without rules"  # the rules, or request_ip by default
     else:
         assert payload["ips"] == renewing["ips"]  # a renewal without IP options keeps the token's rules
-    expected_rn = options["renewable"] if "renewable" in options else (
-        renewing["rn"] if renewing is not None else bool(payload["ips"]))
+    expected_rn = (
+        options["renewable"]
+        if "renewable" in options
+        else (renewing["rn"] if renewing is not None else bool(payload["ips"]))
+    )
     assert payload["rn"] is expected_rn, (options, payload)
     assert jwt_payload(minted["token"]) == payload
     if lifetime <= SLACK:
         return  # may have expired by now: NumericDates are whole seconds
     # And the token works from here exactly when its rules allow this address.
-    use = caller.request("GET", "user/apikeys/current", [("Authorization", f"Bearer {minted['token']}")],
-                         carrier="setup")
+    use = caller.request(
+        "GET", "user/apikeys/current", [("Authorization", f"Bearer {minted['token']}")], carrier="setup"
+    )
     if check_ip_allowed(ipaddress.ip_address(caller.source_ip), payload["ips"]):
         assert use.status == 200 and use.json()["id"] == str(creds.api_key.pk), use.text
     else:

@@ -70,16 +70,20 @@ class Frames:
         self.session = self.run(self._session(source_ip))
 
     async def _session(self, source_ip: str) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source_ip, 0)),
-                                     timeout=aiohttp.ClientTimeout(total=None, connect=BOUND))
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(local_addr=(source_ip, 0)),
+            timeout=aiohttp.ClientTimeout(total=None, connect=BOUND),
+        )
 
     def run(self, coro):
         return self.loop.run_until_complete(asyncio.wait_for(coro, 4 * BOUND))
 
     async def open(self, carrier: str) -> aiohttp.ClientWebSocketResponse:
         """A WebSocket past the server's open packet (checked)."""
-        ws = await self.session.ws_connect(f"ws://127.0.0.1:{self.server.port}{SOCKET_PATH}?{SOCKET_QUERY}",
-                                           timeout=aiohttp.ClientWSTimeout(ws_close=BOUND))
+        ws = await self.session.ws_connect(
+            f"ws://127.0.0.1:{self.server.port}{SOCKET_PATH}?{SOCKET_QUERY}",
+            timeout=aiohttp.ClientWSTimeout(ws_close=BOUND),
+        )
         first = await ws.receive(timeout=BOUND)
         assert first.type == aiohttp.WSMsgType.TEXT and first.data.startswith("0"), first
         handshake = json.loads(first.data[1:])
@@ -183,9 +187,16 @@ def socketio_codec_reads(text: str) -> bool:
 
 
 def connect_error_shape(data: Any) -> bool:
-    return (isinstance(data, dict) and set(data) == {"message", "data"} and isinstance(data["message"], str)
-            and data["message"] and isinstance(data["data"], dict) and set(data["data"]) == {"reason"}
-            and isinstance(data["data"]["reason"], str) and data["data"]["reason"])
+    return (
+        isinstance(data, dict)
+        and set(data) == {"message", "data"}
+        and isinstance(data["message"], str)
+        and data["message"]
+        and isinstance(data["data"], dict)
+        and set(data["data"]) == {"reason"}
+        and isinstance(data["data"]["reason"], str)
+        and data["data"]["reason"]
+    )
 
 
 def connect_reply(reply: str) -> bool:
@@ -230,11 +241,17 @@ class AuthRecipe:
 
 
 auth_recipes = st.one_of(
-    st.builds(AuthRecipe, kind=st.just("token"), token=customer_tokens(),
-              scheme=st.sampled_from(["Bearer ", "Bearer ", "bearer ", "BEARER ", "Bearer  ", "Bearer\t", "", "Basic ",
-                                      "Bearer x "]),
-              extra=st.one_of(st.none(), st.dictionaries(st.sampled_from(["pid", "offset", "sid", "auth", "x"]),
-                                                         json_values, max_size=2))),
+    st.builds(
+        AuthRecipe,
+        kind=st.just("token"),
+        token=customer_tokens(),
+        scheme=st.sampled_from(
+            ["Bearer ", "Bearer ", "bearer ", "BEARER ", "Bearer  ", "Bearer\t", "", "Basic ", "Bearer x "]
+        ),
+        extra=st.one_of(
+            st.none(), st.dictionaries(st.sampled_from(["pid", "offset", "sid", "auth", "x"]), json_values, max_size=2)
+        ),
+    ),
     st.builds(AuthRecipe, kind=st.just("raw"), value=json_values),
     st.builds(AuthRecipe, kind=st.just("token_value"), value=json_values),
     st.just(AuthRecipe(kind="none")),
@@ -289,20 +306,60 @@ socketio_frames = st.builds(
     st.one_of(st.just(""), json_values.map(json.dumps)),
 )
 # Frames a client may well send (the socket stays open), so that sequences reach later states too.
-benign_frames = st.sampled_from([VALID_CONNECT, VALID_CONNECT, "41", "2", "3", "6", "5", '42["hello",{"a":1}]',
-                                 '4212["withAck"]', "43", '40/admin,{"token":"Bearer x"}', "41/admin,", "40",
-                                 '40{"token":42}'])
+benign_frames = st.sampled_from(
+    [
+        VALID_CONNECT,
+        VALID_CONNECT,
+        "41",
+        "2",
+        "3",
+        "6",
+        "5",
+        '42["hello",{"a":1}]',
+        '4212["withAck"]',
+        "43",
+        '40/admin,{"token":"Bearer x"}',
+        "41/admin,",
+        "40",
+        '40{"token":42}',
+    ]
+)
 raw_frames = st.one_of(
     benign_frames,
     benign_frames,
     st.text(st.characters(exclude_categories=("Cs",)), max_size=40),
-    st.builds(lambda digit, rest: digit + rest, st.sampled_from("0123456789"),
-              st.text(st.characters(exclude_categories=("Cs",)), max_size=30)),
+    st.builds(
+        lambda digit, rest: digit + rest,
+        st.sampled_from("0123456789"),
+        st.text(st.characters(exclude_categories=("Cs",)), max_size=30),
+    ),
     socketio_frames,
-    st.sampled_from(["40", "41", "1", "2", "3", "5", "6", "4", "", "40/", "2probe", "0{}",
-                     "4" + "[" * 2000 + "]" * 2000, "42" + "[" * 2000 + "]" * 2000,
-                     '451-["upload",{"_placeholder":true,"num":0}]', '42["hello"]', '4212["withAck"]',
-                     '40{"token":"Bearer x"}', '40{"token":"Bearer \\ud800"}', "40null", "40[]", '44{"message":"x"}']),
+    st.sampled_from(
+        [
+            "40",
+            "41",
+            "1",
+            "2",
+            "3",
+            "5",
+            "6",
+            "4",
+            "",
+            "40/",
+            "2probe",
+            "0{}",
+            "4" + "[" * 2000 + "]" * 2000,
+            "42" + "[" * 2000 + "]" * 2000,
+            '451-["upload",{"_placeholder":true,"num":0}]',
+            '42["hello"]',
+            '4212["withAck"]',
+            '40{"token":"Bearer x"}',
+            '40{"token":"Bearer \\ud800"}',
+            "40null",
+            "40[]",
+            '44{"message":"x"}',
+        ]
+    ),
     st.binary(max_size=20),
     st.just(VALID_CONNECT),
 )
@@ -313,11 +370,22 @@ raw_frames = st.one_of(
 def test_raw_frames(frames, caller, creds, sequence):
     """After any frame the server answers a ping sent behind it, or closes with a protocol code, within
     BOUND; everything it sends is a protocol frame; a CONNECT is accepted only with the valid token."""
-    token = TokenRecipe(header={"alg": "RS256", "typ": "JWT", "kid": str(creds.signing_key.kid)},
-                        claims={"type": "customer", "workspace_id": creds.workspace.code,
-                                "product_space_code": creds.product_spaces[0], "sub": "CUST-RAW",
-                                "exp": int(time.time()) + 600},
-                        signer="key", pristine=True).build(creds, caller).token
+    token = (
+        TokenRecipe(
+            header={"alg": "RS256", "typ": "JWT", "kid": str(creds.signing_key.kid)},
+            claims={
+                "type": "customer",
+                "workspace_id": creds.workspace.code,
+                "product_space_code": creds.product_spaces[0],
+                "sub": "CUST-RAW",
+                "exp": int(time.time()) + 600,
+            },
+            signer="key",
+            pristine=True,
+        )
+        .build(creds, caller)
+        .token
+    )
     before = snapshot()
 
     async def scenario() -> bool:
@@ -333,8 +401,12 @@ def test_raw_frames(frames, caller, creds, sequence):
                     sent_valid = False
                 # An Engine.IO ping right behind it: its pong proves the socket still listens.
                 probe = f"probe-{i}"
-                result = await exchange(ws, [frame, f"2{probe}"], carrier="raw frames",
-                                        until=lambda reply, probe=probe: reply == f"3{probe}")
+                result = await exchange(
+                    ws,
+                    [frame, f"2{probe}"],
+                    carrier="raw frames",
+                    until=lambda reply, probe=probe: reply == f"3{probe}",
+                )
                 if not result.closed:
                     tally("raw frames").outcomes["answered"] += 1
                 if accepted_connect(result):
@@ -354,11 +426,13 @@ def test_raw_frames(frames, caller, creds, sequence):
 # --- the WebSocket handshake ------------------------------------------------------------------------------
 handshake_queries = st.one_of(
     st.just(SOCKET_QUERY),
-    st.builds(lambda eio_value, transport, extra: "&".join(p for p in (eio_value, transport, extra) if p),
-              st.sampled_from(["EIO=4", "EIO=3", "EIO=5", "EIO=", "", "EIO=4&EIO=3", "EIO=3&EIO=4", "EIO=%00"]),
-              st.sampled_from(["transport=websocket", "transport=polling", "transport=", "", "transport=WEBSOCKET"]),
-              st.sampled_from(["", "sid=abc", "t=123", "b64=1", "%zz", "sid="])),
-    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), max_size=40),
+    st.builds(
+        lambda eio_value, transport, extra: "&".join(p for p in (eio_value, transport, extra) if p),
+        st.sampled_from(["EIO=4", "EIO=3", "EIO=5", "EIO=", "", "EIO=4&EIO=3", "EIO=3&EIO=4", "EIO=%00"]),
+        st.sampled_from(["transport=websocket", "transport=polling", "transport=", "", "transport=WEBSOCKET"]),
+        st.sampled_from(["", "sid=abc", "t=123", "b64=1", "%zz", "sid="]),
+    ),
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40),
 )
 
 
@@ -395,11 +469,15 @@ def raw_upgrade(server, source_ip: str, path: str, headers: dict[str, str]) -> t
     return status, answer_headers, body, time.monotonic() - start
 
 
-@given(query=handshake_queries, path=st.sampled_from([SOCKET_PATH, SOCKET_PATH.rstrip("/"), "/api/v1/wss/other/",
-                                                      "/socket.io/"]),
-       version=st.sampled_from(["13", "13", "13", "8", "", "abc"]),
-       key=st.one_of(st.binary(min_size=16, max_size=16).map(lambda b: base64.b64encode(b).decode()),
-                     st.sampled_from(["", "short", "!!!", base64.b64encode(b"x" * 15).decode()])))
+@given(
+    query=handshake_queries,
+    path=st.sampled_from([SOCKET_PATH, SOCKET_PATH.rstrip("/"), "/api/v1/wss/other/", "/socket.io/"]),
+    version=st.sampled_from(["13", "13", "13", "8", "", "abc"]),
+    key=st.one_of(
+        st.binary(min_size=16, max_size=16).map(lambda b: base64.b64encode(b).decode()),
+        st.sampled_from(["", "short", "!!!", base64.b64encode(b"x" * 15).decode()]),
+    ),
+)
 @property_settings(30)
 def test_websocket_handshake(daphne_server, caller, query, path, version, key):
     """A WebSocket upgrade is switched (101) only for the Socket.IO path with EIO=4 and the websocket
@@ -407,8 +485,12 @@ def test_websocket_handshake(daphne_server, caller, query, path, version, key):
     speaks); any other is a 4xx with the JSON error body."""
     record = tally("WebSocket handshake")
     record.tried += 1
-    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": version,
-               "Sec-WebSocket-Key": key}
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": version,
+        "Sec-WebSocket-Key": key,
+    }
     status, answer_headers, body, elapsed = raw_upgrade(daphne_server, caller.source_ip, f"{path}?{query}", headers)
     record.outcomes[status] += 1
     record.slowest = max(record.slowest, elapsed)

@@ -59,8 +59,9 @@ def _request(kind: str, client: httpx.Client, headers: dict[str, str]) -> httpx.
     return client.get("user" if kind == "api_key" else "customer/inbox", headers=headers)
 
 
-def _hammer(kind: str, clients: list[httpx.Client], headers: dict[str, str], stop: threading.Event,
-            out: list[Sample]) -> None:
+def _hammer(
+    kind: str, clients: list[httpx.Client], headers: dict[str, str], stop: threading.Event, out: list[Sample]
+) -> None:
     """One client loop: back-to-back requests, alternating between the servers' clients."""
     n = 0
     while not stop.is_set():
@@ -105,11 +106,13 @@ def _summary(label: str, kind: str, samples: list[Sample], revocation: Revocatio
     last_success = (last - revocation.returned) * 1000
     flight_ok = sum(1 for s in in_flight if s.status == 200)
     after_ok = sum(1 for s in after if s.status == 200)
-    return (f"[revocation under load: {label}] {kind}: {rate:.0f} req/s with {LOOPS_PER_CREDENTIAL} loops "
-            f"({len(samples)} requests); revoke took {(revocation.returned - revocation.called) * 1000:.1f} ms; "
-            f"in flight across it {len(in_flight)} ({flight_ok} answered 200, {len(in_flight) - flight_ok} "
-            f"refused); sent after it {len(after)}, {after_ok} succeeded; last success {last_success:+.1f} ms "
-            f"from the revoke's return")
+    return (
+        f"[revocation under load: {label}] {kind}: {rate:.0f} req/s with {LOOPS_PER_CREDENTIAL} loops "
+        f"({len(samples)} requests); revoke took {(revocation.returned - revocation.called) * 1000:.1f} ms; "
+        f"in flight across it {len(in_flight)} ({flight_ok} answered 200, {len(in_flight) - flight_ok} "
+        f"refused); sent after it {len(after)}, {after_ok} succeeded; last success {last_success:+.1f} ms "
+        f"from the revoke's return"
+    )
 
 
 def _check(kind: str, samples: list[Sample], revocation: Revocation, servers: int) -> None:
@@ -120,7 +123,8 @@ def _check(kind: str, samples: list[Sample], revocation: Revocation, servers: in
     succeeded_after = [s for s in after if s.status == 200]
     assert not succeeded_after, (
         f"{kind}: {len(succeeded_after)} requests sent after the revoke returned succeeded, the first "
-        f"{succeeded_after[0].sent - revocation.returned:.4f}s after it")
+        f"{succeeded_after[0].sent - revocation.returned:.4f}s after it"
+    )
     wrong_after = [s for s in after if (s.status, s.reason) != REFUSED[kind]]
     assert not wrong_after, f"{kind}: not refused as {REFUSED[kind]} after the revoke: {wrong_after[:5]}"
     assert len(after) >= 20, f"{kind}: too few requests after the revoke to mean anything ({len(after)})"
@@ -150,8 +154,10 @@ def _run(label: str, servers, api_key: str, workspace) -> None:
 
     samples: list[Sample] = []  # list.append is atomic: the loops share it
     stop = threading.Event()
-    threads = [threading.Thread(target=_hammer, args=(kind, own, headers[kind], stop, samples), daemon=True)
-               for kind, own in loops]
+    threads = [
+        threading.Thread(target=_hammer, args=(kind, own, headers[kind], stop, samples), daemon=True)
+        for kind, own in loops
+    ]
     try:
         for thread in threads:
             thread.start()
@@ -185,8 +191,9 @@ def test_nothing_sent_after_a_revoke_succeeds_on_one_process(daphne_server, work
 @pytest.mark.redis
 @requires_redis
 @pytest.mark.django_db(transaction=True)
-def test_nothing_sent_after_a_revoke_succeeds_on_two_processes(daphne_server, daphne_server_factory, workspace,
-                                                               api_key, caplog):
+def test_nothing_sent_after_a_revoke_succeeds_on_two_processes(
+    daphne_server, daphne_server_factory, workspace, api_key, caplog
+):
     """Requests alternate between two processes over PostgreSQL and Redis; each refuses on its own."""
     caplog.set_level(logging.WARNING, logger="httpx")
     if connection.vendor != "postgresql":

@@ -2,8 +2,8 @@
 kind it accepts, fed requests generated from the schema (valid and deliberately invalid ones), seeded.
 
 Each answer must be no 5xx, a status the operation documents, the content type, headers and body the
-schema gives it, and input the schema calls invalid refused. (The suite's own requests are checked against the schema too:
-tests/openapi_conformance.py.) FUZZ_EXAMPLES sets the number of cases per operation and credential.
+schema gives it, and input the schema calls invalid refused. (The suite's own requests are checked against the
+schema too: tests/openapi_conformance.py.) FUZZ_EXAMPLES sets the number of cases per operation and credential.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from tests.notifications.conftest import notifications_world, world  # noqa: F40
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per operation and credential kind; CI keeps it small
 
 pytestmark = [pytest.mark.live]
-
 
 
 def _api_schema() -> dict:
@@ -48,9 +47,12 @@ def credentials(world, api) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize("kind", ["clientKey", "apiKey", "apiToken", "customerJWT"])
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_generated_requests_get_documented_answers(case, kind, credentials, daphne_server):
     accepted = {name for requirement in case.operation.definition.raw.get("security", []) for name in requirement}
     if kind not in accepted:
@@ -58,5 +60,6 @@ def test_generated_requests_get_documented_answers(case, kind, credentials, daph
     # Every check but "schema-valid data is accepted": the schema states types, formats and limits, not
     # the rules between fields or against stored data (a time zone's name, quiet hours that start when
     # they end, a cursor from this endpoint, five keys per user), which the server refuses with a 400.
-    case.call_and_validate(base_url=daphne_server.url, headers=credentials[kind],
-                           excluded_checks=[positive_data_acceptance])
+    case.call_and_validate(
+        base_url=daphne_server.url, headers=credentials[kind], excluded_checks=[positive_data_acceptance]
+    )

@@ -22,8 +22,10 @@ NUL_VALUES = ["\x00", "ab\x00cd", "AB\x00CD00"]
 
 def unsigned_jwt(header: dict, payload: dict | None = None) -> str:
     """A JWT-shaped token with the given header (signature bytes are junk: refused before they matter)."""
+
     def part(value: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
     return f"{part(header)}.{part(payload or {'sub': 'x'})}.c2ln"
 
 
@@ -48,7 +50,8 @@ def test_customer_jwt_on_a_server_endpoint_is_told_what_it_accepts(api):
         assert body["message"] == (
             "This endpoint accepts client credentials (x-client-key and x-client-secret), an API key (Api-Key) "
             "or an API token (Authorization: Bearer, minted from an API key); the request sent a customer JWT "
-            "(Authorization: Bearer), which it does not accept.")
+            "(Authorization: Bearer), which it does not accept."
+        )
         assert response.headers["www-authenticate"] == 'ClientSecret realm="api"'
 
 
@@ -80,8 +83,9 @@ def raw_get(server, path: str, headers: dict[str, bytes]) -> tuple[int, dict]:
 
 @pytest.mark.parametrize("client_key", [b"\x00", b"ck_\x00abc"])
 def test_client_key_with_nul_is_refused_as_wrong(daphne_server, transactional_db, client_key):
-    status, body = raw_get(daphne_server, "/api/v1/in-app-messages",
-                           {"x-client-key": client_key, "x-client-secret": b"cs_whatever"})
+    status, body = raw_get(
+        daphne_server, "/api/v1/in-app-messages", {"x-client-key": client_key, "x-client-secret": b"cs_whatever"}
+    )
     assert status in (400, 401), body
     assert body["code"] == status
 
@@ -90,9 +94,16 @@ def test_json_body_with_nul_is_a_400_and_changes_nothing(api, api_key, api_user,
     before = (AuditEvent.objects.count(), api_user.api_keys.count())
     # Each field refuses a NUL itself, so the answer says which one (details).
     response = api.post("user/apikeys", headers={"Api-Key": api_key}, json={"comment": "a\x00b"})
-    assert assert_error(response, 400, "invalid_request")["details"] == {"comment": ["Null characters are not allowed."]}
-    send = {"product_space_code": workspace.product_spaces.first().code, "recipients": ["a\x00b"],
-            "title": "t", "body": "b", "category": "c"}
+    assert assert_error(response, 400, "invalid_request")["details"] == {
+        "comment": ["Null characters are not allowed."]
+    }
+    send = {
+        "product_space_code": workspace.product_spaces.first().code,
+        "recipients": ["a\x00b"],
+        "title": "t",
+        "body": "b",
+        "category": "c",
+    }
     response = api.post("in-app-messages", headers={"Api-Key": api_key}, json=send)
     assert "recipients" in assert_error(response, 400, "invalid_request")["details"]
     assert (AuditEvent.objects.count(), api_user.api_keys.count()) == before
@@ -110,7 +121,11 @@ def test_refused_unstorable_kids_count_against_the_failure_budget(daphne_server_
     token = unsigned_jwt({"alg": "HS256", "kid": "ab\x00cd"})
     with api_client(server) as attacker:
         for _ in range(burst):
-            assert_error(attacker.get("user", headers={"Authorization": f"Bearer {token}"}), 401,
-                         "signing_key_unknown", invalid_authentication=True)
+            assert_error(
+                attacker.get("user", headers={"Authorization": f"Bearer {token}"}),
+                401,
+                "signing_key_unknown",
+                invalid_authentication=True,
+            )
         response = attacker.get("user", headers={"Authorization": f"Bearer {token}"})
         assert_error(response, 429, "too_many_authentication_failures", invalid_authentication=True)

@@ -18,8 +18,9 @@ def workspace(transactional_db):
 
 @pytest.fixture
 def api_user(workspace):
-    return services.api_user_create(actor=CLI, email=f"{uuid.uuid4().hex[:12]}@example.com",
-                                    workspace=workspace, role="write")
+    return services.api_user_create(
+        actor=CLI, email=f"{uuid.uuid4().hex[:12]}@example.com", workspace=workspace, role="write"
+    )
 
 
 @pytest.fixture
@@ -34,5 +35,3 @@ def legacy_key(api_user) -> str:
     key = hashing.random_base62(32)
     services.api_key_import_legacy(actor=CLI, user=api_user, key=key, comment="legacy")
     return key
-
-

@@ -106,7 +106,9 @@ def test_missing_credentials_is_the_seeds_403(api):
 
 @pytest.mark.parametrize("bad", ["", "short", "x" * 64, "g" * 32 + "A" * 32, "!" * 32])
 def test_malformed_key_is_the_seeds_403(api, bad):
-    body = assert_error(api.get("user", headers={"Api-Key": bad}), 403, "api_key_malformed", invalid_authentication=True)
+    body = assert_error(
+        api.get("user", headers={"Api-Key": bad}), 403, "api_key_malformed", invalid_authentication=True
+    )
     assert {k: v for k, v in body.items() if k != "reason"} == SEED_403
 
 
@@ -122,7 +124,9 @@ def test_unknown_revoked_or_rotated_key_is_403(api, api_user, api_key):
     assert_error(api.get("user", headers={"Api-Key": api_key}), 403, "invalid_api_key", invalid_authentication=True)
     assert api.get("user", headers={"Api-Key": new_plaintext}).status_code == 200
     services.api_key_revoke(actor=CLI, api_key=new)
-    assert_error(api.get("user", headers={"Api-Key": new_plaintext}), 403, "invalid_api_key", invalid_authentication=True)
+    assert_error(
+        api.get("user", headers={"Api-Key": new_plaintext}), 403, "invalid_api_key", invalid_authentication=True
+    )
 
 
 def test_inactive_user_key_is_403(api, api_user, api_key):
@@ -136,8 +140,9 @@ def test_other_api_version_is_400(api, api_key, version):
     response = api.get("user", headers={"Api-Key": api_key, "Api-Version": version})
     assert_error(response, 400, "unsupported_api_version", invalid_authentication=False)
     # Also without credentials: the version is checked first.
-    assert_error(api.get("user", headers={"Api-Version": version}), 400, "unsupported_api_version",
-                 invalid_authentication=False)
+    assert_error(
+        api.get("user", headers={"Api-Version": version}), 400, "unsupported_api_version", invalid_authentication=False
+    )
 
 
 def test_api_version_absent_or_1_is_fine(api, api_key):
@@ -163,14 +168,17 @@ def test_errors_and_answers_are_json_without_charset(api, api_key):
         api.put("user", headers={"Api-Key": api_key}),
     ):
         assert response.headers["content-type"] == "application/json"
-    assert_error(api.post("user/apikeys", headers={"Api-Key": api_key}, content=b"{not json"), 400,
-                 invalid_authentication=False)
+    assert_error(
+        api.post("user/apikeys", headers={"Api-Key": api_key}, content=b"{not json"), 400, invalid_authentication=False
+    )
     assert_error(api.put("user", headers={"Api-Key": api_key}), 405, invalid_authentication=False)
 
 
-@pytest.mark.parametrize("raw", [b"[" * 50_000 + b"]" * 50_000, b'{"comment": "\\ud800"}', b"{", b"\xff\xfe",
-                                 b'{"comment": "x", "n": 1e400}'],
-                         ids=["deeply-nested", "lone-surrogate", "truncated", "not-utf8", "infinite-number"])
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 50_000 + b"]" * 50_000, b'{"comment": "\\ud800"}', b"{", b"\xff\xfe", b'{"comment": "x", "n": 1e400}'],
+    ids=["deeply-nested", "lone-surrogate", "truncated", "not-utf8", "infinite-number"],
+)
 @pytest.mark.parametrize("content_type", [None, "application/json"], ids=["no-content-type", "json"])
 def test_malformed_bodies_are_400_never_500(api, api_key, raw, content_type):
     """The API-wide parser (authplatform/api.py): nothing a body holds can crash a view or the database."""

@@ -128,25 +128,31 @@ def test_more_than_10_values_is_400_naming_the_limit(api, api_key):
 
 
 def test_more_than_10000_addresses_is_400_naming_the_limit(api, api_key):
-    body = assert_error(mint(api, api_key, ips="10.0.0.0/8"), 400, "too_many_ip_addresses", invalid_authentication=False)
+    body = assert_error(
+        mint(api, api_key, ips="10.0.0.0/8"), 400, "too_many_ip_addresses", invalid_authentication=False
+    )
     assert "10,000 addresses" in body["message"]
     # Two disjoint /19 (8,192 each) are over the limit together.
-    assert_error(mint(api, api_key, ips="10.0.0.0/19,10.1.0.0/19"), 400, "too_many_ip_addresses",
-                 invalid_authentication=False)
+    assert_error(
+        mint(api, api_key, ips="10.0.0.0/19,10.1.0.0/19"), 400, "too_many_ip_addresses", invalid_authentication=False
+    )
     assert_error(mint(api, api_key, ips="2001:db8::/64"), 400, "too_many_ip_addresses", invalid_authentication=False)
     # Overlapping networks are counted once: 8,192 addresses.
     assert mint(api, api_key, ips="10.0.0.0/19,10.0.0.0/20").status_code == 200
 
 
-@pytest.mark.parametrize("options, reason", [
-    ({"ips": "not-an-ip"}, "invalid_ips"),
-    ({"ips": "10.0.0.0/33"}, "invalid_ips"),
-    ({"expires_in": "0"}, "invalid_expires_in"),
-    ({"expires_in": "-5"}, "invalid_expires_in"),
-    ({"expires_in": str(366 * 86400)}, "invalid_expires_in"),
-    ({"expires_in": "soon"}, "invalid_request"),
-    ({"renewable": "perhaps"}, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    "options, reason",
+    [
+        ({"ips": "not-an-ip"}, "invalid_ips"),
+        ({"ips": "10.0.0.0/33"}, "invalid_ips"),
+        ({"expires_in": "0"}, "invalid_expires_in"),
+        ({"expires_in": "-5"}, "invalid_expires_in"),
+        ({"expires_in": str(366 * 86400)}, "invalid_expires_in"),
+        ({"expires_in": "soon"}, "invalid_request"),
+        ({"renewable": "perhaps"}, "invalid_request"),
+    ],
+)
 def test_bad_options_are_400(api, api_key, options, reason):
     assert_error(mint(api, api_key, **options), 400, reason, invalid_authentication=False)
 
@@ -189,8 +195,9 @@ def test_renewal_may_not_widen_ips(api, api_key):
 def test_non_renewable_token_cannot_renew(api, api_key):
     token = token_of(api, api_key, renewable="false")
     assert api.get("user", headers=bearer(token)).status_code == 200
-    assert_error(api.get("user/apikeys/token", headers=bearer(token)), 403, "token_not_renewable",
-                 invalid_authentication=False)
+    assert_error(
+        api.get("user/apikeys/token", headers=bearer(token)), 403, "token_not_renewable", invalid_authentication=False
+    )
 
 
 def test_tokens_die_when_the_key_is_deleted(api, api_key, legacy_key):
@@ -214,8 +221,9 @@ def test_tokens_die_when_the_key_is_rotated(api, api_user, api_key):
 def test_token_of_deleted_key_cannot_delete_it_in_use(api, api_key):
     token = token_of(api, api_key)
     key_id = jwt.decode(token, options={"verify_signature": False})["id"]
-    assert_error(api.delete(f"user/apikeys/{key_id}", headers=bearer(token)), 409, "api_key_in_use",
-                 invalid_authentication=False)
+    assert_error(
+        api.delete(f"user/apikeys/{key_id}", headers=bearer(token)), 409, "api_key_in_use", invalid_authentication=False
+    )
 
 
 def test_rotated_platform_keys_keep_verifying_revoked_ones_do_not(api, api_key):
@@ -242,8 +250,12 @@ def test_expired_forged_and_malformed_tokens_are_401(api, api_key):
     # The payload changed (IP protection dropped) under the original signature.
     header_b64, _, signature = good.split(".")
     widened = jwt.utils.base64url_encode(json.dumps({**payload, "ips": []}).encode()).decode()
-    assert_error(api.get("user", headers=bearer(f"{header_b64}.{widened}.{signature}")), 401,
-                 "invalid_signature", invalid_authentication=True)
+    assert_error(
+        api.get("user", headers=bearer(f"{header_b64}.{widened}.{signature}")),
+        401,
+        "invalid_signature",
+        invalid_authentication=True,
+    )
     wrong_secret = jwt.encode(payload, "not the platform key" * 2, algorithm="HS256", headers={"kid": kid})
     assert_error(api.get("user", headers=bearer(wrong_secret)), 401, "invalid_signature", invalid_authentication=True)
     unsigned = jwt.encode(payload, None, algorithm="none", headers={"kid": kid})

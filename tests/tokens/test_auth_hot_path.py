@@ -39,8 +39,14 @@ def drf_request(**headers) -> Request:
 
 def customer_token(key, private_pem, product_space_code: str, *, sub: str = "CUST-1") -> str:
     now = int(time.time())
-    claims = {"type": "customer", "workspace_id": key.workspace.code, "product_space_code": product_space_code,
-              "sub": sub, "iat": now, "exp": now + 600}
+    claims = {
+        "type": "customer",
+        "workspace_id": key.workspace.code,
+        "product_space_code": product_space_code,
+        "sub": sub,
+        "iat": now,
+        "exp": now + 600,
+    }
     return jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": str(key.kid)})
 
 
@@ -53,21 +59,33 @@ def creds(workspace, api_user, api_key):
     token = api_token_mint(actor=CLI, api_key=stored_api_key, client_ip=HERE, no_ip_protection=True).token
     product_space = workspace.product_spaces.get()
     return {
-        "client": client, "client_secret": secret, "api_key": api_key, "stored_api_key": stored_api_key,
-        "api_token": token, "signing_key": signing_key, "private_pem": private_pem,
-        "customer_jwt": customer_token(signing_key, private_pem, product_space.code), "product_space": product_space,
+        "client": client,
+        "client_secret": secret,
+        "api_key": api_key,
+        "stored_api_key": stored_api_key,
+        "api_token": token,
+        "signing_key": signing_key,
+        "private_pem": private_pem,
+        "customer_jwt": customer_token(signing_key, private_pem, product_space.code),
+        "product_space": product_space,
     }
 
 
 def _authenticators(creds):
     return {
-        "client": (authentication.ClientCredentialsAuthentication(),
-                   drf_request(HTTP_X_CLIENT_KEY=creds["client"].client_key, HTTP_X_CLIENT_SECRET=creds["client_secret"])),
+        "client": (
+            authentication.ClientCredentialsAuthentication(),
+            drf_request(HTTP_X_CLIENT_KEY=creds["client"].client_key, HTTP_X_CLIENT_SECRET=creds["client_secret"]),
+        ),
         "api_key": (authentication.ApiKeyAuthentication(), drf_request(HTTP_API_KEY=creds["api_key"])),
-        "api_token": (authentication.ApiTokenAuthentication(),
-                      drf_request(HTTP_AUTHORIZATION=f"Bearer {creds['api_token']}")),
-        "customer_jwt": (authentication.CustomerJWTAuthentication(),
-                         drf_request(HTTP_AUTHORIZATION=f"Bearer {creds['customer_jwt']}")),
+        "api_token": (
+            authentication.ApiTokenAuthentication(),
+            drf_request(HTTP_AUTHORIZATION=f"Bearer {creds['api_token']}"),
+        ),
+        "customer_jwt": (
+            authentication.CustomerJWTAuthentication(),
+            drf_request(HTTP_AUTHORIZATION=f"Bearer {creds['customer_jwt']}"),
+        ),
     }
 
 
@@ -151,8 +169,10 @@ def test_prepared_lookups_give_what_the_orm_gives(creds):
     secret = selectors.client_secret_match(client_key=creds["client"].client_key, client_secret=creds["client_secret"])
     assert secret is not None and secret.client == creds["client"]
     assert secret.client.workspace == creds["client"].workspace
-    assert selectors.client_secret_match(client_key=creds["client"].client_key + "x",
-                                         client_secret=creds["client_secret"]) is None
+    assert (
+        selectors.client_secret_match(client_key=creds["client"].client_key + "x", client_secret=creds["client_secret"])
+        is None
+    )
     found = selectors.api_key_match(key=creds["api_key"])
     assert found == creds["stored_api_key"] and found.user.pk == creds["stored_api_key"].user_id
     platform_key = PlatformTokenKey.objects.get()
@@ -173,7 +193,8 @@ def test_prepared_lookups_give_what_the_orm_gives(creds):
 def test_prepared_query_refuses_a_sample_it_cannot_find():
     query = prepared.PreparedQuery(
         lambda code: ProductSpace.objects.filter(code="SAMEAAAA"),  # ignores its value
-        samples={"code": "ZZZZZZZZ"}, fields={"code": ProductSpace._meta.get_field("code")},
+        samples={"code": "ZZZZZZZZ"},
+        fields={"code": ProductSpace._meta.get_field("code")},
     )
     with pytest.raises(ValueError, match="not a parameter"):
         query.all(code="ABCDEFGH")
@@ -220,9 +241,10 @@ def test_unverified_header_memo_returns_copies_and_never_remembers_a_failure():
 def test_every_kind_is_refused_by_the_server_process_on_the_next_request(api, creds):
     """Revoked here, refused there: the daphne process keeps nothing a revocation could outlive."""
     requests = {
-        "client": lambda: api.get(f"workspaces/{creds['client'].workspace.code}",
-                                  headers={"x-client-key": creds["client"].client_key,
-                                           "x-client-secret": creds["client_secret"]}),
+        "client": lambda: api.get(
+            f"workspaces/{creds['client'].workspace.code}",
+            headers={"x-client-key": creds["client"].client_key, "x-client-secret": creds["client_secret"]},
+        ),
         "api_key": lambda: api.get("user/apikeys/current", headers={"Api-Key": creds["api_key"]}),
         "api_token": lambda: api.get("user/apikeys/current", headers={"Authorization": f"Bearer {creds['api_token']}"}),
         "customer_jwt": lambda: api.get("customer/me", headers={"Authorization": f"Bearer {creds['customer_jwt']}"}),

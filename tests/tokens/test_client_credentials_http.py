@@ -41,10 +41,12 @@ def test_valid_credentials_say_which_client_and_workspace(api, workspace, client
 
 def test_wrong_secret_is_401(api, workspace, client_credentials):
     key, secret = client_credentials
-    assert_refused(api.get(f"workspaces/{workspace.code}", headers=creds(key, secret + "x")),
-                   "invalid_client_credentials")
-    assert_refused(api.get(f"workspaces/{workspace.code}", headers=creds("ck_unknown", secret)),
-                   "invalid_client_credentials")
+    assert_refused(
+        api.get(f"workspaces/{workspace.code}", headers=creds(key, secret + "x")), "invalid_client_credentials"
+    )
+    assert_refused(
+        api.get(f"workspaces/{workspace.code}", headers=creds("ck_unknown", secret)), "invalid_client_credentials"
+    )
 
 
 @pytest.mark.parametrize("header", ["x-client-key", "x-client-secret"])

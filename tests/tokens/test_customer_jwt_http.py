@@ -15,8 +15,7 @@ from django.utils import timezone
 from credentials import services
 from credentials.audit import CLI
 from credentials.models import CustomerSigningKey
-from tests.live import JS_DIR, run_node
-from tests.live import assert_error
+from tests.live import JS_DIR, assert_error, run_node
 
 pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transaction=True)]
 
@@ -52,8 +51,14 @@ def seed_tokens(env: dict[str, str], *variants: dict[str, str]) -> list[str]:
 
 def claims(env: dict[str, str], **changes) -> dict:
     now = int(time.time())
-    base = {"type": "customer", "workspace_id": env["CUSTOMER_WORKSPACE_ID"],
-            "product_space_code": env["CUSTOMER_PRODUCT_SPACE_CODE"], "sub": "CUST-1", "iat": now, "exp": now + 600}
+    base = {
+        "type": "customer",
+        "workspace_id": env["CUSTOMER_WORKSPACE_ID"],
+        "product_space_code": env["CUSTOMER_PRODUCT_SPACE_CODE"],
+        "sub": "CUST-1",
+        "iat": now,
+        "exp": now + 600,
+    }
     return {**base, **changes}
 
 
@@ -122,8 +127,9 @@ def test_revoked_kid_is_401_at_once(api, signing):
 def test_a_rotated_key_past_its_overlap_is_refused_as_expired_not_as_unknown(api, signing):
     key, _, env = signing
     token = seed_token(env)
-    new_key, new_private = services.signing_key_rotate(actor=CLI, key=CustomerSigningKey.objects.get(pk=key.kid),
-                                                       overlap_seconds=1)
+    new_key, new_private = services.signing_key_rotate(
+        actor=CLI, key=CustomerSigningKey.objects.get(pk=key.kid), overlap_seconds=1
+    )
     assert me(api, token).status_code == 200  # within the overlap both keys verify
     old = CustomerSigningKey.objects.get(pk=key.kid)
     time.sleep(max(0.0, (old.expires_at - timezone.now()).total_seconds()) + 0.05)
@@ -142,8 +148,9 @@ def test_wrong_type_string_exp_and_missing_sub_are_401(api, signing):
     key, private_pem, env = signing
     assert me(api, rs256(private_pem, key.kid, claims(env))).status_code == 200
     assert_refused(me(api, rs256(private_pem, key.kid, claims(env, type="admin"))), "wrong_token_type")
-    assert_refused(me(api, rs256(private_pem, key.kid, {k: v for k, v in claims(env).items() if k != "type"})),
-                   "wrong_token_type")
+    assert_refused(
+        me(api, rs256(private_pem, key.kid, {k: v for k, v in claims(env).items() if k != "type"})), "wrong_token_type"
+    )
     string_exp = claims(env, exp=str(int(time.time()) + 600))
     assert_refused(me(api, rs256(private_pem, key.kid, string_exp)), "invalid_claims")
     no_sub = {k: v for k, v in claims(env).items() if k != "sub"}
@@ -154,8 +161,9 @@ def test_wrong_type_string_exp_and_missing_sub_are_401(api, signing):
     for sub in ("CUST\x001", "CUST\ud800"):
         assert_refused(me(api, rs256(private_pem, key.kid, claims(env, sub=sub))), "invalid_claims")
     for code in ("ABCD\x00EFG", env["CUSTOMER_PRODUCT_SPACE_CODE"] + "\n", env["CUSTOMER_PRODUCT_SPACE_CODE"].lower()):
-        assert_refused(me(api, rs256(private_pem, key.kid, claims(env, product_space_code=code))),
-                       "unknown_product_space")
+        assert_refused(
+            me(api, rs256(private_pem, key.kid, claims(env, product_space_code=code))), "unknown_product_space"
+        )
 
 
 def test_alg_none_and_hs256_with_the_public_key_are_401(api, signing):
@@ -192,5 +200,7 @@ def test_no_token_or_an_api_token_is_not_a_customer(api, signing, api_key):
     assert response.headers["www-authenticate"] == 'Bearer realm="api"'
     api_token = api.get("user/apikeys/token", headers={"Api-Key": api_key}).json()["token"]
     body = assert_error(me(api, api_token), 401, "credentials_not_accepted", invalid_authentication=True)
-    assert body["message"] == ("This endpoint accepts a customer JWT (Authorization: Bearer); the request sent "
-                               "an API token (Authorization: Bearer, minted from an API key), which it does not accept.")
+    assert body["message"] == (
+        "This endpoint accepts a customer JWT (Authorization: Bearer); the request sent "
+        "an API token (Authorization: Bearer, minted from an API key), which it does not accept."
+    )

@@ -10,8 +10,9 @@ ME = ipaddress.ip_address("203.0.113.7")
 
 
 def parse(value, request_ip=ME, max_values=10, max_addresses=10_000):
-    return ip_rules_parse(ip_option_items(value), request_ip=request_ip, max_values=max_values,
-                          max_addresses=max_addresses)
+    return ip_rules_parse(
+        ip_option_items(value), request_ip=request_ip, max_values=max_values, max_addresses=max_addresses
+    )
 
 
 def test_items_ignore_empty_values_and_accept_lists():
@@ -22,21 +23,30 @@ def test_items_ignore_empty_values_and_accept_lists():
 
 def test_parse_normalises_addresses_networks_and_request_ip():
     assert parse("request_ip,212.40.50.1/24,2001:DB8::1,2001:db8::/120,10.0.0.1/32,[2001:db8::2]") == [
-        "203.0.113.7", "212.40.50.0/24", "2001:db8::1", "2001:db8::/120", "10.0.0.1", "2001:db8::2"]
+        "203.0.113.7",
+        "212.40.50.0/24",
+        "2001:db8::1",
+        "2001:db8::/120",
+        "10.0.0.1",
+        "2001:db8::2",
+    ]
     assert parse("::ffff:10.1.2.3") == ["10.1.2.3"]
     assert parse("request_ip,203.0.113.7") == ["203.0.113.7"]  # duplicates collapse
     assert parse("request_ip", request_ip=ipaddress.ip_address("::1")) == ["::1"]
 
 
-@pytest.mark.parametrize("value, reason", [
-    ("300.1.1.1", "invalid_ips"),
-    ("10.0.0.0/33", "invalid_ips"),
-    ("example.com", "invalid_ips"),
-    (",".join(f"192.0.2.{i}" for i in range(11)), "too_many_ip_values"),
-    ("10.0.0.0/8", "too_many_ip_addresses"),
-    ("10.0.0.0/19,10.0.32.0/19", "too_many_ip_addresses"),
-    ("2001:db8::/64", "too_many_ip_addresses"),
-])
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ("300.1.1.1", "invalid_ips"),
+        ("10.0.0.0/33", "invalid_ips"),
+        ("example.com", "invalid_ips"),
+        (",".join(f"192.0.2.{i}" for i in range(11)), "too_many_ip_values"),
+        ("10.0.0.0/8", "too_many_ip_addresses"),
+        ("10.0.0.0/19,10.0.32.0/19", "too_many_ip_addresses"),
+        ("2001:db8::/64", "too_many_ip_addresses"),
+    ],
+)
 def test_parse_refuses(value, reason):
     with pytest.raises(InvalidInput) as error:
         parse(value)

@@ -3,17 +3,21 @@
 import pytest
 
 from credentials.models import ApiKey, AuditEvent
-from tests.live import run_node
-from tests.live import random_loopback
+from tests.live import random_loopback, run_node
 
 pytestmark = [pytest.mark.live, pytest.mark.node, pytest.mark.django_db(transaction=True)]
 
 
 def test_rokka_client_manages_keys_and_tokens(daphne_server, api_user, api_key):
     source_ip = random_loopback()
-    out = run_node("rokka_compat.mjs", env={
-        "API_HOST": daphne_server.api, "API_KEY": api_key, "LOCAL_ADDRESS": source_ip,
-    })
+    out = run_node(
+        "rokka_compat.mjs",
+        env={
+            "API_HOST": daphne_server.api,
+            "API_KEY": api_key,
+            "LOCAL_ADDRESS": source_ip,
+        },
+    )
     first = ApiKey.objects.get(user=api_user, comment="fixture")
 
     # getCurrentApiKey / getId: parsed as JSON by the client (exact Content-Type).

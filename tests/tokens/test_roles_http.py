@@ -13,8 +13,9 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
 def user_with_role(workspace, role):
-    user = services.api_user_create(actor=CLI, email=f"{uuid.uuid4().hex[:10]}@example.com",
-                                    workspace=workspace if role else None, role=role)
+    user = services.api_user_create(
+        actor=CLI, email=f"{uuid.uuid4().hex[:10]}@example.com", workspace=workspace if role else None, role=role
+    )
     return services.api_key_create(actor=CLI, user=user)[1]
 
 
@@ -39,12 +40,17 @@ def test_role_applies_to_tokens_and_is_read_on_every_request(api, workspace, api
     token = api.get("user/apikeys/token", headers={"Api-Key": api_key}).json()["token"]
     bearer = {"Authorization": f"Bearer {token}"}
     assert api.get(f"workspaces/{workspace.code}", headers=bearer).json()["caller"]["role"] == "write"
-    assert_error(api.get(f"workspaces/{workspace.code}/memberships", headers=bearer), 403, "insufficient_role",
-                 invalid_authentication=False)
+    assert_error(
+        api.get(f"workspaces/{workspace.code}/memberships", headers=bearer),
+        403,
+        "insufficient_role",
+        invalid_authentication=False,
+    )
     services.membership_remove(actor=CLI, membership=Membership.objects.get(user=api_user))
     # No role left: the workspace is as unknown to this caller as a code that names nothing.
-    assert_error(api.get(f"workspaces/{workspace.code}", headers=bearer), 404, "not_found",
-                 invalid_authentication=False)
+    assert_error(
+        api.get(f"workspaces/{workspace.code}", headers=bearer), 404, "not_found", invalid_authentication=False
+    )
 
 
 def test_another_workspace_is_404_for_a_client_so_codes_cannot_be_probed(api, workspace):
@@ -57,8 +63,12 @@ def test_another_workspace_is_404_for_a_client_so_codes_cannot_be_probed(api, wo
     assert existing.json() == unknown.json()
     assert api.get(f"workspaces/{other.code}", headers=headers).status_code == 200
     # A client is its workspace's backend ("write"), not an administrator.
-    assert_error(api.get(f"workspaces/{other.code}/memberships", headers=headers), 403, "insufficient_role",
-                 invalid_authentication=False)
+    assert_error(
+        api.get(f"workspaces/{other.code}/memberships", headers=headers),
+        403,
+        "insufficient_role",
+        invalid_authentication=False,
+    )
 
 
 def test_unknown_workspace_is_404(api, api_key):
@@ -66,5 +76,9 @@ def test_unknown_workspace_is_404(api, api_key):
 
 
 def test_invalid_api_key_on_a_role_endpoint_is_403_with_invalid_authentication(api, workspace):
-    assert_error(api.get(f"workspaces/{workspace.code}", headers={"Api-Key": "A" * 32}), 403, "invalid_api_key",
-                 invalid_authentication=True)
+    assert_error(
+        api.get(f"workspaces/{workspace.code}", headers={"Api-Key": "A" * 32}),
+        403,
+        "invalid_api_key",
+        invalid_authentication=True,
+    )

@@ -7,7 +7,6 @@ import jwt
 import pytest
 
 from authplatform.errors import InvalidInput, NotPermitted, domain_error_status
-
 from credentials import services
 from credentials.audit import CLI
 from credentials.models import AuditEvent, PlatformTokenKey
@@ -46,8 +45,9 @@ def test_first_mint_creates_the_platform_key_and_verifies(stored_key):
 
 
 def test_renewal_rules(stored_key):
-    first = api_token_mint(actor=CLI, api_key=stored_key, client_ip=HERE, expires_in=3600,
-                           ips="request_ip,192.0.2.0/24").payload
+    first = api_token_mint(
+        actor=CLI, api_key=stored_key, client_ip=HERE, expires_in=3600, ips="request_ip,192.0.2.0/24"
+    ).payload
     same = api_token_mint(actor=CLI, api_key=stored_key, client_ip=HERE, renewing=first).payload
     assert (same["expt"], same["ips"], same["rn"]) == (3600, first["ips"], True)
     with pytest.raises(NotPermitted) as error:

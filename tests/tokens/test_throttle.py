@@ -5,11 +5,11 @@ import time
 import httpx
 import pytest
 
+from authplatform.client_ip import parse_ip
 from authplatform.conf import platform_settings
 from tests.conftest import requires_redis
 from tests.live import assert_error, random_loopback
 from tokens.throttle import auth_failure_register
-from authplatform.client_ip import parse_ip
 
 
 def wait_for_fresh_window(margin: float = 5.0) -> None:
@@ -39,8 +39,9 @@ def test_a_burst_of_failures_gets_429_and_good_credentials_still_pass(daphne_ser
     server = daphne_server_factory(AUTH_FAILURE_BURST=str(burst), AUTH_FAILURE_WINDOW="60")
 
     def client_from() -> httpx.Client:
-        return httpx.Client(base_url=f"{server.api}/", timeout=20,
-                            transport=httpx.HTTPTransport(local_address=random_loopback()))
+        return httpx.Client(
+            base_url=f"{server.api}/", timeout=20, transport=httpx.HTTPTransport(local_address=random_loopback())
+        )
 
     attacker = client_from()
     bystander = client_from()
@@ -48,8 +49,11 @@ def test_a_burst_of_failures_gets_429_and_good_credentials_still_pass(daphne_ser
     for _ in range(burst):
         assert attacker.get("user", headers={"Api-Key": "A" * 32}).status_code == 403
     for bad in ({"Api-Key": "A" * 32}, {"Authorization": "Bearer a.b.c"}, {"x-client-key": "ck_x"}):
-        response = attacker.get("user", headers=bad) if "x-client-key" not in bad else \
-            attacker.get("workspaces/ABCDEFGH", headers=bad)
+        response = (
+            attacker.get("user", headers=bad)
+            if "x-client-key" not in bad
+            else attacker.get("workspaces/ABCDEFGH", headers=bad)
+        )
         body = assert_error(response, 429, "too_many_authentication_failures", invalid_authentication=True)
         retry_after = int(response.headers["retry-after"])
         assert 1 <= retry_after <= 60
@@ -72,7 +76,8 @@ def test_failures_are_counted_across_server_processes(daphne_server_factory):
     wait_for_fresh_window()
     statuses = []
     for n in range(burst + 2):
-        with httpx.Client(base_url=f"{servers[n % 2].api}/", timeout=20,
-                          transport=httpx.HTTPTransport(local_address=source)) as attacker:
+        with httpx.Client(
+            base_url=f"{servers[n % 2].api}/", timeout=20, transport=httpx.HTTPTransport(local_address=source)
+        ) as attacker:
             statuses.append(attacker.get("user", headers={"Api-Key": "A" * 32}).status_code)
     assert statuses == [403] * burst + [429, 429]

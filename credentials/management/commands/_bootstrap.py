@@ -54,8 +54,9 @@ class BootstrapCommand(BaseCommand):
     audit_action = ""
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--json", action="store_true",
-                            help="Print exactly one JSON object (for scripts) instead of a summary.")
+        parser.add_argument(
+            "--json", action="store_true", help="Print exactly one JSON object (for scripts) instead of a summary."
+        )
 
     def create(self, **options) -> Created:
         raise NotImplementedError
@@ -66,8 +67,9 @@ class BootstrapCommand(BaseCommand):
         except ValidationError as error:
             raise CommandError(one_line(error)) from None
         except UnknownCode as error:
-            audit_record(actor=CLI, action=self.audit_action, outcome=AuditOutcome.FAILURE,
-                         details={"errors": [str(error)]})
+            audit_record(
+                actor=CLI, action=self.audit_action, outcome=AuditOutcome.FAILURE, details={"errors": [str(error)]}
+            )
             raise CommandError(str(error)) from None  # Django prints the class name: keep it CommandError
         self.stdout.write(json.dumps(created.data) if options["json"] else created.summary)
 

@@ -28,12 +28,15 @@ class Command(BootstrapCommand):
         membership = user.memberships.select_related("workspace").first()
         return Created(
             data={"user_id": str(user.pk), "api_key": api_key},
-            summary="\n".join([
-                f"API user {user.email} created.",
-                f"  user id: {user.pk}",
-                f"  role {membership.role} in workspace {membership.workspace.code}" if membership
-                else "  no workspace role (add one with --workspace CODE --role ROLE or in the admin)",
-                f"  API key: {api_key}",
-                SHOWN_ONCE,
-            ]),
+            summary="\n".join(
+                [
+                    f"API user {user.email} created.",
+                    f"  user id: {user.pk}",
+                    f"  role {membership.role} in workspace {membership.workspace.code}"
+                    if membership
+                    else "  no workspace role (add one with --workspace CODE --role ROLE or in the admin)",
+                    f"  API key: {api_key}",
+                    SHOWN_ONCE,
+                ]
+            ),
         )

@@ -18,14 +18,18 @@ class Command(BootstrapCommand):
 
     def create(self, *, workspace, name, **options) -> Created:
         client, secret = services.client_create(
-            actor=CLI, workspace=self.workspace_by_code(workspace), name=name,
+            actor=CLI,
+            workspace=self.workspace_by_code(workspace),
+            name=name,
         )
         return Created(
             data={"client_key": client.client_key, "client_secret": secret},
-            summary="\n".join([
-                f'Created client "{client.name}" in workspace {client.workspace.code}.',
-                f"  x-client-key:    {client.client_key}",
-                f"  x-client-secret: {secret}",
-                SHOWN_ONCE,
-            ]),
+            summary="\n".join(
+                [
+                    f'Created client "{client.name}" in workspace {client.workspace.code}.',
+                    f"  x-client-key:    {client.client_key}",
+                    f"  x-client-secret: {secret}",
+                    SHOWN_ONCE,
+                ]
+            ),
         )

@@ -19,7 +19,10 @@ class Command(BootstrapCommand):
 
     def create(self, *, name, product_space, display_name, **options) -> Created:
         workspace = services.workspace_create(
-            actor=CLI, name=name, display_name=display_name, product_space_name=product_space,
+            actor=CLI,
+            name=name,
+            display_name=display_name,
+            product_space_name=product_space,
         )
         first_space = workspace.product_spaces.order_by("created_at", "id").first()
         space_code = first_space.code if first_space else None

@@ -13,8 +13,11 @@ class Command(BaseCommand):
     help = "Create the first admin account (username 'admin') with a one-time random password."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--url", default="http://127.0.0.1:8000/admin/",
-                            help="Where the admin is served, for the message (make run passes its HOST and PORT).")
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000/admin/",
+            help="Where the admin is served, for the message (make run passes its HOST and PORT).",
+        )
 
     def handle(self, *args, url: str, **options):
         User = get_user_model()
