@@ -24,7 +24,7 @@ examples/node_modules/.installed: examples/package.json examples/package-lock.js
 	cd examples && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-.PHONY: venv run test node examples chromium clean
+.PHONY: venv run test lint node examples chromium clean
 venv: $(VENV)/.installed
 node: tests/js/node_modules/.installed
 examples: examples/node_modules/.installed
@@ -39,8 +39,14 @@ run: venv
 	$(BIN)/python manage.py ensureadmin --url http://$(HOST):$(PORT)/admin/
 	$(BIN)/python -m authplatform.server -b $(HOST) -p $(PORT) authplatform.asgi:application
 
-test: venv node examples chromium
+test: lint node examples chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Style (ruff: format and check) and types (mypy, the app's packages); config in pyproject.toml.
+lint: venv
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules examples/node_modules

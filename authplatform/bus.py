@@ -179,8 +179,8 @@ class RedisBus(LiveBus):
     def __init__(self, url: str) -> None:
         super().__init__()
         self.url = url
-        self._client = None
-        self._sync_client = None
+        self._client: Any = None  # redis.asyncio.Redis once started
+        self._sync_client: Any = None  # redis.Redis, for publications made where no event loop serves
         self._subscribed = asyncio.Event()
         self._subscribed_loop: asyncio.AbstractEventLoop | None = None
 

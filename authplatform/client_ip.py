@@ -62,7 +62,8 @@ def client_ip(request) -> IPAddress | None:
 
 def scope_client_ip(scope: dict) -> IPAddress | None:
     """The client address of an ASGI (Channels) scope."""
-    peer = scope.get("client")[0] if scope.get("client") else None
+    client = scope.get("client")
+    peer = client[0] if client else None
     forwarded = None
     for name, value in scope.get("headers", []):
         if name == b"x-forwarded-for":

@@ -146,7 +146,7 @@ class APIError(exceptions.APIException):
         if reason is not None:
             self.reason = reason
         if status_code is not None:
-            self.status_code = status_code
+            self.status_code = status_code  # type: ignore[assignment]  # DRF types it as the class's literal
         if invalid_authentication is not None:
             self.invalid_authentication = invalid_authentication
         self.details = details
@@ -189,8 +189,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]):
         )
     elif isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; in the API it is a 400 like a serializer error.
-        details = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        exc = exceptions.ValidationError(details)
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -204,18 +203,19 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]):
         return None  # not an API exception: JSONErrorMiddleware answers the 500
 
     code = response.status_code
+    assert isinstance(exc, exceptions.APIException)  # DRF answered it, so it is one
     reason = getattr(exc, "reason", None) or DRF_REASON_OVERRIDES.get(type(exc)) or exc.default_code
     invalid = bool(getattr(exc, "invalid_authentication", False)) or isinstance(
         exc, (exceptions.AuthenticationFailed, exceptions.NotAuthenticated)
     )
-    details = getattr(exc, "details", None)
+    details: Any = getattr(exc, "details", None)
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail
         message = _message(exc.detail) if not isinstance(exc.detail, dict) else "The request is not valid."
     else:
         message = _message(exc.detail)
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            message = f"Too many requests. Try again in {int(exc.wait) + 1} seconds."
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:  # type: ignore[attr-defined]  # set in Throttled.__init__
+            message = f"Too many requests. Try again in {int(exc.wait) + 1} seconds."  # type: ignore[attr-defined]
     response.data = error_body(code, message, reason, invalid_authentication=invalid, details=details)
     for name, value in getattr(exc, "headers", {}).items():
         response[name] = value

@@ -200,7 +200,8 @@ class LiveChannelLayer(BaseChannelLayer):
         self.group_send_many_nowait(sends)
 
     def group_send_many_nowait(self, sends: Iterable[tuple[dict, Iterable[str]]]) -> None:
-        messages, to = [], []
+        messages: list[dict] = []
+        to: list[list] = []
         for message, groups in sends:
             groups = list(groups)
             for group in groups:
@@ -223,7 +224,7 @@ class LiveChannelLayer(BaseChannelLayer):
             messages = publication["m"]
             await self._deliver_to((messages[index], groups) for index, groups in publication["to"])
         elif kind == CHANNEL:
-            inbox = self._inboxes.get(publication.get("c"))
+            inbox = self._inboxes.get(publication.get("c", ""))
             if inbox is not None:
                 self._put(inbox, publication["m"])
 

@@ -42,7 +42,9 @@ twisted_writes.install()  # one send() per connection per loop turn (see the mod
 
 import gc
 import json
+from collections.abc import Sequence
 from http import HTTPStatus
+from typing import Any
 
 from daphne import cli, http_protocol, ws_protocol
 from twisted.protocols.policies import ProtocolWrapper
@@ -75,7 +77,7 @@ def error_json(code: int, message: str | None = None) -> bytes:
     return json.dumps(body).encode()
 
 
-def error_response(code: int, message: str | None = None, headers: list[tuple[str, str]] = ()) -> bytes:
+def error_response(code: int, message: str | None = None, headers: Sequence[tuple[str, str]] = ()) -> bytes:
     """A whole HTTP/1.1 error response that ends the connection."""
     body = error_json(code, message)
     head = [
@@ -122,18 +124,19 @@ class HTTPChannel(http.HTTPChannel):
         self._refused = True
         self.clearLineBuffer()  # what is buffered is not parsed any further
         self.setTimeout(None)
-        self.transport.write(error_response(code))
-        if isinstance(self.transport, ProtocolWrapper):  # TLS, which has no half-close
+        transport: Any = self.transport  # a TCP transport (or TLS's wrapper): more than ITransport says
+        transport.write(error_response(code))
+        if isinstance(transport, ProtocolWrapper):  # TLS, which has no half-close
             self.loseConnection()
         else:
-            self.transport.loseWriteConnection()
-            self._linger = self.callLater(LINGER_SECONDS, self.transport.abortConnection)
+            transport.loseWriteConnection()
+            self._linger = self.callLater(LINGER_SECONDS, transport.abortConnection)
 
     def dataReceived(self, data: bytes) -> None:
         if not self._refused:
             super().dataReceived(data)
 
-    def connectionLost(self, reason) -> None:
+    def connectionLost(self, reason=None) -> None:
         if self._linger is not None and self._linger.active():
             self._linger.cancel()
         super().connectionLost(reason)

@@ -7,6 +7,7 @@ ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (see README "Configuration").
 import ipaddress
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from cryptography.fernet import Fernet
@@ -160,7 +161,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- the platform's own settings (read through authplatform.conf.platform_settings) -------------
-AUTHPLATFORM = {
+AUTHPLATFORM: dict[str, Any] = {
     "PEPPER": _dev_secrets.get("AUTHPLATFORM_PEPPER"),
     "PEPPER_FALLBACKS": env_list("AUTHPLATFORM_PEPPER_FALLBACKS", []),
     "KEY_ENCRYPTION_KEY": _dev_secrets.get("AUTHPLATFORM_KEY_ENCRYPTION_KEY"),

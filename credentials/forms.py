@@ -176,5 +176,6 @@ class SigningKeyUploadForm(forms.Form):
 
     def forget_pasted_key(self) -> None:
         """After a refusal, do not render the pasted text back: it may be a private key pasted by mistake."""
-        self.data = self.data.copy()
-        self.data["public_key_pem"] = ""
+        data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict: bound forms get one
+        data["public_key_pem"] = ""
+        self.data = data

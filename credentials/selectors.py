@@ -139,7 +139,7 @@ def platform_token_key_current(*, now=None) -> PlatformTokenKey | None:
 
 def platform_token_key_get_active(*, kid: str, now=None) -> PlatformTokenKey | None:
     """An active (possibly retired) platform key by ``kid``: retired keys still verify."""
-    if not is_storable_text(kid) or len(kid) > PlatformTokenKey._meta.pk.max_length:
+    if not is_storable_text(kid) or len(kid) > (PlatformTokenKey._meta.pk.max_length or 0):
         return None
     return _platform_key_by_kid.first(now=now or timezone.now(), kid=kid)
 

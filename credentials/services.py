@@ -20,7 +20,6 @@ from typing import Any
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -40,11 +39,10 @@ from credentials.models import (
     ProductSpace,
     Role,
     SigningKeySource,
+    User,
     Workspace,
     api_key_format,
 )
-
-User = get_user_model()
 
 CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 CLIENT_KEY_PREFIX = "ck_"
@@ -288,7 +286,7 @@ def api_user_create(*, actor: Actor, email: str, workspace: Workspace | None = N
             validate_email(email)
         except ValidationError:
             raise ValidationError(f"{email!r} is not a valid email address.") from None
-        longest = User._meta.get_field("username").max_length  # the email is the username too
+        longest = User._meta.get_field("username").max_length or 0  # the email is the username too
         if len(email) > longest:
             raise ValidationError(f"An email address can have at most {longest} characters here.")
         if User.objects.filter(email__iexact=email).exists():

@@ -103,8 +103,9 @@ class LocalSessions:
         self._expiry: dict[LiveSession, float] = {}
         self._heap: list[tuple[float, int, LiveSession]] = []
         self._seq = itertools.count()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
+        # Bound by _bind_loop() before any use (add() calls it first).
+        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._wake: asyncio.Event = None  # type: ignore[assignment]
         self._expire_task: asyncio.Task | None = None
         self._recheck: asyncio.Task | None = None
         self._adapters: dict[LiveSession, tuple[str, asyncio.Task]] = {}

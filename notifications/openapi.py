@@ -19,7 +19,7 @@ class MessageContentSerializer(serializers.Serializer):
     body = serializers.CharField()
     category = serializers.CharField()
     action_url = serializers.URLField(allow_null=True)
-    data = serializers.DictField(help_text="The sender's JSON object, as sent.")
+    data = serializers.DictField(help_text="The sender's JSON object, as sent.")  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
 
 

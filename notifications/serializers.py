@@ -224,7 +224,7 @@ class InAppMessageSendSerializer(StrictSerializer):
         max_length=models.ACTION_URL_MAX_LENGTH,
         validators=[models.ACTION_URL_VALIDATOR],
     )
-    data = MessageDataField(required=False, allow_null=True)
+    data = MessageDataField(required=False, allow_null=True)  # type: ignore[assignment]  # the field named data
 
     def validate_body(self, value: str) -> str:
         if not value.strip():

@@ -90,7 +90,7 @@ def in_app_message_send(
     Duplicate customer ids count once.
     """
     product_space = selectors.product_space_for_sender(sender=sender, code=product_space_code, role=Role.WRITE)
-    content = {
+    content: dict[str, Any] = {
         "recipients": list(recipients),
         "title": title,
         "body": body,
@@ -129,7 +129,7 @@ def _message_send_once(
         if record is not None and record.expires_at > now:
             if record.request_digest != digest:
                 raise idempotency_key_reused()
-            return SendResult(message=record.message, replayed=True)
+            return SendResult(message=record.message, replayed=True)  # type: ignore[arg-type]  # a live record has one
         if record is not None:
             record.delete()  # expired: the key starts afresh
         # Claimed before the work, so a concurrent duplicate waits on this row instead of storing twice.

@@ -3,6 +3,8 @@ service, render. Rules live in services.py and selectors.py; input formats in se
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers as drf_serializers
@@ -13,6 +15,7 @@ from authplatform.conf import platform_settings
 from authplatform.openapi import error_responses
 from credentials.models import Role
 from notifications import openapi, selectors, services
+from notifications.models import InboxItem
 from notifications.pagination import encode_cursor
 from notifications.serializers import (
     CommunicationSettingsSerializer,
@@ -34,6 +37,7 @@ from tokens.authentication import (
     ClientCredentialsAuthentication,
     CustomerJWTAuthentication,
 )
+from tokens.principals import CustomerPrincipal
 
 
 def _validated(serializer_class, data, *, partial: bool = False) -> dict:
@@ -90,7 +94,8 @@ class CustomerView(AcceptedCredentialsMixin, APIView):
     authentication_classes = [CustomerJWTAuthentication]
 
     def customer(self) -> dict:
-        return {"product_space": self.request.user.product_space, "customer_id": self.request.user.customer_id}
+        principal: CustomerPrincipal = self.request.user  # type: ignore[assignment]  # set by the class above
+        return {"product_space": principal.product_space, "customer_id": principal.customer_id}
 
 
 class InboxListView(CustomerView):
@@ -136,7 +141,7 @@ class InboxItemView(CustomerView):
 class InboxItemActionView(CustomerView):
     """POST customer/inbox/{id}/<action>: read, unread, archive, unarchive. Answers with the item."""
 
-    action_service = None  # set per URL
+    action_service: Callable[..., InboxItem]  # set per URL
 
     @extend_schema(request=None, responses={200: openapi.InboxItemSerializer, **error_responses(400, 401, 404)})
     def post(self, request, message_id):

@@ -14,6 +14,8 @@ budget (tokens/throttle.py) and becomes a 429 once the budget is spent.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.versioning import BaseVersioning
 
@@ -111,7 +113,7 @@ def _presented_bearer(request) -> str | None:
         return None
 
 
-CREDENTIAL_CLASSES: list[type] = []  # filled below: every kind, to name what a request sent
+CREDENTIAL_CLASSES: list[Any] = []  # filled below: every kind, to name what a request sent
 
 
 def credentials_not_accepted(request, authenticators) -> InvalidCredentials:

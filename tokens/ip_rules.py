@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import Any
 
 from authplatform.client_ip import IPAddress
 from authplatform.errors import InvalidInput
@@ -115,4 +116,5 @@ def check_ips_within(narrower: Sequence[str], wider: Sequence[str]) -> bool:
 
 def _covered(networks: Iterable[Network], version: int) -> int:
     """How many addresses of IP ``version`` the union of ``networks`` covers (overlaps counted once)."""
-    return sum(net.num_addresses for net in ipaddress.collapse_addresses(n for n in networks if n.version == version))
+    same_version: list[Any] = [n for n in networks if n.version == version]
+    return sum(net.num_addresses for net in ipaddress.collapse_addresses(same_version))

@@ -25,8 +25,8 @@ def rows_insert(*, model: type[models.Model], shared: Mapping[str, Any], varying
     values = list(values)
     if not values:
         return
-    connection = transaction.get_connection(model.objects.db)
-    meta = model._meta
+    connection = transaction.get_connection(model._default_manager.db)
+    meta: Any = model._meta  # concrete fields only here (get_field's union includes relations)
     prepared = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in shared.items()]
     columns = [meta.get_field(name).column for name in (*shared, varying)]
     quote = connection.ops.quote_name

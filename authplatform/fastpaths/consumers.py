@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from typing import TYPE_CHECKING
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -45,11 +46,19 @@ RECEIVE_FAILED = "fastpath.receive_failed"  # the ASGI server's receive() raised
 
 
 class DirectDispatchMixin:
+    # Given by the consumer class this is mixed into (channels' AsyncConsumer / AsyncWebsocketConsumer).
+    channel_layer_alias: str
+    groups: list[str]
+
+    if TYPE_CHECKING:  # declared for the type checker only: a body here would shadow the consumer's
+
+        async def disconnect(self, code: int) -> None: ...
+
     async def __call__(self, scope, receive, send) -> None:
         layer = get_channel_layer(self.channel_layer_alias)
         inject = getattr(layer, "inject", None)
         if inject is None:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send)  # type: ignore[misc]  # AsyncConsumer's
             return
         # AsyncConsumer.__call__ with one queue instead of await_many_dispatch's two: the client's
         # ASGI events are put in the consumer's own channel as they come, so a channel message costs

@@ -32,13 +32,13 @@ class ImmutableRowCache(Generic[M]):
         key = tuple(sorted(lookup.items()))
         values = self._rows.get(key)
         if values is None:
-            values = self.model.objects.filter(**lookup).order_by().values_list(*self.fields).first()
+            values = self.model._default_manager.filter(**lookup).order_by().values_list(*self.fields).first()
             if values is None:
                 return None
             if len(self._rows) >= self.max_size:
                 self._rows.clear()
             self._rows[key] = values
-        return self.model.from_db(self.model.objects.db, self.fields, values)
+        return self.model.from_db(self.model._default_manager.db, self.fields, values)
 
     def clear(self) -> None:
         self._rows.clear()

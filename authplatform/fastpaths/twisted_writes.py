@@ -84,6 +84,6 @@ def install() -> None:
     """Patch the asyncio reactor's writer registration (idempotent)."""
     if AsyncioSelectorReactor.addWriter is _add_writer:
         return
-    AsyncioSelectorReactor.addWriter = _add_writer
-    AsyncioSelectorReactor.removeWriter = _remove_writer
-    AsyncioSelectorReactor.getWriters = _get_writers
+    AsyncioSelectorReactor.addWriter = _add_writer  # type: ignore[method-assign]
+    AsyncioSelectorReactor.removeWriter = _remove_writer  # type: ignore[method-assign]
+    AsyncioSelectorReactor.getWriters = _get_writers  # type: ignore[method-assign]

@@ -67,7 +67,7 @@ REVOKE = ServiceAction(
 @admin.register(ApiKey)
 class ApiKeyAdmin(CredentialAdmin):
     list_display = ("hint", "user", "comment", "status", "created", "last_used")
-    list_filter = (StatusFilter, "format")
+    list_filter = (StatusFilter, "format")  # type: ignore[assignment]  # the base lists the status filter alone
     list_select_related = ("user",)
     # "=id": the full key id that GET user/apikeys shows, as an exact match.
     search_fields = ("=id", "hint", "comment", "user__username", "user__email")

@@ -172,7 +172,7 @@ class ClientAdmin(ChangedThroughServicesAdmin):
 class ClientSecretAdmin(CredentialAdmin):
     # Status says when it ends or ended; the client by name (its key is on its page).
     list_display = ("hint", "client_name", "workspace", "status", "created", "last_used")
-    list_filter = (StatusFilter, "client__workspace", "client")
+    list_filter = (StatusFilter, "client__workspace", "client")  # type: ignore[assignment]  # the base lists the status filter alone
     list_select_related = ("client__workspace",)
     search_fields = ("hint", "client__name", "client__client_key")
     fields = readonly_fields = (

@@ -70,7 +70,7 @@ def object_from_query(request, name: str, model: type[Model]):
     if not value:
         return None
     try:
-        return model.objects.filter(pk=value).first()
+        return model._default_manager.filter(pk=value).first()
     except (ValueError, ValidationError):
         return None
 
@@ -82,7 +82,7 @@ def rotation_links(obj: Model, *, action: str, new_field: str) -> tuple[str, str
     rotations = AuditEvent.objects.filter(action=action, outcome=AuditOutcome.SUCCESS).order_by("-id")
 
     def link(other_pk) -> str:
-        other = model.objects.filter(pk=other_pk).first() if other_pk else None
+        other = model._default_manager.filter(pk=other_pk).first() if other_pk else None
         return format_html('<a href="{}">{}</a>', object_url(other), other) if other else ""
 
     successor = rotations.filter(target_type=model._meta.label_lower, target_id=pk).first()
@@ -366,7 +366,7 @@ class ServicePagesAdmin(admin.ModelAdmin):
         )
 
     def show_once(
-        self, request, *, title: str, issued: list[Issued], refused=(), next_url: str = "", notes: list[str] = ()
+        self, request, *, title: str, issued: list[Issued], refused=(), next_url: str = "", notes: Sequence[str] = ()
     ):
         """Redirect to the one GET that shows what was just made (POST → redirect → GET)."""
         page = {

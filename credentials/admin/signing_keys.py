@@ -78,7 +78,7 @@ REVOKE = ServiceAction(
 @admin.register(CustomerSigningKey)
 class CustomerSigningKeyAdmin(CredentialAdmin):
     list_display = ("kid", "name", "workspace_name", "status", "created", "last_used")
-    list_filter = (StatusFilter, "workspace", "source")
+    list_filter = (StatusFilter, "workspace", "source")  # type: ignore[assignment]  # the base lists the status filter alone
     list_select_related = ("workspace",)
     # "^kid": the kid as the token header and GET customer/me show it, whole or its first characters.
     search_fields = ("^kid", "name", "fingerprint", "workspace__name", "workspace__code")

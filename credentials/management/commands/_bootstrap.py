@@ -25,7 +25,7 @@ SHOWN_ONCE = "Shown only now: it is not stored in readable form and cannot be sh
 def one_line(error: ValidationError) -> str:
     """A ValidationError as one line, naming the field when the error belongs to one."""
     if hasattr(error, "error_dict"):
-        parts = []
+        parts: list[str] = []
         for field, messages in error.message_dict.items():
             prefix = "" if field == "__all__" else f"{field}: "
             parts.extend(prefix + message for message in messages)
@@ -58,7 +58,7 @@ class BootstrapCommand(BaseCommand):
             "--json", action="store_true", help="Print exactly one JSON object (for scripts) instead of a summary."
         )
 
-    def create(self, **options) -> Created:
+    def create(self, **options: Any) -> Created:
         raise NotImplementedError
 
     def handle(self, *args, **options) -> None:

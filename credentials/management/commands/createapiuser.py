@@ -19,7 +19,7 @@ class Command(BootstrapCommand):
         parser.add_argument("--role", help=f"One of {', '.join(Role.values)} (default with --workspace: read).")
         super().add_arguments(parser)
 
-    def create(self, *, email, workspace, role, **options) -> Created:
+    def create(self, *, email, workspace, role, **options) -> Created:  # type: ignore[override]  # the options this command adds
         workspace = self.workspace_by_code(workspace) if workspace is not None else None
         # Not wrapped in one transaction: that would roll back the audit record of a refused user too.
         # A brand-new user has no keys, so the key cannot hit the limit once the user exists.

@@ -16,7 +16,7 @@ class Command(BootstrapCommand):
         parser.add_argument("--name", default="", help="A name to tell clients apart (default: Client).")
         super().add_arguments(parser)
 
-    def create(self, *, workspace, name, **options) -> Created:
+    def create(self, *, workspace, name, **options) -> Created:  # type: ignore[override]  # the options this command adds
         client, secret = services.client_create(
             actor=CLI,
             workspace=self.workspace_by_code(workspace),

@@ -34,7 +34,7 @@ class Command(BootstrapCommand):
         parser.add_argument("--name", default="", help="A name to tell keys apart.")
         super().add_arguments(parser)
 
-    def create(self, *, workspace, product_space, public_key, name, **options) -> Created:
+    def create(self, *, workspace, product_space, public_key, name, **options) -> Created:  # type: ignore[override]  # the options this command adds
         workspace = self.workspace_by_code(workspace)
         if public_key is not None:
             if product_space is not None:

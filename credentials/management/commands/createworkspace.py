@@ -17,7 +17,7 @@ class Command(BootstrapCommand):
         parser.add_argument("--display-name", default="", help="Name shown to people (default: none).")
         super().add_arguments(parser)
 
-    def create(self, *, name, product_space, display_name, **options) -> Created:
+    def create(self, *, name, product_space, display_name, **options) -> Created:  # type: ignore[override]  # the options this command adds
         workspace = services.workspace_create(
             actor=CLI,
             name=name,
@@ -28,7 +28,7 @@ class Command(BootstrapCommand):
         space_code = first_space.code if first_space else None
         lines = [f"Workspace {workspace.name} created.", f"  workspace id (code): {workspace.code}"]
         if space_code:
-            lines.append(f"  product space code:  {space_code} ({first_space.name})")
+            lines.append(f"  product space code:  {space_code} ({first_space.name})")  # type: ignore[union-attr]
         else:
             lines.append("  no product space yet (add one with --product-space NAME or in the admin)")
         return Created(
