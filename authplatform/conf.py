@@ -68,6 +68,14 @@ DEFAULTS: dict[str, Any] = {
     # Sockets written to (a fan-out) or ended (revocation, expiry, an outage) before yielding to the
     # event loop, so that other sockets' pings and close handshakes are served meanwhile.
     "LIVE_DELIVERY_BATCH": 500,
+    # Connection state recovery (live/recovery.py): a reconnecting socket gets what it missed when all of
+    # it was sent within the window (seconds; Socket.IO's default is 2 minutes, days work too: the inbox
+    # holds it) and it is at most so many messages; otherwise it starts afresh (``recovered`` false).
+    "LIVE_RECOVERY_WINDOW_SECONDS": 120,
+    "LIVE_RECOVERY_MAX_MESSAGES": 100,
+    # How long a process holds a product space's numbered send while an earlier number has not arrived
+    # (authplatform/live_order.py).
+    "LIVE_ORDER_HOLD_MS": 1_000,
     # In-app messages (notifications/): recipients per send, size of the free-form ``data`` object as
     # compact UTF-8 JSON, how long an Idempotency-Key answers with the first result, inbox page sizes.
     "REALTIME_MAX_RECIPIENTS": 1000,

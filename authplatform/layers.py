@@ -43,6 +43,7 @@ from django.conf import settings
 from authplatform.bus import LiveBus, make_bus
 from authplatform.bus import bus as default_bus
 from authplatform.conf import platform_settings
+from authplatform.live_order import LiveOrder
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class LiveChannelLayer(BaseChannelLayer):
         self.bus: LiveBus = default_bus if shared else make_bus(url)
         self.bus.handler = self._deliver
         self.stats = LayerStats()
+        self.order = LiveOrder(self._deliver)  # numbered publications, in number order
         self.prefix = f"live.{uuid.uuid4().hex[:16]}!"  # this process's channels: <prefix><random>
         self._inboxes: dict[str, _Inbox] = {}
         self._groups: dict[str, dict[str, _Inbox]] = {}
@@ -199,7 +201,11 @@ class LiveChannelLayer(BaseChannelLayer):
         channel in two of them gets it once), on every process, as one publication."""
         self.group_send_many_nowait(sends)
 
-    def group_send_many_nowait(self, sends: Iterable[tuple[dict, Iterable[str]]]) -> None:
+    def group_send_many_nowait(
+        self, sends: Iterable[tuple[dict, Iterable[str]]], *, order: tuple[str, int] | None = None
+    ) -> None:
+        """``order`` (stream key, number): every process delivers the stream's publications in number
+        order (authplatform/live_order.py)."""
         messages: list[dict] = []
         to: list[list] = []
         for message, groups in sends:
@@ -210,7 +216,10 @@ class LiveChannelLayer(BaseChannelLayer):
                 to.append([len(messages), groups])
                 messages.append(message)
         if to:
-            self.bus.publish({"t": GROUPS, "m": messages, "to": to})
+            publication: dict = {"t": GROUPS, "m": messages, "to": to}
+            if order is not None:
+                publication["o"] = list(order)
+            self.bus.publish(publication)
 
     async def deliver_local(self, group: str, message: dict) -> int:
         """``message`` to this process's members of ``group`` only (what this process decided about its
@@ -219,6 +228,10 @@ class LiveChannelLayer(BaseChannelLayer):
 
     # --- what the bus delivers ----------------------------------------------------------------------
     async def _deliver(self, publication: dict) -> None:
+        order = publication.pop("o", None)
+        if order is not None:
+            await self.order.offer(order[0], order[1], publication)
+            return
         kind = publication.get("t")
         if kind == GROUPS:
             messages = publication["m"]

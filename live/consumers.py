@@ -34,6 +34,7 @@ from authplatform.conf import platform_settings
 from authplatform.errors import CredentialRefused, InvalidCredentials
 from authplatform.fastpaths.consumers import DirectDispatchMixin
 from live.fanout import customer_key
+from live.recovery import connect_state_source, with_offset
 from live.socketio_protocol import (
     DEFAULT_NAMESPACE,
     INVALID_NAMESPACE_MESSAGE,
@@ -72,14 +73,18 @@ AUTH_UNAVAILABLE_MESSAGE = "The token could not be checked just now; try again s
 
 
 @functools.lru_cache(maxsize=16)
-def _session_end_messages(reason: str, message: str) -> tuple[dict, dict, dict]:
+def _session_end_messages(reason: str, message: str) -> tuple[dict, ...]:
     """``sessionEnded`` with its reason, the namespace's DISCONNECT, and a normal close, as ASGI
-    messages; the same for every socket that ends for the same reason (the server only reads them)."""
-    return (
-        {"type": "websocket.send", "text": event_frame(SESSION_ENDED_EVENT, {"reason": reason, "message": message})},
-        {"type": "websocket.send", "text": disconnect_frame()},
-        {"type": "websocket.close", "code": int(CloseCode.NORMAL)},
-    )
+    messages; the same for every socket that ends for the same reason (the server only reads them).
+
+    An expired token ends the session without the DISCONNECT: socket.io-client then reconnects by
+    itself, calls an ``auth`` function for a fresh token and recovers what it missed meanwhile
+    (docs/clients.md). A DISCONNECT (a revoked signing key) stops it: no new token helps there."""
+    ended = {"type": "websocket.send", "text": event_frame(SESSION_ENDED_EVENT, {"reason": reason, "message": message})}
+    close = {"type": "websocket.close", "code": int(CloseCode.NORMAL)}
+    if reason == TOKEN_EXPIRED:
+        return (ended, close)
+    return (ended, {"type": "websocket.send", "text": disconnect_frame()}, close)
 
 
 def verify_or_count_failure(token: str, ip: IPAddress | None) -> CustomerPrincipal:
@@ -134,6 +139,8 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self.options = EngineOptions.from_settings()
         self.engine_sid = new_sid()
         self.session: CustomerSession | None = None
+        self.pid: str | None = None  # connection state recovery (live/recovery.py), when the session has it
+        self.offset = 0  # the highest message number this socket has been given
         self._closing = False  # we sent a close, or the client went away: send nothing more
         self._released = False
         self._pong = asyncio.Event()
@@ -258,8 +265,37 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if self._connect_deadline is not None:
             self._connect_deadline.cancel()  # the deadline is for the first CONNECT only
             self._connect_deadline = None
+        # Joined before the state is read: what commits from now on reaches this socket live, and
+        # waits in its channel until this handler returns (see _start_session).
         local_sessions.add(self, customer=session.customer, kid=session.kid, expires_at=session.expires_at)
-        await self._send_frame(connected_frame(session.sid))
+        await self._start_session(principal, auth)
+
+    async def _start_session(self, principal: CustomerPrincipal, auth: dict) -> None:
+        """Answer the CONNECT, recovering the session when the client asks for it (live/recovery.py):
+        the CONNECT answer, what the socket missed (each with its offset), then the unread count."""
+        session = self.session
+        assert session is not None
+        source = connect_state_source.source
+        state = None
+        if source is not None:
+            try:
+                state = await asyncio.wait_for(
+                    database_sync_to_async(source)(
+                        principal=principal, customer=session.customer, pid=auth.get("pid"), offset=auth.get("offset")
+                    ),
+                    platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000,
+                )
+            except Exception:
+                # Connected all the same, without recovery: the client reads its inbox on `connect`.
+                logger.exception("Could not read the connect state of Socket.IO connection %s.", self.engine_sid)
+        if state is None:
+            await self._send_frame(connected_frame(session.sid))
+            return
+        self.pid, self.offset = state.pid, state.offset
+        await self._send_frame(connected_frame(session.sid, pid=state.pid))
+        for number, frame in state.replay:
+            await self._send_frame(with_offset(frame, number))
+        await self._send_frame(with_offset(state.last_frame, self.offset))
 
     async def _refuse(self, reason: str, message: str) -> None:
         logger.info("Socket.IO CONNECT from %s refused: %s.", scope_client_ip(self.scope), reason)
@@ -270,8 +306,17 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         """``live.frames``: Socket.IO event frames for this customer, encoded once by the sender
         (live/fanout.py), handed straight to the server (one socket write per loop turn for them all)."""
         if self.session is not None and not self._closing:
+            if self.pid is not None:  # the client keeps each event's offset (live/recovery.py)
+                number = message.get("seq")
+                if number is not None:
+                    if number <= self.offset:
+                        return  # replayed on connect, or in the inbox the client read on connect
+                    self.offset = number
+                frames = [with_offset(frame, self.offset) for frame in message["frames"]]
+            else:
+                frames = message["frames"]
             send = self.base_send
-            for frame in message["frames"]:
+            for frame in frames:
                 await send({"type": "websocket.send", "text": frame})
 
     async def session_end(self, message: dict) -> None:
@@ -299,10 +344,10 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             return
         self._closing = True
         send = self.base_send
-        ended, disconnect, close = _session_end_messages(reason, message)
+        *frames, close = _session_end_messages(reason, message)
         try:
-            await send(ended)
-            await send(disconnect)
+            for frame in frames:
+                await send(frame)
         finally:
             try:
                 await send(close)
@@ -311,6 +356,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def _leave_session(self) -> None:
         session, self.session = self.session, None
+        self.pid, self.offset = None, 0
         if session is not None:
             local_sessions.discard(self, customer=session.customer, kid=session.kid)
 

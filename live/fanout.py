@@ -63,7 +63,14 @@ def customer_key(*, workspace_code: str, product_space_code: str, customer_id: s
     return hashlib.sha256(f"{workspace_code}\0{product_space_code}\0{customer_id}".encode()).hexdigest()[:32]
 
 
-def notify_customers(notifications: Iterable[CustomerNotification]) -> None:
+def live_order_key(*, workspace_code: str, product_space_code: str) -> str:
+    """The key of a product space's numbered sends in publications (authplatform/live_order.py)."""
+    return hashlib.sha256(f"{workspace_code}\0{product_space_code}".encode()).hexdigest()[:16]
+
+
+def notify_customers(
+    notifications: Iterable[CustomerNotification], *, sequence: tuple[str, int | None] | None = None
+) -> None:
     """Emit each notification to its customer's sockets, in order per customer (``inAppMessage``
     before the ``unreadCount`` that follows it). Never raises (see module docstring).
 
@@ -71,6 +78,10 @@ def notify_customers(notifications: Iterable[CustomerNotification]) -> None:
     (a send gives 1,000 customers the same message); customers that get the same frames are listed
     together, so a send's publication is one ``live.frames`` message per distinct unread count, each
     with its customers' groups.
+
+    ``sequence`` (``live_order_key(...)``, number): a send's place in its product space's order. Each
+    process delivers numbered sends in that order, and each socket hands the number to its client as
+    the events' offset (live/recovery.py).
     """
     frames: list[str] = []
     frame_index: dict[tuple[str, int], int] = {}  # (event, id(data)): notifications share one payload
@@ -94,10 +105,16 @@ def notify_customers(notifications: Iterable[CustomerNotification]) -> None:
     groups_by_frames: dict[tuple[int, ...], list[str]] = {}
     for customer, indices in frames_by_customer.items():
         groups_by_frames.setdefault(tuple(indices), []).append(customer_group(customer))
+    number = sequence[1] if sequence is not None else None
+    sends = []
+    for frame_indices, groups in groups_by_frames.items():
+        message: dict[str, Any] = {"type": FRAMES, "frames": [frames[i] for i in frame_indices]}
+        if number is not None:
+            message["seq"] = number
+        sends.append((message, groups))
     try:
         live_layer().group_send_many_nowait(
-            ({"type": FRAMES, "frames": [frames[i] for i in indices]}, groups)
-            for indices, groups in groups_by_frames.items()
+            sends, order=(sequence[0], number) if sequence is not None and number is not None else None
         )
     except Exception:
         logger.exception("Could not publish a live send; the inbox holds it.")

@@ -156,8 +156,9 @@ def _message_frame(packet: sio.Packet) -> str:
     return eio.Packet(eio.MESSAGE, encoded).encode()
 
 
-def connected_frame(sid: str) -> str:
-    return _message_frame(sio.Packet(sio.CONNECT, {"sid": sid}))
+def connected_frame(sid: str, pid: str | None = None) -> str:
+    """The CONNECT answer; with ``pid`` the client keeps offsets and can recover (live/recovery.py)."""
+    return _message_frame(sio.Packet(sio.CONNECT, {"sid": sid, "pid": pid} if pid else {"sid": sid}))
 
 
 def connect_error_frame(message: str, reason: str, namespace: str = DEFAULT_NAMESPACE) -> str:

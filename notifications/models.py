@@ -123,12 +123,37 @@ class InAppMessage(models.Model):
     suppressed_count = models.PositiveIntegerField(help_text="Recipients who opted out of this category in-app.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    # The message's place in its product space's live order (MessageSequence): 1, 2, 3, ... in commit
+    # order, given to sends that stored inbox items. Socket.IO offsets are these numbers (live/recovery.py).
+    sequence = models.BigIntegerField(null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["workspace", "-created_at"], name="rt_message_workspace_recent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product_space", "sequence"],
+                name="rt_message_sequence",
+                condition=Q(sequence__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.category}, {self.id})"
+
+
+class MessageSequence(models.Model):
+    """The last sequence number given to a message of a product space.
+
+    A send takes the next number (services.message_sequence_next) in its transaction, right before it
+    writes its rows, and the row stays locked until the send commits: sends of one product space commit
+    in number order, and a send that rolls back gives its number back. So the numbers are dense and in
+    commit order, which ids are not (PostgreSQL hands ids out before commit): a reconnecting socket
+    that has seen number n has seen every earlier one of its customer, and missed exactly those above.
+    """
+
+    product_space = models.OneToOneField(ProductSpace, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_value = models.BigIntegerField(default=0)
 
 
 class InboxItem(models.Model):

@@ -23,6 +23,7 @@ from notifications.models import (
     CustomerPreference,
     InAppMessage,
     InboxItem,
+    MessageSequence,
     PreferenceDefault,
 )
 from tokens.permissions import caller_role, role_check
@@ -138,6 +139,40 @@ def unread_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
     """Unread, not archived: what the unread count counts (answered by the rt_inbox_unread index)."""
     return InboxItem.objects.filter(
         product_space=product_space, customer_id__in=customer_ids, read_at__isnull=True, archived_at__isnull=True
+    )
+
+
+def message_sequence_current(*, product_space: ProductSpace) -> int:
+    """The number of the product space's latest committed numbered send (0 before the first)."""
+    value = MessageSequence.objects.filter(product_space=product_space).values_list("last_value", flat=True).first()
+    return value or 0
+
+
+def inbox_items_after(
+    *, product_space: ProductSpace, customer_id: str, after: int, limit: int
+) -> list[InboxItem] | None:
+    """The customer's inbox items of sends numbered above ``after``, in number order, at most ``limit``;
+    None when send ``after`` is gone (deleted), so what followed it cannot be told.
+
+    Bounded by an id, so that the customer index answers it however large the inbox: a send numbered
+    above ``after`` took its number once send ``after`` had committed (the number's row lock), and only
+    then wrote its rows, whose ids are therefore above every id send ``after`` wrote."""
+    floor = 0
+    if after > 0:
+        message_id = (
+            InAppMessage.objects.filter(product_space=product_space, sequence=after)
+            .values_list("id", flat=True)
+            .first()
+        )
+        if message_id is None:
+            return None
+        floor = InboxItem.objects.filter(message_id=message_id).order_by().values_list("id", flat=True).first() or 0
+    return list(
+        InboxItem.objects.filter(
+            product_space=product_space, customer_id=customer_id, id__gt=floor, message__sequence__gt=after
+        )
+        .select_related("message")
+        .order_by("message__sequence")[:limit]
     )
 
 

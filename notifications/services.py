@@ -24,14 +24,20 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from authplatform.conf import platform_settings
 from authplatform.errors import Conflict
 from authplatform.fastpaths.bulk_insert import rows_insert
 from credentials.models import ProductSpace, Role
-from live.fanout import IN_APP_MESSAGE_EVENT, UNREAD_COUNT_EVENT, CustomerNotification, notify_customers
+from live.fanout import (
+    IN_APP_MESSAGE_EVENT,
+    UNREAD_COUNT_EVENT,
+    CustomerNotification,
+    live_order_key,
+    notify_customers,
+)
 from notifications import selectors
 from notifications.announcer import announcer
 from notifications.models import (
@@ -41,6 +47,7 @@ from notifications.models import (
     IdempotencyRecord,
     InAppMessage,
     InboxItem,
+    MessageSequence,
     validate_preference_count,
 )
 from notifications.selectors import Sender
@@ -162,6 +169,8 @@ def _message_store(
         product_space=product_space, customer_ids=distinct, category=category, channel=Channel.IN_APP
     )
     delivered = [customer_id for customer_id in distinct if customer_id not in suppressed]
+    # Taken last before the writes, so the number's row lock (held to commit) covers as little as it can.
+    sequence = message_sequence_next(product_space=product_space) if delivered else None
     message = InAppMessage.objects.create(
         workspace_id=product_space.workspace_id,
         product_space=product_space,
@@ -174,6 +183,7 @@ def _message_store(
         recipient_count=len(distinct),
         stored_count=len(delivered),
         suppressed_count=len(suppressed),
+        sequence=sequence,
     )
     _inbox_items_insert(message=message, customer_ids=delivered)
     if delivered:
@@ -181,6 +191,22 @@ def _message_store(
             partial(announcer.submit, partial(_announce_message, message=message, customer_ids=delivered)), robust=True
         )
     return SendResult(message=message)
+
+
+def message_sequence_next(*, product_space: ProductSpace) -> int:
+    """The next number of ``product_space``'s live order (models.MessageSequence), inside the caller's
+    transaction: one upsert, whose row lock orders concurrent sends of the space until they commit."""
+    table = connection.ops.quote_name(MessageSequence._meta.db_table)
+    key = ProductSpace._meta.pk.get_db_prep_value(product_space.pk, connection)  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        # PostgreSQL and SQLite (3.35+) both take this upsert with RETURNING.
+        cursor.execute(
+            f"INSERT INTO {table} (product_space_id, last_value) VALUES (%s, 1) "
+            f"ON CONFLICT (product_space_id) DO UPDATE SET last_value = {table}.last_value + 1 "
+            "RETURNING last_value",
+            [key],
+        )
+        return cursor.fetchone()[0]
 
 
 def _inbox_items_insert(*, message: InAppMessage, customer_ids: Sequence[str]) -> None:
@@ -213,7 +239,14 @@ def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None
                 product_space, customer_id, UNREAD_COUNT_EVENT, count_payloads.setdefault(count, {"count": count})
             )
         )
-    notify_customers(notifications)
+    # Numbered: every process delivers the product space's messages in this order (live/recovery.py).
+    notify_customers(
+        notifications,
+        sequence=(
+            live_order_key(workspace_code=product_space.workspace.code, product_space_code=product_space.code),
+            message.sequence,
+        ),
+    )
 
 
 def _notification(product_space: ProductSpace, customer_id: str, event: str, data: Any) -> CustomerNotification:

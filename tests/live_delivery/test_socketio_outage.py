@@ -63,7 +63,7 @@ def private_redis():
     redis.stop()
 
 
-def test_message_sent_while_redis_is_down_is_in_the_inbox_when_the_socket_reconnects(
+def test_message_sent_while_redis_is_down_is_recovered_when_the_socket_reconnects(
     daphne_server_factory, private_redis
 ):
     server = daphne_server_factory(REDIS_URL=private_redis.url)
@@ -85,7 +85,10 @@ def test_message_sent_while_redis_is_down_is_in_the_inbox_when_the_socket_reconn
         while len(node.heard("connect")) < 2:
             assert time.monotonic() < deadline, "\n".join(node.lines)
             time.sleep(0.1)
-        # What the client does on every `connect`: fetch the inbox.
+        # The seed client held an offset (the unread count after connecting): it recovered what was sent
+        # while it was away, live, before anything newer.
+        assert node.wait_for("inAppMessage")["message"]["title"] == "while Redis was down"
+        # What a client does on a `connect` that did not recover: fetch the inbox.
         inbox = httpx.get(
             f"{server.api}/customer/inbox",
             timeout=WAIT,
@@ -95,7 +98,7 @@ def test_message_sent_while_redis_is_down_is_in_the_inbox_when_the_socket_reconn
         assert [m["title"] for m in inbox.json()["results"]] == ["while Redis was down"]
         # Live delivery works again on the new connection.
         send_message(server, tenant, ["CUSTOMER3"], title="after Redis returned")
-        assert node.wait_for("inAppMessage")["message"]["title"] == "after Redis returned"
+        assert node.wait_for_count("inAppMessage", 2)[1]["message"]["title"] == "after Redis returned"
     finally:
         node.close()
     assert "Exception inside application" not in server.log_tail(400)

@@ -34,7 +34,7 @@ PRE_SPLIT_TABLES = {
 def test_the_notifications_app_keeps_the_label_tables_and_history_of_before_the_split():
     config = apps.get_app_config("realtime")
     assert config.name == "notifications"
-    assert {model._meta.db_table for model in config.get_models()} == PRE_SPLIT_TABLES
+    assert PRE_SPLIT_TABLES <= {model._meta.db_table for model in config.get_models()}
     migrations = {key for key in MigrationExecutor(connection).loader.disk_migrations if key[0] == "realtime"}
     assert PRE_SPLIT_MIGRATIONS <= migrations  # the split renamed no migration and started no new history
     assert not list(apps.get_app_config("live").get_models())  # live delivery stores nothing
