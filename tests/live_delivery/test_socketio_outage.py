@@ -63,9 +63,7 @@ def private_redis():
     redis.stop()
 
 
-def test_message_sent_while_redis_is_down_is_recovered_when_the_socket_reconnects(
-    daphne_server_factory, private_redis
-):
+def test_message_sent_while_redis_is_down_is_recovered_when_the_socket_reconnects(daphne_server_factory, private_redis):
     server = daphne_server_factory(REDIS_URL=private_redis.url)
     tenant = make_tenant()
     node = NodeSocket(server, tenant.seed_env("CUSTOMER3"))
