@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,7 @@ from live.socketio_protocol import (
     ping_frame,
     pong_frame,
 )
-from live.socketio_sessions import TOKEN_EXPIRED, local_sessions
+from live.socketio_sessions import TOKEN_EXPIRED, TOKEN_EXPIRED_MESSAGE, local_sessions
 from tokens.authentication import TOO_MANY_FAILURES, too_many_failures_message
 from tokens.bearer import parse_bearer
 from tokens.customer_jwt import customer_jwt_verify
@@ -252,6 +253,11 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
         if self._closing or self.session is not None:
             return  # the socket went away, or connected, while its token was being checked
+        if principal.expires_at.timestamp() <= time.time():
+            # Accepted within the JWT leeway, but a session ends at its token's exp: it would end at once,
+            # and socket.io-client would reconnect with the same token again and again.
+            await self._refuse(TOKEN_EXPIRED, TOKEN_EXPIRED_MESSAGE)
+            return
         bus = self.channel_layer.bus
         if not bus.ready and not await bus.wait_ready(platform_settings.LIVE_REDIS_TIMEOUT_MS / 1000):
             # Without the bus's subscription the socket would look connected and hear nothing.

@@ -71,3 +71,52 @@ def test_a_channel_whose_consumer_ended_leaves_its_groups():
         assert layer.stats.delivered == 0
 
     run(scenario())
+
+
+def test_numbered_publications_of_a_stream_are_delivered_in_number_order():
+    """Sends of one product space are numbered in commit order; publications may arrive out of it
+    (two threads, two processes), and each process puts them back in order (authplatform/live_order.py)."""
+
+    async def scenario():
+        layer = LiveChannelLayer(redis_url="")
+        channel = await layer.new_channel()
+        await layer.group_add("customer.x", channel)
+
+        def send(number: int, stream: str = "space") -> None:
+            message = {"type": "live.frames", "frames": [str(number)], "seq": number}
+            layer.group_send_many_nowait([(message, ["customer.x"])], order=(stream, number))
+
+        send(1)
+        send(3)  # early: waits for 2
+        send(4)
+        send(1, stream="other")  # another stream is not held up by this one's gap
+        send(2)
+        got = [m["frames"][0] for m in await drain(layer, channel)]
+        assert got == ["1", "1", "2", "3", "4"]
+
+    run(scenario())
+
+
+def test_a_number_that_never_arrives_holds_the_later_ones_only_for_the_hold(settings):
+    settings.AUTHPLATFORM = {**settings.AUTHPLATFORM, "LIVE_ORDER_HOLD_MS": 300}
+
+    async def scenario():
+        layer = LiveChannelLayer(redis_url="")
+        channel = await layer.new_channel()
+        await layer.group_add("customer.x", channel)
+        for number in (1, 3, 4):  # 2 was lost (its publication failed)
+            message = {"type": "live.frames", "frames": [str(number)], "seq": number}
+            layer.group_send_many_nowait([(message, ["customer.x"])], order=("space", number))
+        await asyncio.sleep(0.1)
+        queued = layer._inboxes[channel].messages  # (a drain that times out would end the channel)
+        assert [m["frames"][0] for m in queued] == ["1"]  # 3 and 4 held
+        await asyncio.sleep(0.3)
+        assert [m["frames"][0] for m in queued] == ["1", "3", "4"]
+        assert layer.order.skipped == 1
+        queued.clear()
+        # 2 arriving late goes out at once (its socket skips it if it already has a later number).
+        message = {"type": "live.frames", "frames": ["2"], "seq": 2}
+        layer.group_send_many_nowait([(message, ["customer.x"])], order=("space", 2))
+        assert [m["frames"][0] for m in await drain(layer, channel)] == ["2"]
+
+    run(scenario())
