@@ -301,7 +301,8 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self._send_frame(connected_frame(session.sid, pid=state.pid))
         for number, frame in state.replay:
             await self._send_frame(with_offset(frame, number))
-        await self._send_frame(with_offset(state.last_frame, self.offset))
+        for frame in state.last_frames:
+            await self._send_frame(with_offset(frame, self.offset))
 
     async def _refuse(self, reason: str, message: str) -> None:
         logger.info("Socket.IO CONNECT from %s refused: %s.", scope_client_ip(self.scope), reason)

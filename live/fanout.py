@@ -31,10 +31,16 @@ logger = logging.getLogger(__name__)
 IN_APP_MESSAGE_EVENT = "inAppMessage"
 # {"count": n}: the customer's unread inbox count, after each delivery and read (badges).
 UNREAD_COUNT_EVENT = "unreadCount"
+# {"unseen", "unread", "total"}: the customer's counts, beside every unreadCount.
+COUNTS_EVENT = "counts"
+# {"ids": [message ids] | null, "change", "filter"?}: items changed on another tab, device or the API.
+INBOX_UPDATED_EVENT = "inboxUpdated"
 
 __all__ = [
     "IN_APP_MESSAGE_EVENT",
     "UNREAD_COUNT_EVENT",
+    "COUNTS_EVENT",
+    "INBOX_UPDATED_EVENT",
     "SIGNING_KEY_REVOKED",
     "CustomerNotification",
     "customer_key",

@@ -82,7 +82,7 @@ class ConnectState:
     recovered: bool
     offset: int  # the socket's offset once the replay is sent
     replay: list[tuple[int, str]]  # (number, event frame without its offset), oldest first
-    last_frame: str  # the customer's unreadCount, sent after the replay with the socket's offset
+    last_frames: tuple[str, ...]  # the customer's unreadCount and counts, after the replay, with the socket's offset
 
 
 ConnectStateSource = Callable[..., ConnectState]

@@ -156,8 +156,16 @@ class MessageSequence(models.Model):
     last_value = models.BigIntegerField(default=0)
 
 
+# Items one bulk action may name by id (more: use its filter).
+INBOX_BULK_MAX_IDS = 100
+
+
 class InboxItem(models.Model):
-    """One recipient's copy of a message, with its read and archived state.
+    """One recipient's copy of a message, with its seen, read, archived and deleted state.
+
+    *Seen* means the customer opened the bell (the badge), *read* that they opened the message.
+    *Deleted* is the customer's delete: the row stays for the sender's statistics (GET
+    in-app-messages/{id}) and is gone from every list and count of the customer.
 
     The bigint ``id`` grows with every insert: the inbox lists newest first by it, and its cursor is a
     position in that order, so messages arriving while a customer pages never shift later pages.
@@ -172,8 +180,10 @@ class InboxItem(models.Model):
     customer_id = models.CharField(max_length=CUSTOMER_ID_MAX_LENGTH)
     category = models.CharField(max_length=CATEGORY_MAX_LENGTH)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    seen_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -184,17 +194,23 @@ class InboxItem(models.Model):
         indexes = [
             # Everything of a customer, newest first (archived listing, read-all).
             models.Index(fields=["product_space", "customer_id", "-id"], name="rt_inbox_customer"),
-            # The default inbox: not archived.
+            # The default inbox, and the total count: not archived, not deleted.
             models.Index(
                 fields=["product_space", "customer_id", "-id"],
-                name="rt_inbox_active",
-                condition=Q(archived_at__isnull=True),
+                name="rt_inbox_listed",
+                condition=Q(archived_at__isnull=True, deleted_at__isnull=True),
             ),
             # Unread list and the unread count (an index-only count of a small partial index).
             models.Index(
                 fields=["product_space", "customer_id", "-id"],
-                name="rt_inbox_unread",
-                condition=Q(read_at__isnull=True, archived_at__isnull=True),
+                name="rt_inbox_unread_listed",
+                condition=Q(read_at__isnull=True, archived_at__isnull=True, deleted_at__isnull=True),
+            ),
+            # The badge: the unseen count.
+            models.Index(
+                fields=["product_space", "customer_id", "-id"],
+                name="rt_inbox_unseen_listed",
+                condition=Q(seen_at__isnull=True, archived_at__isnull=True, deleted_at__isnull=True),
             ),
             # The category filter.
             models.Index(fields=["product_space", "customer_id", "category", "-id"], name="rt_inbox_category"),

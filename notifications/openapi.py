@@ -46,6 +46,8 @@ class InAppMessageStatusSerializer(MessageContentSerializer):
 class InboxItemSerializer(MessageContentSerializer):
     """A message as its recipient sees it; also the payload of the live ``inAppMessage`` event."""
 
+    seen = serializers.BooleanField(help_text="The customer opened the bell since it arrived.")
+    seen_at = serializers.DateTimeField(allow_null=True)
     read = serializers.BooleanField()
     read_at = serializers.DateTimeField(allow_null=True)
     archived = serializers.BooleanField()
@@ -61,6 +63,17 @@ class InboxPageSerializer(serializers.Serializer):
 
 class UnreadCountSerializer(serializers.Serializer):
     count = serializers.IntegerField()
+
+
+class CountsSerializer(serializers.Serializer):
+    unseen = serializers.IntegerField(help_text="Listed items not seen yet (the bell's badge).")
+    unread = serializers.IntegerField(help_text="Listed items not read yet.")
+    total = serializers.IntegerField(help_text="Listed items: not archived, not deleted.")
+
+
+class BulkResultSerializer(serializers.Serializer):
+    updated = serializers.IntegerField(help_text="Items this call changed (those already so are not counted).")
+    counts = CountsSerializer()
 
 
 class ReadAllSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from authplatform.conf import platform_settings
-from live.fanout import IN_APP_MESSAGE_EVENT, UNREAD_COUNT_EVENT
+from live.fanout import COUNTS_EVENT, IN_APP_MESSAGE_EVENT, UNREAD_COUNT_EVENT
 from live.recovery import ConnectState, offset_parse, pid_check, pid_issue
 from live.socketio_protocol import event_frame
 from notifications import selectors
@@ -38,12 +38,12 @@ def connect_state_read(*, principal: CustomerPrincipal, customer: str, pid: obje
             len(missed) > limit or (missed and missed[0].message.created_at < timezone.now() - window)
         ):
             missed = None
-    unread = selectors.inbox_unread_count(product_space=product_space, customer_id=customer_id)
-    last_frame = event_frame(UNREAD_COUNT_EVENT, {"count": unread})
+    counts = selectors.inbox_counts(product_space=product_space, customer_id=customer_id)
+    last_frames = (event_frame(UNREAD_COUNT_EVENT, {"count": counts["unread"]}), event_frame(COUNTS_EVENT, counts))
     if missed is None:
         return ConnectState(
-            pid=pid_issue(customer=customer), recovered=False, offset=current, replay=[], last_frame=last_frame
+            pid=pid_issue(customer=customer), recovered=False, offset=current, replay=[], last_frames=last_frames
         )
     replay = [(item.message.sequence or 0, event_frame(IN_APP_MESSAGE_EVENT, inbox_item_data(item))) for item in missed]
     offset_now = max([current, after or 0, *(number for number, _ in replay)])
-    return ConnectState(pid=str(pid), recovered=True, offset=offset_now, replay=replay, last_frame=last_frame)
+    return ConnectState(pid=str(pid), recovered=True, offset=offset_now, replay=replay, last_frames=last_frames)

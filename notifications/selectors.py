@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from django.db.models import Count, Q
@@ -94,8 +95,9 @@ class InboxPage:
     next_position: int | None  # the last item's id when there are more, for the next cursor
 
 
-def _customer_items(*, product_space: ProductSpace, customer_id: str):
-    return InboxItem.objects.filter(product_space=product_space, customer_id=customer_id)
+def customer_items(*, product_space: ProductSpace, customer_id: str):
+    """The customer's items, those they deleted left out (they stay for the sender's statistics)."""
+    return InboxItem.objects.filter(product_space=product_space, customer_id=customer_id, deleted_at__isnull=True)
 
 
 def inbox_items_list(
@@ -105,16 +107,25 @@ def inbox_items_list(
     limit: int,
     before: int | None = None,
     unread: bool | None = None,
+    seen: bool | None = None,
     archived: bool = False,
-    category: str | None = None,
+    categories: Collection[str] = (),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> InboxPage:
     """A page of the customer's inbox, newest first, after the position ``before`` (a cursor)."""
-    items = _customer_items(product_space=product_space, customer_id=customer_id)
+    items = customer_items(product_space=product_space, customer_id=customer_id)
     items = items.filter(archived_at__isnull=not archived)
     if unread is not None:
         items = items.filter(read_at__isnull=unread)
-    if category is not None:
-        items = items.filter(category=category)
+    if seen is not None:
+        items = items.filter(seen_at__isnull=not seen)
+    if categories:
+        items = items.filter(category__in=list(categories))
+    if created_after is not None:
+        items = items.filter(created_at__gt=created_after)
+    if created_before is not None:
+        items = items.filter(created_at__lt=created_before)
     if before is not None:
         items = items.filter(id__lt=before)
     rows = list(items.select_related("message").order_by("-id")[: limit + 1])
@@ -125,7 +136,7 @@ def inbox_items_list(
 
 def inbox_item_get(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
     item = (
-        _customer_items(product_space=product_space, customer_id=customer_id)
+        customer_items(product_space=product_space, customer_id=customer_id)
         .select_related("message")
         .filter(message_id=message_id)
         .first()
@@ -135,11 +146,47 @@ def inbox_item_get(*, product_space: ProductSpace, customer_id: str, message_id)
     return item
 
 
-def unread_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
-    """Unread, not archived: what the unread count counts (answered by the rt_inbox_unread index)."""
+def listed_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
+    """Not archived, not deleted: what the inbox lists by default and ``total`` counts (rt_inbox_listed)."""
     return InboxItem.objects.filter(
-        product_space=product_space, customer_id__in=customer_ids, read_at__isnull=True, archived_at__isnull=True
+        product_space=product_space, customer_id__in=customer_ids, archived_at__isnull=True, deleted_at__isnull=True
     )
+
+
+def unread_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
+    """Listed and unread: what the unread count counts (an index-only count of rt_inbox_unread_listed)."""
+    return listed_items(product_space=product_space, customer_ids=customer_ids).filter(read_at__isnull=True)
+
+
+def unseen_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
+    """Listed and unseen: the badge (rt_inbox_unseen_listed)."""
+    return listed_items(product_space=product_space, customer_ids=customer_ids).filter(seen_at__isnull=True)
+
+
+COUNTED = {"unseen": unseen_items, "unread": unread_items, "total": listed_items}
+
+
+def inbox_counts(*, product_space: ProductSpace, customer_id: str) -> dict[str, int]:
+    """``{"unseen", "unread", "total"}`` of the customer's inbox: each a count of its own partial index."""
+    return {
+        name: items(product_space=product_space, customer_ids=[customer_id]).count() for name, items in COUNTED.items()
+    }
+
+
+def inbox_counts_many(*, product_space: ProductSpace, customer_ids: Collection[str]) -> dict[str, dict[str, int]]:
+    """``inbox_counts`` of many customers of one product space, in three queries."""
+    counts = {customer_id: dict.fromkeys(COUNTED, 0) for customer_id in customer_ids}
+    if counts:
+        for name, items in COUNTED.items():
+            rows = (
+                items(product_space=product_space, customer_ids=list(counts))
+                .order_by()
+                .values_list("customer_id")
+                .annotate(n=Count("id"))
+            )
+            for customer_id, n in rows:
+                counts[customer_id][name] = n
+    return counts
 
 
 def message_sequence_current(*, product_space: ProductSpace) -> int:

@@ -300,6 +300,8 @@ def inbox_item_data(item: InboxItem) -> dict[str, Any]:
     """A message as its recipient sees it (inbox endpoints and the ``inAppMessage`` event)."""
     return {
         **message_content_data(item.message),
+        "seen": item.seen_at is not None,
+        "seen_at": timestamp_data(item.seen_at),
         "read": item.read_at is not None,
         "read_at": timestamp_data(item.read_at),
         "archived": item.archived_at is not None,
@@ -321,19 +323,41 @@ class CursorField(serializers.Field):
         return value
 
 
+INBOX_FILTER_MAX_CATEGORIES = 20
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CategoriesField(serializers.Field):
+    """One category or several, comma-separated (``category=billing,security``)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Give categories as text: one, or several separated by commas.")
+        categories = list(dict.fromkeys(data.split(",")))
+        if len(categories) > INBOX_FILTER_MAX_CATEGORIES:
+            raise serializers.ValidationError(f"At most {INBOX_FILTER_MAX_CATEGORIES} categories.")
+        for category in categories:
+            try:
+                models.CATEGORY_VALIDATOR(category)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(f"{category[:64]!r}: {exc.messages[0]}") from None
+        return categories
+
+    def to_representation(self, value):
+        return ",".join(value)
+
+
 class InboxQuerySerializer(StrictSerializer):
     """Query string of ``GET customer/inbox``."""
 
     cursor = CursorField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1)
     unread = QueryBooleanField(required=False)
+    seen = QueryBooleanField(required=False)
     archived = QueryBooleanField(required=False)
-    category = StrictCharField(
-        required=False,
-        trim_whitespace=False,
-        max_length=models.CATEGORY_MAX_LENGTH,
-        validators=[models.CATEGORY_VALIDATOR],
-    )
+    category = CategoriesField(required=False)
+    after = serializers.DateTimeField(required=False, help_text="Only items created after this time (RFC 3339).")
+    before = serializers.DateTimeField(required=False, help_text="Only items created before this time (RFC 3339).")
 
     def to_internal_value(self, data):
         # A plain dict, so that an empty value ("?unread=") is refused like any other bad value rather
@@ -527,3 +551,34 @@ def communication_settings_data(settings: CommunicationSettings) -> dict[str, An
             "push": {"enabled": settings.push_enabled, "device_tokens": list(settings.push_device_tokens)},
         },
     }
+
+
+class InboxFilterSerializer(StrictSerializer):
+    """Which items a bulk action applies to, when not named by id: all, or those of one category,
+    or those older than a given message."""
+
+    category = StrictCharField(
+        required=False,
+        trim_whitespace=False,
+        max_length=models.CATEGORY_MAX_LENGTH,
+        validators=[models.CATEGORY_VALIDATOR],
+    )
+    before = serializers.UUIDField(required=False, help_text="A message id: only items older than its item.")
+
+
+class InboxBulkSerializer(StrictSerializer):
+    """``POST customer/inbox/bulk``: one action on up to 100 items by id, or on every item a filter matches."""
+
+    action = serializers.ChoiceField(choices=["read", "unread", "seen", "archive", "unarchive", "delete"])
+    ids = serializers.ListField(child=serializers.UUIDField(), required=False, min_length=1)
+    filter = InboxFilterSerializer(required=False)
+
+    def validate_ids(self, value):
+        if len(value) > models.INBOX_BULK_MAX_IDS:
+            raise serializers.ValidationError(f"At most {models.INBOX_BULK_MAX_IDS} ids; use a filter for more.")
+        return list(dict.fromkeys(value))
+
+    def validate(self, attrs):
+        if ("ids" in attrs) == ("filter" in attrs):
+            raise serializers.ValidationError({"ids": ["Give either ids or a filter."]})
+        return attrs

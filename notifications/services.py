@@ -28,11 +28,13 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from authplatform.conf import platform_settings
-from authplatform.errors import Conflict
+from authplatform.errors import Conflict, ObjectNotFound
 from authplatform.fastpaths.bulk_insert import rows_insert
 from credentials.models import ProductSpace, Role
 from live.fanout import (
+    COUNTS_EVENT,
     IN_APP_MESSAGE_EVENT,
+    INBOX_UPDATED_EVENT,
     UNREAD_COUNT_EVENT,
     CustomerNotification,
     live_order_key,
@@ -41,6 +43,7 @@ from live.fanout import (
 from notifications import selectors
 from notifications.announcer import announcer
 from notifications.models import (
+    INBOX_BULK_MAX_IDS,
     Channel,
     CommunicationSettings,
     CustomerPreference,
@@ -227,18 +230,13 @@ def _inbox_items_insert(*, message: InAppMessage, customer_ids: Sequence[str]) -
 def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None:
     product_space = message.product_space
     payload = inbox_item_data(InboxItem(message=message))
-    counts = selectors.inbox_unread_counts(product_space=product_space, customer_ids=customer_ids)
-    # One payload object per distinct count: notify_customers encodes each distinct payload once.
-    count_payloads: dict[int, dict[str, int]] = {}
+    counts = selectors.inbox_counts_many(product_space=product_space, customer_ids=customer_ids)
+    # One payload object per distinct value: notify_customers encodes each distinct payload once.
+    payloads: dict[tuple, dict] = {}
     notifications: list[CustomerNotification] = []
     for customer_id in customer_ids:
-        count = counts.get(customer_id, 0)
         notifications.append(_notification(product_space, customer_id, IN_APP_MESSAGE_EVENT, payload))
-        notifications.append(
-            _notification(
-                product_space, customer_id, UNREAD_COUNT_EVENT, count_payloads.setdefault(count, {"count": count})
-            )
-        )
+        notifications.extend(_count_notifications(product_space, customer_id, counts[customer_id], payloads))
     # Numbered: every process delivers the product space's messages in this order (live/recovery.py).
     notify_customers(
         notifications,
@@ -247,6 +245,18 @@ def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None
             message.sequence,
         ),
     )
+
+
+def _count_notifications(
+    product_space: ProductSpace, customer_id: str, counts: dict[str, int], payloads: dict[tuple, dict]
+) -> list[CustomerNotification]:
+    """``unreadCount`` (what the seed's clients listen to) and ``counts`` (unseen, unread, total)."""
+    unread = payloads.setdefault(("unread", counts["unread"]), {"count": counts["unread"]})
+    three = payloads.setdefault(("counts", *counts.values()), dict(counts))
+    return [
+        _notification(product_space, customer_id, UNREAD_COUNT_EVENT, unread),
+        _notification(product_space, customer_id, COUNTS_EVENT, three),
+    ]
 
 
 def _notification(product_space: ProductSpace, customer_id: str, event: str, data: Any) -> CustomerNotification:
@@ -259,76 +269,115 @@ def _notification(product_space: ProductSpace, customer_id: str, event: str, dat
     )
 
 
-def _announce_unread_count(*, product_space: ProductSpace, customer_id: str) -> None:
-    count = selectors.inbox_unread_count(product_space=product_space, customer_id=customer_id)
-    notify_customers([_notification(product_space, customer_id, UNREAD_COUNT_EVENT, {"count": count})])
-
-
-def _after_commit_unread_count(*, product_space: ProductSpace, customer_id: str) -> None:
-    # Through the same announcer as sends: one order per process, so a count never overtakes the
-    # inAppMessage of a send committed before it.
-    transaction.on_commit(
-        partial(
-            announcer.submit, partial(_announce_unread_count, product_space=product_space, customer_id=customer_id)
-        ),
-        robust=True,
+def _announce_inbox_change(*, product_space: ProductSpace, customer_id: str, update: dict[str, Any]) -> None:
+    counts = selectors.inbox_counts(product_space=product_space, customer_id=customer_id)
+    notify_customers(
+        [
+            _notification(product_space, customer_id, INBOX_UPDATED_EVENT, update),
+            *_count_notifications(product_space, customer_id, counts, {}),
+        ]
     )
 
 
 # --- inbox --------------------------------------------------------------------------------------
-def _inbox_item_set(
-    *, product_space: ProductSpace, customer_id: str, message_id, field_name: str, on: bool
-) -> InboxItem:
+# Each change: the field it sets (or clears), and whether it sets it.
+INBOX_CHANGES: dict[str, tuple[str, bool]] = {
+    "read": ("read_at", True),
+    "unread": ("read_at", False),
+    "seen": ("seen_at", True),
+    "archive": ("archived_at", True),
+    "unarchive": ("archived_at", False),
+    "delete": ("deleted_at", True),
+}
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """Which items a filtered change applies to: all of the customer's, or those of ``category``,
+    or those older than the item of message ``before``."""
+
+    category: str | None = None
+    before: Any = None  # a message id
+
+
+def inbox_items_change(
+    *,
+    product_space: ProductSpace,
+    customer_id: str,
+    change: str,
+    message_ids: Sequence[Any] | None = None,
+    where: InboxFilter | None = None,
+) -> int:
+    """Apply ``change`` (INBOX_CHANGES) to the customer's items of ``message_ids`` (at most
+    INBOX_BULK_MAX_IDS), or to those ``where`` matches (all of them without one), in one transaction.
+
+    Items already so are left alone. After commit, every socket of the customer hears one
+    ``inboxUpdated`` (``{"ids": [the message ids that changed], "change"}``; for a filtered change
+    ``{"ids": null, "change", "filter"}``) and the counts, when anything changed. Returns how many
+    items changed. A message id that is not in the customer's inbox (another customer's, deleted,
+    unknown) is ObjectNotFound naming it, and nothing changes.
+    """
+    field_name, on = INBOX_CHANGES[change]
+    value = timezone.now() if on else None
     with transaction.atomic():
-        item = selectors.inbox_item_get(product_space=product_space, customer_id=customer_id, message_id=message_id)
-        current = getattr(item, field_name)
-        if on and current is None:
-            value = timezone.now()
-        elif not on and current is not None:
-            value = None
+        items = selectors.customer_items(product_space=product_space, customer_id=customer_id)
+        if message_ids is not None:
+            wanted = list(dict.fromkeys(message_ids))[:INBOX_BULK_MAX_IDS]
+            # Locked, so the ids announced are the rows this transaction changed.
+            rows = list(
+                items.filter(message_id__in=wanted).select_for_update().values_list("pk", "message_id", field_name)
+            )
+            missing = set(map(str, wanted)) - {str(message_id) for _, message_id, _ in rows}
+            if missing:
+                raise ObjectNotFound(
+                    "message_not_found", "No message with this id in your inbox.", details={"ids": sorted(missing)}
+                )
+            pending = [(pk, message_id) for pk, message_id, current in rows if (current is None) == on]
+            changed = InboxItem.objects.filter(pk__in=[pk for pk, _ in pending]).update(**{field_name: value})
+            update: dict[str, Any] = {"ids": [str(message_id) for _, message_id in pending], "change": change}
         else:
-            return item  # already so: nothing changes, nothing is announced
-        # Conditional, so that of two concurrent requests only one changes the row.
-        changed = InboxItem.objects.filter(pk=item.pk, **{f"{field_name}__isnull": on}).update(**{field_name: value})
-        setattr(item, field_name, value)
+            items = items.filter(**{f"{field_name}__isnull": on})
+            where = where or InboxFilter()
+            if where.category is not None:
+                items = items.filter(category=where.category)
+            if where.before is not None:
+                pivot = selectors.inbox_item_get(
+                    product_space=product_space, customer_id=customer_id, message_id=where.before
+                )
+                items = items.filter(id__lt=pivot.id)
+            # One conditional UPDATE: concurrent changes never count an item twice.
+            changed = items.update(**{field_name: value})
+            update = {
+                "ids": None,
+                "change": change,
+                "filter": {"category": where.category, "before": str(where.before) if where.before else None},
+            }
         if changed:
-            _after_commit_unread_count(product_space=product_space, customer_id=customer_id)
-    return item
-
-
-def inbox_item_mark_read(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
-    return _inbox_item_set(
-        product_space=product_space, customer_id=customer_id, message_id=message_id, field_name="read_at", on=True
-    )
-
-
-def inbox_item_mark_unread(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
-    return _inbox_item_set(
-        product_space=product_space, customer_id=customer_id, message_id=message_id, field_name="read_at", on=False
-    )
-
-
-def inbox_item_archive(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
-    return _inbox_item_set(
-        product_space=product_space, customer_id=customer_id, message_id=message_id, field_name="archived_at", on=True
-    )
-
-
-def inbox_item_unarchive(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
-    return _inbox_item_set(
-        product_space=product_space, customer_id=customer_id, message_id=message_id, field_name="archived_at", on=False
-    )
-
-
-def inbox_mark_all_read(*, product_space: ProductSpace, customer_id: str) -> int:
-    """Mark every unread message of the customer read (archived ones too). Returns how many changed."""
-    with transaction.atomic():
-        changed = InboxItem.objects.filter(
-            product_space=product_space, customer_id=customer_id, read_at__isnull=True
-        ).update(read_at=timezone.now())
-        if changed:
-            _after_commit_unread_count(product_space=product_space, customer_id=customer_id)
+            transaction.on_commit(
+                partial(
+                    announcer.submit,
+                    partial(
+                        _announce_inbox_change, product_space=product_space, customer_id=customer_id, update=update
+                    ),
+                ),
+                robust=True,
+            )
     return changed
+
+
+def inbox_item_change(*, product_space: ProductSpace, customer_id: str, message_id, change: str) -> InboxItem:
+    """``change`` one item; the item as it is afterwards. A message that is not in the customer's inbox
+    (or that they deleted) is ObjectNotFound."""
+    with transaction.atomic():
+        selectors.inbox_item_get(product_space=product_space, customer_id=customer_id, message_id=message_id)
+        inbox_items_change(
+            product_space=product_space, customer_id=customer_id, change=change, message_ids=[message_id]
+        )
+        if change == "delete":
+            return InboxItem.objects.select_related("message").get(
+                product_space=product_space, customer_id=customer_id, message_id=message_id
+            )
+        return selectors.inbox_item_get(product_space=product_space, customer_id=customer_id, message_id=message_id)
 
 
 # --- preferences --------------------------------------------------------------------------------

@@ -12,8 +12,12 @@ urlpatterns = [
     # customer-scoped
     path("customer/inbox", views.InboxListView.as_view(), name="inbox"),
     path("customer/inbox/unread-count", views.InboxUnreadCountView.as_view(), name="inbox-unread-count"),
+    path("customer/inbox/counts", views.InboxCountsView.as_view(), name="inbox-counts"),
     path("customer/inbox/read-all", views.InboxReadAllView.as_view(), name="inbox-read-all"),
+    path("customer/inbox/seen-all", views.InboxSeenAllView.as_view(), name="inbox-seen-all"),
+    path("customer/inbox/bulk", views.InboxBulkView.as_view(), name="inbox-bulk"),
     path("customer/inbox/<uuid:message_id>", views.InboxItemView.as_view(), name="inbox-item"),
+    path("customer/inbox/<uuid:message_id>/seen", views.InboxSeenView.as_view(), name="inbox-item-seen"),
     path("customer/inbox/<uuid:message_id>/read", views.InboxReadView.as_view(), name="inbox-item-read"),
     path("customer/inbox/<uuid:message_id>/unread", views.InboxUnreadView.as_view(), name="inbox-item-unread"),
     path("customer/inbox/<uuid:message_id>/archive", views.InboxArchiveView.as_view(), name="inbox-item-archive"),

@@ -3,8 +3,6 @@ service, render. Rules live in services.py and selectors.py; input formats in se
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers as drf_serializers
@@ -15,12 +13,12 @@ from authplatform.conf import platform_settings
 from authplatform.openapi import error_responses
 from credentials.models import Role
 from notifications import openapi, selectors, services
-from notifications.models import InboxItem
 from notifications.pagination import encode_cursor
 from notifications.serializers import (
     CommunicationSettingsSerializer,
     EmptyBodySerializer,
     InAppMessageSendSerializer,
+    InboxBulkSerializer,
     InboxQuerySerializer,
     PreferencesInputSerializer,
     communication_settings_data,
@@ -111,8 +109,11 @@ class InboxListView(CustomerView):
             limit=query.get("limit", platform_settings.REALTIME_INBOX_PAGE_SIZE),
             before=query.get("cursor"),
             unread=query.get("unread"),
+            seen=query.get("seen"),
             archived=query.get("archived", False),
-            category=query.get("category"),
+            categories=query.get("category", ()),
+            created_after=query.get("after"),
+            created_before=query.get("before"),
         )
         return Response(
             {
@@ -130,6 +131,12 @@ class InboxUnreadCountView(CustomerView):
         return Response({"count": selectors.inbox_unread_count(**self.customer())})
 
 
+class InboxCountsView(CustomerView):
+    @extend_schema(operation_id="inbox_counts", responses={200: openapi.CountsSerializer, **error_responses(401)})
+    def get(self, request):
+        return Response(selectors.inbox_counts(**self.customer()))
+
+
 class InboxItemView(CustomerView):
     @extend_schema(
         operation_id="inbox_item_get", responses={200: openapi.InboxItemSerializer, **error_responses(401, 404)}
@@ -137,33 +144,43 @@ class InboxItemView(CustomerView):
     def get(self, request, message_id):
         return Response(inbox_item_data(selectors.inbox_item_get(**self.customer(), message_id=message_id)))
 
+    @extend_schema(operation_id="inbox_item_delete", request=None, responses={204: None, **error_responses(401, 404)})
+    def delete(self, request, message_id):
+        """Gone from the customer's lists and counts; the message stays for the sender's statistics."""
+        services.inbox_item_change(**self.customer(), message_id=message_id, change="delete")
+        return Response(status=204)
+
 
 class InboxItemActionView(CustomerView):
-    """POST customer/inbox/{id}/<action>: read, unread, archive, unarchive. Answers with the item."""
+    """POST customer/inbox/{id}/<change>: seen, read, unread, archive, unarchive. Answers with the item."""
 
-    action_service: Callable[..., InboxItem]  # set per URL
+    change: str  # set per URL
 
     @extend_schema(request=None, responses={200: openapi.InboxItemSerializer, **error_responses(400, 401, 404)})
     def post(self, request, message_id):
         _validated(EmptyBodySerializer, request.data)
-        item = type(self).action_service(**self.customer(), message_id=message_id)
+        item = services.inbox_item_change(**self.customer(), message_id=message_id, change=self.change)
         return Response(inbox_item_data(item))
 
 
+class InboxSeenView(InboxItemActionView):
+    change = "seen"
+
+
 class InboxReadView(InboxItemActionView):
-    action_service = staticmethod(services.inbox_item_mark_read)
+    change = "read"
 
 
 class InboxUnreadView(InboxItemActionView):
-    action_service = staticmethod(services.inbox_item_mark_unread)
+    change = "unread"
 
 
 class InboxArchiveView(InboxItemActionView):
-    action_service = staticmethod(services.inbox_item_archive)
+    change = "archive"
 
 
 class InboxUnarchiveView(InboxItemActionView):
-    action_service = staticmethod(services.inbox_item_unarchive)
+    change = "unarchive"
 
 
 class InboxReadAllView(CustomerView):
@@ -174,8 +191,40 @@ class InboxReadAllView(CustomerView):
     )
     def post(self, request):
         _validated(EmptyBodySerializer, request.data)
-        updated = services.inbox_mark_all_read(**self.customer())
+        updated = services.inbox_items_change(**self.customer(), change="read")
         return Response({"updated": updated, "count": selectors.inbox_unread_count(**self.customer())})
+
+
+class InboxSeenAllView(CustomerView):
+    @extend_schema(
+        operation_id="inbox_seen_all",
+        request=None,
+        responses={200: openapi.BulkResultSerializer, **error_responses(400, 401)},
+    )
+    def post(self, request):
+        """The bell was opened: every item is seen (the badge goes to 0)."""
+        _validated(EmptyBodySerializer, request.data)
+        updated = services.inbox_items_change(**self.customer(), change="seen")
+        return Response({"updated": updated, "counts": selectors.inbox_counts(**self.customer())})
+
+
+class InboxBulkView(CustomerView):
+    @extend_schema(
+        operation_id="inbox_bulk",
+        request=InboxBulkSerializer,
+        responses={200: openapi.BulkResultSerializer, **error_responses(400, 401, 404)},
+    )
+    def post(self, request):
+        """One action on up to 100 items by id, or on every item a filter matches; one transaction."""
+        body = _validated(InboxBulkSerializer, request.data)
+        where = body.get("filter")
+        updated = services.inbox_items_change(
+            **self.customer(),
+            change=body["action"],
+            message_ids=body.get("ids"),
+            where=services.InboxFilter(**where) if where is not None else None,
+        )
+        return Response({"updated": updated, "counts": selectors.inbox_counts(**self.customer())})
 
 
 @extend_schema_view(

@@ -13,8 +13,8 @@
 //   drop                  socket.io.engine.close(): the transport closes as on a network change
 //   exit                  close and stop
 // Output (stdout): one line per event, `@@ {"event": ..., ...}`: connect (id, recovered), inAppMessage
-// (message, offset), unreadCount (data, offset), sessionEnded, disconnect (reason), connect_error
-// (message, data), reconnect_attempt, token (a token was signed), timeout.
+// (message, offset), unreadCount / counts / inboxUpdated (data, offset), sessionEnded, disconnect
+// (reason), connect_error (message, data), reconnect_attempt, token (a token was signed), timeout.
 import { createInterface } from 'node:readline';
 import { io } from 'socket.io-client';
 import { signSeedToken } from './seed_example.mjs';
@@ -39,6 +39,8 @@ const socket = io(process.env.SERVER_URL, {
 socket.on('connect', () => report({ event: 'connect', id: socket.id, recovered: socket.recovered }));
 socket.on('inAppMessage', (message, offset) => report({ event: 'inAppMessage', message, offset }));
 socket.on('unreadCount', (data, offset) => report({ event: 'unreadCount', data, offset }));
+socket.on('counts', (data, offset) => report({ event: 'counts', data, offset }));
+socket.on('inboxUpdated', (data, offset) => report({ event: 'inboxUpdated', data, offset }));
 socket.on('sessionEnded', (data) => report({ event: 'sessionEnded', data }));
 socket.on('connect_error', (error) => report({ event: 'connect_error', message: error.message, data: error.data ?? null }));
 socket.on('disconnect', (reason) => report({ event: 'disconnect', reason }));

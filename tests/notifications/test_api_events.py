@@ -110,10 +110,14 @@ def test_nothing_is_announced_before_commit_then_message_and_count(api, world):
             early = poll(0.5)  # the rows are written but not committed: sockets must hear nothing yet
         return result, early
 
-    (result, early), events, extra = listen([key_of(world.a, "alice")], send_in_transaction, expect=2)
+    (result, early), events, extra = listen([key_of(world.a, "alice")], send_in_transaction, expect=3)
     assert early is None
     item = api.get(f"customer/inbox/{result.message.id}", headers=world.customer_headers("a", "alice")).json()
-    assert events == [("inAppMessage", item), ("unreadCount", {"count": 1})]
+    assert events == [
+        ("inAppMessage", item),
+        ("unreadCount", {"count": 1}),
+        ("counts", {"unseen": 1, "unread": 1, "total": 1}),
+    ]
     assert item["read"] is False and item["title"] == "Hello"
     assert extra is None  # bob's events went to bob's sessions only
 
@@ -155,25 +159,43 @@ def test_suppressed_customers_hear_nothing(api, world):
 
 
 @requires_redis  # the daphne process announces; only with Redis does this process hear it
-def test_inbox_changes_announce_the_unread_count(api, world):
+def test_inbox_changes_announce_what_changed_and_the_counts(api, world):
     first, second = (send_ok(api, world.a, ["alice"])["id"] for _ in range(2))
     headers = world.customer_headers("a", "alice")
 
-    def act(path):
+    def act(method, path, body=None):
         def action(poll):
-            response = api.post(path, headers=headers)
-            assert response.status_code == 200, response.text
+            response = api.request(method, path, headers=headers, json=body)
+            assert response.status_code in (200, 204), response.text
 
         return action
 
-    def count_after(path) -> object:
-        _, events, _ = listen([key_of(world.a, "alice")], act(path), expect=1, quiet=0)
-        return events[0]
+    def events_after(path, method="POST", body=None) -> list:
+        _, events, _ = listen([key_of(world.a, "alice")], act(method, path, body), expect=3, quiet=0)
+        return events
 
-    assert count_after(f"customer/inbox/{first}/read") == ("unreadCount", {"count": 1})
-    assert count_after(f"customer/inbox/{first}/unread") == ("unreadCount", {"count": 2})
-    assert count_after(f"customer/inbox/{second}/archive") == ("unreadCount", {"count": 1})
-    assert count_after("customer/inbox/read-all") == ("unreadCount", {"count": 0})
+    def counts(unseen, unread, total):
+        return ("counts", {"unseen": unseen, "unread": unread, "total": total})
+
+    assert events_after(f"customer/inbox/{first}/read") == [
+        ("inboxUpdated", {"ids": [first], "change": "read"}),
+        ("unreadCount", {"count": 1}),
+        counts(2, 1, 2),
+    ]
+    assert events_after(f"customer/inbox/{first}/unread")[1:] == [("unreadCount", {"count": 2}), counts(2, 2, 2)]
+    assert events_after(f"customer/inbox/{second}/seen")[::2] == [
+        ("inboxUpdated", {"ids": [second], "change": "seen"}),
+        counts(1, 2, 2),
+    ]
+    assert events_after(f"customer/inbox/{second}/archive")[1:] == [("unreadCount", {"count": 1}), counts(1, 1, 1)]
+    assert events_after("customer/inbox/read-all")[::2] == [
+        ("inboxUpdated", {"ids": None, "change": "read", "filter": {"category": None, "before": None}}),
+        counts(1, 0, 1),
+    ]
+    assert events_after(f"customer/inbox/{first}", method="DELETE")[::2] == [
+        ("inboxUpdated", {"ids": [first], "change": "delete"}),
+        counts(0, 0, 0),
+    ]
 
 
 @requires_redis
@@ -183,8 +205,8 @@ def test_a_send_over_http_is_announced_across_processes(api, world):
     def send(poll):
         return send_ok(api, world.a, ["alice"], product_space_code=world.a.product_spaces[1].code)
 
-    sent, events, extra = listen([key_of(world.a, "alice", 1), key_of(world.a, "alice", 0)], send, expect=2)
-    assert [name for name, _ in events] == ["inAppMessage", "unreadCount"]
+    sent, events, extra = listen([key_of(world.a, "alice", 1), key_of(world.a, "alice", 0)], send, expect=3)
+    assert [name for name, _ in events] == ["inAppMessage", "unreadCount", "counts"]
     assert events[0][1]["id"] == sent["id"] and events[1][1] == {"count": 1}
     assert extra is None  # nothing for the same sub in the other product space
 
@@ -244,12 +266,12 @@ def test_the_send_returns_before_its_announcement_runs(api, world):
         return result, returned_after, early
 
     (result, returned_after, early), events, extra = listen(
-        [key_of(world.a, "alice")], send_while_announcer_busy, expect=2
+        [key_of(world.a, "alice")], send_while_announcer_busy, expect=3
     )
     assert returned_after < 5  # waiting for the announcer would have taken the held 10 s
     assert early is None
     item = api.get(f"customer/inbox/{result.message.id}", headers=world.customer_headers("a", "alice")).json()
-    assert events == [("inAppMessage", item), ("unreadCount", {"count": 1})]
+    assert events[:2] == [("inAppMessage", item), ("unreadCount", {"count": 1})]
     assert extra is None
 
 
@@ -267,6 +289,6 @@ def test_a_failed_announcement_is_logged_and_counted_and_the_next_goes_out(world
         return announcer.stats.failed - failed
 
     with caplog.at_level(logging.ERROR, logger="notifications.announcer"):
-        newly_failed, events, _ = listen([key_of(world.a, "alice")], fail_then_send, expect=2)
+        newly_failed, events, _ = listen([key_of(world.a, "alice")], fail_then_send, expect=3)
     assert newly_failed == 1 and "A live announcement failed" in caplog.text
-    assert [name for name, _ in events] == ["inAppMessage", "unreadCount"]
+    assert [name for name, _ in events] == ["inAppMessage", "unreadCount", "counts"]

@@ -28,6 +28,9 @@ pytestmark = [
 ]
 
 MESSAGES = 100_000
+# A time window for the created_after / created_before filter.
+SINCE = timezone.now() - timedelta(days=30)
+UNTIL = timezone.now() - timedelta(days=10)
 TARGET = "customer-target"  # a heavy inbox: a fifth of all messages
 CATEGORIES = ["billing", "news", "security", "marketing", "social"]
 
@@ -65,8 +68,10 @@ def seed(product_space) -> None:
                     category=category,
                     created_at=created,
                     customer_id=TARGET if n % 5 == 0 else f"customer-{rng.randrange(20_000)}",
+                    seen_at=created if rng.random() < 0.30 else None,
                     read_at=created if rng.random() < 0.10 else None,
                     archived_at=created if rng.random() < 0.05 else None,
+                    deleted_at=created if rng.random() < 0.02 else None,
                 )
             )
         InAppMessage.objects.bulk_create(messages)
@@ -123,21 +128,35 @@ def test_inbox_queries_use_indexes_with_100k_messages(db):
     light = {"product_space": product_space, "customer_id": "customer-7"}
     page = selectors.inbox_items_list(**target, limit=20)
     assert len(page.items) == 20 and page.next_position
-    assert len(selectors.inbox_items_list(**target, limit=20, category="security").items) == 20
+    assert len(selectors.inbox_items_list(**target, limit=20, categories=["security"]).items) == 20
 
     for who in (target, light):
         # The default inbox, its next page, the filters, the maximum page size.
-        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20), "rt_inbox_active")
+        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20), "rt_inbox_listed")
         assert_indexed(
-            lambda: selectors.inbox_items_list(**who, limit=20, before=page.next_position), "rt_inbox_active"
+            lambda: selectors.inbox_items_list(**who, limit=20, before=page.next_position), "rt_inbox_listed"
         )
-        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=100), "rt_inbox_active")
-        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, unread=True), "rt_inbox_unread")
+        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=100), "rt_inbox_listed")
+        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, unread=True), "rt_inbox_unread_listed")
         assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, unread=False), "rt_inbox_")
-        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, category="security"), "rt_inbox_category")
+        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, seen=False), "rt_inbox_unseen_listed")
+        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, seen=True), "rt_inbox_")
+        assert_indexed(
+            lambda: selectors.inbox_items_list(**who, limit=20, categories=["security"]), "rt_inbox_category"
+        )
+        assert_indexed(
+            lambda: selectors.inbox_items_list(**who, limit=20, categories=["security", "billing"]), "rt_inbox_"
+        )
+        assert_indexed(
+            lambda: selectors.inbox_items_list(**who, limit=20, created_after=SINCE, created_before=UNTIL), "rt_inbox_"
+        )
         assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, archived=True), "rt_inbox_customer")
-        # The unread count: from the partial index of unread, unarchived items alone.
-        assert_indexed(lambda: selectors.inbox_unread_count(**who), "rt_inbox_unread")
+        # The counts: each from its own partial index.
+        assert_indexed(lambda: selectors.inbox_unread_count(**who), "rt_inbox_unread_listed")
+        counts_plans = "\n\n".join(plans_of(lambda: selectors.inbox_counts(**who)))
+        assert "Seq Scan" not in counts_plans
+        for index in ("rt_inbox_unseen_listed", "rt_inbox_unread_listed", "rt_inbox_listed"):
+            assert index in counts_plans, counts_plans
         # One item (read / archive / GET by message id).
         message_id = selectors.inbox_items_list(**who, limit=1).items[0].message_id
         assert_indexed(lambda: selectors.inbox_item_get(**who, message_id=message_id), "rt_inbox_message_customer")
@@ -153,5 +172,6 @@ def test_inbox_queries_use_indexes_with_100k_messages(db):
     # test therefore checks that the index serves this query, not which plan wins at this size.
     customers = [f"customer-{n}" for n in range(1000)]
     assert_index_serves(
-        lambda: selectors.inbox_unread_counts(product_space=product_space, customer_ids=customers), "rt_inbox_unread"
+        lambda: selectors.inbox_unread_counts(product_space=product_space, customer_ids=customers),
+        "rt_inbox_unread_listed",
     )

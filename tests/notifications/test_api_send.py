@@ -52,6 +52,8 @@ def test_send_stores_for_each_recipient_and_reports_status(api, world):
         "action_url": "https://example.com/invoices/1",
         "data": {"invoice": {"id": 1, "total": "12.50"}, "tags": ["a", "b"]},
         "created_at": sent["created_at"],
+        "seen": False,
+        "seen_at": None,
         "read": False,
         "read_at": None,
         "archived": False,
