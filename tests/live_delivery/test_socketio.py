@@ -320,12 +320,15 @@ class RawSocket:
 
     async def connect_customer(self, token: str) -> str | None:
         """CONNECT with ``token``; the server's answer. An accepted CONNECT is followed by the customer's
-        unread count (with its offset: docs/clients.md), which is read here and kept in ``connected_count``."""
+        unread count and counts (with the offset: docs/clients.md), read here and kept in
+        ``connected_count`` and ``connected_counts``."""
         await self.send("40" + json.dumps({"token": f"Bearer {token}"}))
         answer = await self.receive()
         if answer is not None and answer.startswith("40{"):
             self.connected_count = await self.receive()
             assert self.connected_count is not None and self.connected_count.startswith('42["unreadCount",')
+            self.connected_counts = await self.receive()
+            assert self.connected_counts is not None and self.connected_counts.startswith('42["counts",')
         return answer
 
     async def closed_with(self, timeout: float = WAIT) -> int:

@@ -14,6 +14,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.notifications.conftest import notifications_world, world  # noqa: F401  (fixtures)
@@ -60,6 +61,22 @@ def test_generated_requests_get_documented_answers(case, kind, credentials, daph
     # Every check but "schema-valid data is accepted": the schema states types, formats and limits, not
     # the rules between fields or against stored data (a time zone's name, quiet hours that start when
     # they end, a cursor from this endpoint, five keys per user), which the server refuses with a 400.
-    case.call_and_validate(
-        base_url=daphne_server.url, headers=credentials[kind], excluded_checks=[positive_data_acceptance]
-    )
+    try:
+        case.call_and_validate(
+            base_url=daphne_server.url, headers=credentials[kind], excluded_checks=[positive_data_acceptance]
+        )
+    except FailureGroup as failures:
+        if not sent_as_valid(case, failures):
+            raise
+
+
+def sent_as_valid(case, failures: FailureGroup) -> bool:
+    """Whether a "schema-violating request accepted" was in fact sent schema-valid: schemathesis counts a
+    query key whose value is an empty list as an extra property, but no query string carries it, and the
+    Authorization header it dropped is put back by ``credentials``. Only such cases are let through."""
+    if not all(isinstance(failure, AcceptedNegativeData) for failure in failures.exceptions):
+        return False
+    query = case.query or {}
+    unsent = {name for name, value in query.items() if value == []}
+    documented = {parameter.name for parameter in case.operation.query}
+    return bool(unsent) and set(query) - unsent <= documented
