@@ -86,6 +86,12 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_INBOX_MAX_PAGE_SIZE": 100,
     # Categories a customer may hold preferences for (a bound on what one customer can store).
     "REALTIME_MAX_PREFERENCE_CATEGORIES": 100,
+    # The inbox clock (notifications/clock.py), in every server process: how often it wakes due snoozes
+    # and takes expired items out, and how often it purges what is past INBOX_RETENTION_DAYS (and
+    # idempotency records past their time); 0 turns the purge off (then run `manage.py purgeinbox`).
+    "INBOX_CLOCK_MS": 250,
+    "INBOX_RETENTION_DAYS": 365,
+    "INBOX_PURGE_INTERVAL_SECONDS": 3600,
 }
 
 

@@ -50,6 +50,8 @@ from daphne import cli, http_protocol, ws_protocol
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web import http
 
+from authplatform import background
+
 # A machine code per status the transport answers with; any other status keeps error_body's default.
 REASONS = {400: "malformed_request", 414: "uri_too_long", 431: "headers_too_large"}
 MESSAGES = {
@@ -218,6 +220,7 @@ class Server(daphne.server.Server):
 
     def run(self) -> None:
         freeze_startup_objects()
+        background.start_all()  # what the apps run beside serving (authplatform/background.py)
         super().run()
 
     @property

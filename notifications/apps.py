@@ -15,3 +15,9 @@ class NotificationsConfig(AppConfig):
         from notifications.recovery import connect_state_read
 
         connect_state_source.register(connect_state_read)
+
+        # Snoozes wake and items expire on time in every server process (notifications/clock.py).
+        from authplatform import background
+        from notifications.clock import inbox_clock
+
+        background.register("the inbox clock", inbox_clock.start)

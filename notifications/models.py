@@ -126,6 +126,8 @@ class InAppMessage(models.Model):
     # The message's place in its product space's live order (MessageSequence): 1, 2, 3, ... in commit
     # order, given to sends that stored inbox items. Socket.IO offsets are these numbers (live/recovery.py).
     sequence = models.BigIntegerField(null=True, blank=True, editable=False)
+    # The sender's expiry: the message leaves every inbox then (its items carry a copy, for their queries).
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -158,6 +160,8 @@ class MessageSequence(models.Model):
 
 # Items one bulk action may name by id (more: use its filter).
 INBOX_BULK_MAX_IDS = 100
+# How far ahead an item may be snoozed.
+INBOX_SNOOZE_MAX_DAYS = 90
 
 
 class InboxItem(models.Model):
@@ -165,7 +169,9 @@ class InboxItem(models.Model):
 
     *Seen* means the customer opened the bell (the badge), *read* that they opened the message.
     *Deleted* is the customer's delete: the row stays for the sender's statistics (GET
-    in-app-messages/{id}) and is gone from every list and count of the customer.
+    in-app-messages/{id}) and is gone from every list and count of the customer. An item past its
+    ``expires_at`` is gone the same way (the inbox clock marks it deleted, notifications/clock.py).
+    A *snoozed* item is hidden until ``snoozed_until``; then it wakes (``woken_at``) unread and unseen.
 
     The bigint ``id`` grows with every insert: the inbox lists newest first by it, and its cursor is a
     position in that order, so messages arriving while a customer pages never shift later pages.
@@ -184,6 +190,9 @@ class InboxItem(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    woken_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -198,22 +207,33 @@ class InboxItem(models.Model):
             models.Index(
                 fields=["product_space", "customer_id", "-id"],
                 name="rt_inbox_listed",
-                condition=Q(archived_at__isnull=True, deleted_at__isnull=True),
+                condition=Q(archived_at__isnull=True, deleted_at__isnull=True, snoozed_until__isnull=True),
             ),
             # Unread list and the unread count (an index-only count of a small partial index).
             models.Index(
                 fields=["product_space", "customer_id", "-id"],
                 name="rt_inbox_unread_listed",
-                condition=Q(read_at__isnull=True, archived_at__isnull=True, deleted_at__isnull=True),
+                condition=Q(
+                    read_at__isnull=True, archived_at__isnull=True, deleted_at__isnull=True, snoozed_until__isnull=True
+                ),
             ),
             # The badge: the unseen count.
             models.Index(
                 fields=["product_space", "customer_id", "-id"],
                 name="rt_inbox_unseen_listed",
-                condition=Q(seen_at__isnull=True, archived_at__isnull=True, deleted_at__isnull=True),
+                condition=Q(
+                    seen_at__isnull=True, archived_at__isnull=True, deleted_at__isnull=True, snoozed_until__isnull=True
+                ),
             ),
             # The category filter.
             models.Index(fields=["product_space", "customer_id", "category", "-id"], name="rt_inbox_category"),
+            # The inbox clock's work: snoozes that are due, items that expire (small partial indexes).
+            models.Index(fields=["snoozed_until"], name="rt_inbox_snoozed", condition=Q(snoozed_until__isnull=False)),
+            models.Index(
+                fields=["expires_at"],
+                name="rt_inbox_expiring",
+                condition=Q(expires_at__isnull=False, deleted_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ class MessageContentSerializer(serializers.Serializer):
     action_url = serializers.URLField(allow_null=True)
     data = serializers.DictField(help_text="The sender's JSON object, as sent.")  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="The sender's expiry; null: none.")
 
 
 class InAppMessageAcceptedSerializer(serializers.Serializer):
@@ -52,6 +53,8 @@ class InboxItemSerializer(MessageContentSerializer):
     read_at = serializers.DateTimeField(allow_null=True)
     archived = serializers.BooleanField()
     archived_at = serializers.DateTimeField(allow_null=True)
+    snoozed_until = serializers.DateTimeField(allow_null=True, help_text="Hidden until then (snoozed); else null.")
+    woken_at = serializers.DateTimeField(allow_null=True, help_text="When it last woke from a snooze; else null.")
 
 
 class InboxPageSerializer(serializers.Serializer):

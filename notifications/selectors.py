@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import partial
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from authplatform.errors import ObjectNotFound
 from credentials.models import ProductSpace, Workspace
@@ -95,9 +96,17 @@ class InboxPage:
     next_position: int | None  # the last item's id when there are more, for the next cursor
 
 
+def _not_expired(items):
+    # The inbox clock marks expired items deleted within a tick; until it has, they are left out here.
+    return items.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+
+
 def customer_items(*, product_space: ProductSpace, customer_id: str):
-    """The customer's items, those they deleted left out (they stay for the sender's statistics)."""
-    return InboxItem.objects.filter(product_space=product_space, customer_id=customer_id, deleted_at__isnull=True)
+    """The customer's items, those they deleted (or that expired) left out; deleted rows stay for the
+    sender's statistics."""
+    return _not_expired(
+        InboxItem.objects.filter(product_space=product_space, customer_id=customer_id, deleted_at__isnull=True)
+    )
 
 
 def inbox_items_list(
@@ -109,13 +118,14 @@ def inbox_items_list(
     unread: bool | None = None,
     seen: bool | None = None,
     archived: bool = False,
+    snoozed: bool = False,
     categories: Collection[str] = (),
     created_after: datetime | None = None,
     created_before: datetime | None = None,
 ) -> InboxPage:
     """A page of the customer's inbox, newest first, after the position ``before`` (a cursor)."""
     items = customer_items(product_space=product_space, customer_id=customer_id)
-    items = items.filter(archived_at__isnull=not archived)
+    items = items.filter(archived_at__isnull=not archived, snoozed_until__isnull=not snoozed)
     if unread is not None:
         items = items.filter(read_at__isnull=unread)
     if seen is not None:
@@ -147,9 +157,16 @@ def inbox_item_get(*, product_space: ProductSpace, customer_id: str, message_id)
 
 
 def listed_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
-    """Not archived, not deleted: what the inbox lists by default and ``total`` counts (rt_inbox_listed)."""
-    return InboxItem.objects.filter(
-        product_space=product_space, customer_id__in=customer_ids, archived_at__isnull=True, deleted_at__isnull=True
+    """Not archived, deleted, snoozed or expired: what the inbox lists by default and ``total`` counts
+    (rt_inbox_listed)."""
+    return _not_expired(
+        InboxItem.objects.filter(
+            product_space=product_space,
+            customer_id__in=customer_ids,
+            archived_at__isnull=True,
+            deleted_at__isnull=True,
+            snoozed_until__isnull=True,
+        )
     )
 
 

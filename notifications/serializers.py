@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, ProhibitNullCharactersValidator
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -225,6 +226,14 @@ class InAppMessageSendSerializer(StrictSerializer):
         validators=[models.ACTION_URL_VALIDATOR],
     )
     data = MessageDataField(required=False, allow_null=True)  # type: ignore[assignment]  # the field named data
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="The message leaves every inbox at this time (RFC 3339)."
+    )
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Give a time in the future.")
+        return value
 
     def validate_body(self, value: str) -> str:
         if not value.strip():
@@ -266,6 +275,7 @@ def message_content_data(message: InAppMessage) -> dict[str, Any]:
         "action_url": message.action_url or None,
         "data": message.data,
         "created_at": timestamp_data(message.created_at),
+        "expires_at": timestamp_data(message.expires_at),
     }
 
 
@@ -306,6 +316,8 @@ def inbox_item_data(item: InboxItem) -> dict[str, Any]:
         "read_at": timestamp_data(item.read_at),
         "archived": item.archived_at is not None,
         "archived_at": timestamp_data(item.archived_at),
+        "snoozed_until": timestamp_data(item.snoozed_until),
+        "woken_at": timestamp_data(item.woken_at),
     }
 
 
@@ -355,6 +367,7 @@ class InboxQuerySerializer(StrictSerializer):
     unread = QueryBooleanField(required=False)
     seen = QueryBooleanField(required=False)
     archived = QueryBooleanField(required=False)
+    snoozed = QueryBooleanField(required=False, help_text="true: only snoozed items (hidden otherwise).")
     category = CategoriesField(required=False)
     after = serializers.DateTimeField(required=False, help_text="Only items created after this time (RFC 3339).")
     before = serializers.DateTimeField(required=False, help_text="Only items created before this time (RFC 3339).")
@@ -582,3 +595,9 @@ class InboxBulkSerializer(StrictSerializer):
         if ("ids" in attrs) == ("filter" in attrs):
             raise serializers.ValidationError({"ids": ["Give either ids or a filter."]})
         return attrs
+
+
+class SnoozeSerializer(StrictSerializer):
+    """``POST customer/inbox/{id}/snooze``."""
+
+    until = serializers.DateTimeField(help_text="When the item wakes (RFC 3339), at most 90 days ahead.")

@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -28,7 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from authplatform.conf import platform_settings
-from authplatform.errors import Conflict, ObjectNotFound
+from authplatform.errors import Conflict, InvalidInput, ObjectNotFound
 from authplatform.fastpaths.bulk_insert import rows_insert
 from credentials.models import ProductSpace, Role
 from live.fanout import (
@@ -44,6 +44,7 @@ from notifications import selectors
 from notifications.announcer import announcer
 from notifications.models import (
     INBOX_BULK_MAX_IDS,
+    INBOX_SNOOZE_MAX_DAYS,
     Channel,
     CommunicationSettings,
     CustomerPreference,
@@ -90,6 +91,7 @@ def in_app_message_send(
     category: str,
     action_url: str = "",
     data: Mapping[str, Any] | None = None,
+    expires_at: datetime | None = None,
     idempotency_key: str | None = None,
 ) -> SendResult:
     """Store a message for each recipient who has not opted out, and announce it after commit.
@@ -107,12 +109,15 @@ def in_app_message_send(
         "category": category,
         "action_url": action_url or "",
         "data": dict(data or {}),
+        "expires_at": expires_at,
     }
     if idempotency_key is None:
         with transaction.atomic():
             return _message_store(product_space=product_space, sender=sender, **content)
 
-    digest = _request_digest({"product_space_code": product_space_code, **content})
+    digest = _request_digest(
+        {"product_space_code": product_space_code, **content, "expires_at": expires_at and expires_at.isoformat()}
+    )
     try:
         return _message_send_once(
             product_space=product_space, sender=sender, key=idempotency_key, digest=digest, content=content
@@ -166,6 +171,7 @@ def _message_store(
     category: str,
     action_url: str,
     data: dict[str, Any],
+    expires_at: datetime | None = None,
 ) -> SendResult:
     distinct = list(dict.fromkeys(recipients))
     suppressed = selectors.customers_suppressed(
@@ -187,6 +193,7 @@ def _message_store(
         stored_count=len(delivered),
         suppressed_count=len(suppressed),
         sequence=sequence,
+        expires_at=expires_at,
     )
     _inbox_items_insert(message=message, customer_ids=delivered)
     if delivered:
@@ -223,6 +230,7 @@ def _inbox_items_insert(*, message: InAppMessage, customer_ids: Sequence[str]) -
             "product_space": message.product_space_id,
             "category": message.category,
             "created_at": message.created_at,
+            "expires_at": message.expires_at,
         },
     )
 
@@ -378,6 +386,143 @@ def inbox_item_change(*, product_space: ProductSpace, customer_id: str, message_
                 product_space=product_space, customer_id=customer_id, message_id=message_id
             )
         return selectors.inbox_item_get(product_space=product_space, customer_id=customer_id, message_id=message_id)
+
+
+def inbox_item_snooze(*, product_space: ProductSpace, customer_id: str, message_id, until: datetime) -> InboxItem:
+    """Hide the item until ``until`` (in the future, at most INBOX_SNOOZE_MAX_DAYS ahead); it then wakes
+    unread and unseen (``inbox_snoozes_wake``). Snoozing again moves the time."""
+    now = timezone.now()
+    if not now < until <= now + timedelta(days=INBOX_SNOOZE_MAX_DAYS):
+        raise InvalidInput(
+            "invalid_snooze", f"Snooze until a time in the future, at most {INBOX_SNOOZE_MAX_DAYS} days ahead."
+        )
+    with transaction.atomic():
+        item = selectors.inbox_item_get(product_space=product_space, customer_id=customer_id, message_id=message_id)
+        InboxItem.objects.filter(pk=item.pk).update(snoozed_until=until)
+        item.snoozed_until = until
+        update = {"ids": [str(message_id)], "change": "snooze"}
+        transaction.on_commit(
+            partial(
+                announcer.submit,
+                partial(_announce_inbox_change, product_space=product_space, customer_id=customer_id, update=update),
+            ),
+            robust=True,
+        )
+    return item
+
+
+def inbox_item_unsnooze(*, product_space: ProductSpace, customer_id: str, message_id) -> InboxItem:
+    """Wake a snoozed item now, as its time would (an item not snoozed is left as it is)."""
+    item = selectors.inbox_item_get(product_space=product_space, customer_id=customer_id, message_id=message_id)
+    if item.snoozed_until is not None:
+        inbox_snoozes_wake(item_ids=[item.pk])
+    return selectors.inbox_item_get(product_space=product_space, customer_id=customer_id, message_id=message_id)
+
+
+def inbox_snoozes_wake(*, now: datetime | None = None, item_ids: Sequence[int] | None = None, limit: int = 500) -> int:
+    """Wake the snoozed items whose time has come (or ``item_ids``): shown again, unread and unseen,
+    and announced to their customers' sockets as ``inAppMessage`` (with ``woken_at``) and the counts.
+
+    Run by every process's inbox clock (notifications/clock.py) each tick. Each item wakes exactly once
+    however many processes run it: the rows are claimed locked (``skip_locked``: another process takes
+    the others) and updated only while still snoozed.
+    """
+    now = now or timezone.now()
+    due = InboxItem.objects.filter(snoozed_until__isnull=False)
+    due = due.filter(pk__in=list(item_ids)) if item_ids is not None else due.filter(snoozed_until__lte=now)
+    if not due.exists():  # the usual tick: a read, no write transaction (SQLite would lock the database)
+        return 0
+    with transaction.atomic():
+        pks = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+        if not pks:
+            return 0
+        woken = InboxItem.objects.filter(pk__in=pks, snoozed_until__isnull=False).update(
+            snoozed_until=None, seen_at=None, read_at=None, woken_at=now
+        )
+        transaction.on_commit(partial(announcer.submit, partial(_announce_wakes, item_ids=pks)), robust=True)
+    return woken
+
+
+def _announce_wakes(*, item_ids: list[int]) -> None:
+    items = list(InboxItem.objects.filter(pk__in=item_ids).select_related("message", "product_space__workspace"))
+    by_customer: dict[tuple, list[InboxItem]] = {}
+    for item in items:
+        by_customer.setdefault((item.product_space_id, item.customer_id), []).append(item)
+    notifications: list[CustomerNotification] = []
+    for (_, customer_id), customer_items in by_customer.items():
+        product_space = customer_items[0].product_space
+        for item in customer_items:
+            notifications.append(_notification(product_space, customer_id, IN_APP_MESSAGE_EVENT, inbox_item_data(item)))
+        counts = selectors.inbox_counts(product_space=product_space, customer_id=customer_id)
+        notifications.extend(_count_notifications(product_space, customer_id, counts, {}))
+    notify_customers(notifications)
+
+
+def inbox_items_expire(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Take items past their ``expires_at`` out of their customers' inboxes (marked deleted: the lists
+    and counts already leave them out) and tell the customers' sockets (``inboxUpdated`` "expire")."""
+    now = now or timezone.now()
+    due = InboxItem.objects.filter(expires_at__lte=now, deleted_at__isnull=True)
+    if not due.exists():  # the usual tick: a read, no write transaction
+        return 0
+    with transaction.atomic():
+        rows = list(
+            due.select_for_update(skip_locked=True).values_list("pk", "product_space_id", "customer_id", "message_id")[
+                :limit
+            ]
+        )
+        if not rows:
+            return 0
+        expired = InboxItem.objects.filter(pk__in=[row[0] for row in rows], deleted_at__isnull=True).update(
+            deleted_at=now
+        )
+        by_customer: dict[tuple, list[str]] = {}
+        for _, product_space_id, customer_id, message_id in rows:
+            by_customer.setdefault((product_space_id, customer_id), []).append(str(message_id))
+        transaction.on_commit(
+            partial(announcer.submit, partial(_announce_expiries, by_customer=by_customer)), robust=True
+        )
+    return expired
+
+
+def _announce_expiries(*, by_customer: dict[tuple, list[str]]) -> None:
+    spaces = ProductSpace.objects.select_related("workspace").in_bulk({space for space, _ in by_customer})
+    for (space_id, customer_id), message_ids in by_customer.items():
+        _announce_inbox_change(
+            product_space=spaces[space_id], customer_id=customer_id, update={"ids": message_ids, "change": "expire"}
+        )
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    items: int
+    messages: int
+    idempotency_records: int
+
+
+def inbox_purge(*, now: datetime | None = None, batch_size: int = 1000) -> PurgeResult:
+    """Delete what is past INBOX_RETENTION_DAYS (inbox items, then messages left without items) and
+    idempotency records past their time, ``batch_size`` rows per statement and transaction, so no lock
+    is held for long and sends go on meanwhile. Run by ``manage.py purgeinbox`` and, once an hour, by
+    every process's inbox clock."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=platform_settings.INBOX_RETENTION_DAYS)
+    records = _delete_in_batches(IdempotencyRecord.objects.filter(expires_at__lt=now), batch_size)
+    items = _delete_in_batches(InboxItem.objects.filter(created_at__lt=cutoff), batch_size)
+    messages = _delete_in_batches(
+        InAppMessage.objects.filter(created_at__lt=cutoff).exclude(inbox_items__isnull=False), batch_size
+    )
+    return PurgeResult(items=items, messages=messages, idempotency_records=records)
+
+
+def _delete_in_batches(queryset, batch_size: int) -> int:
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            pks = list(queryset.order_by().values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                return deleted
+            deleted += queryset.model.objects.filter(pk__in=pks).delete()[1].get(queryset.model._meta.label, 0)
 
 
 # --- preferences --------------------------------------------------------------------------------

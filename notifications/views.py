@@ -21,6 +21,7 @@ from notifications.serializers import (
     InboxBulkSerializer,
     InboxQuerySerializer,
     PreferencesInputSerializer,
+    SnoozeSerializer,
     communication_settings_data,
     communication_settings_errors,
     idempotency_key_from_headers,
@@ -111,6 +112,7 @@ class InboxListView(CustomerView):
             unread=query.get("unread"),
             seen=query.get("seen"),
             archived=query.get("archived", False),
+            snoozed=query.get("snoozed", False),
             categories=query.get("category", ()),
             created_after=query.get("after"),
             created_before=query.get("before"),
@@ -161,6 +163,32 @@ class InboxItemActionView(CustomerView):
         _validated(EmptyBodySerializer, request.data)
         item = services.inbox_item_change(**self.customer(), message_id=message_id, change=self.change)
         return Response(inbox_item_data(item))
+
+
+class InboxSnoozeView(CustomerView):
+    @extend_schema(
+        operation_id="inbox_item_snooze",
+        request=SnoozeSerializer,
+        responses={200: openapi.InboxItemSerializer, **error_responses(400, 401, 404)},
+    )
+    def post(self, request, message_id):
+        """Hidden until ``until``; then it wakes unread and unseen, and sockets hear it again."""
+        body = _validated(SnoozeSerializer, request.data)
+        return Response(
+            inbox_item_data(services.inbox_item_snooze(**self.customer(), message_id=message_id, until=body["until"]))
+        )
+
+
+class InboxUnsnoozeView(CustomerView):
+    @extend_schema(
+        operation_id="inbox_item_unsnooze",
+        request=None,
+        responses={200: openapi.InboxItemSerializer, **error_responses(400, 401, 404)},
+    )
+    def post(self, request, message_id):
+        """Wake a snoozed item now."""
+        _validated(EmptyBodySerializer, request.data)
+        return Response(inbox_item_data(services.inbox_item_unsnooze(**self.customer(), message_id=message_id)))
 
 
 class InboxSeenView(InboxItemActionView):

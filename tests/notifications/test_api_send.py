@@ -52,12 +52,15 @@ def test_send_stores_for_each_recipient_and_reports_status(api, world):
         "action_url": "https://example.com/invoices/1",
         "data": {"invoice": {"id": 1, "total": "12.50"}, "tags": ["a", "b"]},
         "created_at": sent["created_at"],
+        "expires_at": None,
         "seen": False,
         "seen_at": None,
         "read": False,
         "read_at": None,
         "archived": False,
         "archived_at": None,
+        "snoozed_until": None,
+        "woken_at": None,
     }
     assert [i["id"] for i in inbox(api, world, customer="bob")] == [sent["id"]]
 
@@ -73,6 +76,7 @@ def test_send_stores_for_each_recipient_and_reports_status(api, world):
         "action_url": "https://example.com/invoices/1",
         "data": {"invoice": {"id": 1, "total": "12.50"}, "tags": ["a", "b"]},
         "created_at": sent["created_at"],
+        "expires_at": None,
         "recipients": 2,
         "stored": 2,
         "suppressed": 0,
