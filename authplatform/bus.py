@@ -20,8 +20,8 @@ add, discard, renew or leave stale behind a crashed process.
 publication for the event loop (one publisher task, so this process's publications keep their
 order) and returns. Where no event loop is serving (``manage.py``, a test's own thread), it
 publishes to Redis synchronously, or with the in-process bus drops it (no sockets can be open
-there). A publication that cannot be published is logged and counted (``stats``); the inbox holds
-what it announced.
+there). A publication that cannot be published is logged and counted (``stats``, and the
+``authplatform_live_failures_total`` metric, authplatform/metrics.py); the inbox holds what it announced.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from typing import Any
 from django.conf import settings
 
 from authplatform.conf import platform_settings
+from authplatform.metrics import live_failure_count
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ Handler = Callable[[dict], Awaitable[None]]
 
 @dataclass
 class BusStats:
-    """Counters of this process's bus (read by tests and worth exporting to metrics)."""
+    """Counters of this process's bus (read by tests; /metrics counts the failures itself, authplatform/metrics.py)."""
 
     published: int = 0
     publish_failures: int = 0  # publications that never reached Redis (logged each time)
@@ -143,8 +144,10 @@ class LiveBus:
 
     def _failed(self, count: int, exc: BaseException) -> None:
         self.stats.publish_failures += count
-        if is_pool_exhausted(exc):
+        exhausted = is_pool_exhausted(exc)
+        if exhausted:
             self.stats.pool_exhausted += count
+        live_failure_count("pool_exhausted" if exhausted else "publish_failed", count)
         logger.error(
             "Live bus: %d publication(s) not published (%s: %s); the inbox holds what they "
             "announced and clients resync from it.",
@@ -275,6 +278,7 @@ class RedisBus(LiveBus):
                 subscribed.clear()
                 if was_up:
                     self.stats.subscription_losses += 1
+                    live_failure_count("subscription_lost")
                     logger.warning(
                         "Live bus: lost the Redis subscription (%s); closing this process's sockets until it is back.",
                         exc,

@@ -44,6 +44,7 @@ from authplatform.bus import LiveBus, make_bus
 from authplatform.bus import bus as default_bus
 from authplatform.conf import platform_settings
 from authplatform.live_order import LiveOrder
+from authplatform.metrics import live_delivered, live_failure_count
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +263,7 @@ class LiveChannelLayer(BaseChannelLayer):
                     # The consumers woken so far run (and write) before the next slice is woken.
                     await asyncio.sleep(0)
             count = delivered - before
+            live_delivered(message, count, delivered)  # metrics: once per message, not per channel
             if count:
                 logger.log(
                     logging.INFO if count >= batch else logging.DEBUG,
@@ -276,6 +278,7 @@ class LiveChannelLayer(BaseChannelLayer):
     def _put(self, inbox: _Inbox, message: dict) -> None:
         if len(inbox.messages) >= self.capacity:
             self.stats.dropped_full += 1
+            live_failure_count("dropped_full")
             logger.warning("Dropped a live message for a channel holding %d unread messages.", self.capacity)
             return
         inbox.put(message)

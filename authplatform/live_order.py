@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from authplatform.conf import platform_settings
+from authplatform.metrics import live_failure_count
 
 Deliver = Callable[[dict], Awaitable[None]]
 
@@ -68,6 +69,7 @@ class LiveOrder:
             return
         first = min(stream.held)
         self.skipped += first - stream.delivered - 1
+        live_failure_count("order_skipped", first - stream.delivered - 1)
         stream.delivered = first - 1
         await self._deliver_ready(stream)
         if stream.held:  # another gap further on: it gets a hold of its own

@@ -69,6 +69,11 @@ MODES = {
         fanout_pause=0.5,
         api_sends=50,
         fresh_socket_servers=True,
+        recovery_customers=1000,
+        recovery_messages=3,
+        recovery_runs=3,
+        recovery_inbox_limit=20,
+        recovery_concurrency=0,  # reconnects in flight; 0: all at once, as after a deploy
     ),
     # `make bench-quick`: the same rows with small counts, under a minute; for development, not figures.
     # Servers are shared between rows and runs here (fresh per run in `full`).
@@ -88,9 +93,14 @@ MODES = {
         fanout_pause=0.1,
         api_sends=5,
         fresh_socket_servers=False,
+        recovery_customers=50,
+        recovery_messages=3,
+        recovery_runs=1,
+        recovery_inbox_limit=20,
+        recovery_concurrency=0,
     ),
 }
-GROUPS = ("http", "verify", "fanout", "sockets", "revoke")
+GROUPS = ("http", "verify", "fanout", "sockets", "recovery", "revoke")
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -239,6 +249,16 @@ def revoke_note(rev: dict) -> str:
     return note
 
 
+def statement_label(sql: str) -> str:
+    """A short name for a SQL statement: its verb and first table (``SELECT notifications_inboxitem``)."""
+    words = sql.replace('"', " ").replace("`", " ").split()
+    verb = words[0].upper() if words else "?"
+    for i, word in enumerate(words[:-1]):
+        if word.upper() in ("FROM", "INTO", "UPDATE"):
+            return f"{verb} {words[i + 1]}" + (" (join)" if " JOIN " in sql.upper() else "")
+    return verb
+
+
 def median_of(values: list[float]) -> float | None:
     s = summary(values)
     return s["median"] if s else None
@@ -329,7 +349,9 @@ class Bench:
             "redis": bool(self.env.redis_url),
         }
         try:
-            n_customers = max(self.cfg["fanout_customers"], min(self.cfg["sockets"], 1000))
+            n_customers = max(
+                self.cfg["fanout_customers"], self.cfg["recovery_customers"], min(self.cfg["sockets"], 1000)
+            )
             self.log(f"seeding {n_customers} customers into {var_dir}; starting servers")
             # Servers start (imports, no database access) while the seed migrates: start-up is slow.
             seeding = self.env.popen("-m", "bench.seed", str(n_customers))
@@ -358,6 +380,7 @@ class Bench:
             self.section("verify", self.verify_rows)
             self.section("fanout", self.fanout_rows)
             self.section("sockets", self.socket_rows)
+            self.section("recovery", self.recovery_rows)
             self.section("revoke", self.revoke_rows)  # last: it adds and revokes signing keys
             if self.profile:
                 self.section("http", self.profile_slowest_http)
@@ -870,6 +893,210 @@ class Bench:
                     )
                 )
 
+    # row 8: reconnect after a deploy, with recovery or with an inbox read -------------------------------
+    def server_statements(self, server: Server) -> dict[str, int]:
+        """The SQL statements ``server`` (started with BENCH_COUNT_QUERIES=1) has run so far, by SQL text."""
+        status, body = httpload.get_json(server.url("/bench/queries"), {})
+        if status != 200 or not body:
+            raise RuntimeError(f"/bench/queries answered {status}")
+        return body["statements"]
+
+    def pg_transactions(self) -> int | None:
+        """Transactions of the bench's PostgreSQL database so far (pg_stat_database), or None on SQLite.
+        In autocommit each statement outside atomic() is one; a server's backends report theirs at the
+        latest when they exit, so the recovery row reads this with its server stopped."""
+        if not self.env.database_url.startswith(("postgres://", "postgresql://")):
+            return None
+        import psycopg
+
+        with psycopg.connect(self.env.database_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()
+        return int(row[0])
+
+    def recovery_round(self, variant: str, n: int) -> dict:
+        """One reconnect of ``n`` sockets after a restart (bench/sioload.py ``recovery`` says what the
+        client does): the first server holds the sockets until they drop, messages are sent, it stops;
+        a fresh one (statements counted) takes every reconnect at once."""
+        cfg = self.cfg
+        recipients, tokens = self.seed["customers"][:n], self.seed["customer_tokens"][:n]
+        first = self.start(daphne(self.env, name=f"daphne-recovery-{variant}-1"))[0]
+        second = None
+        proc = self.loadgen(
+            {
+                "mode": "recovery",
+                "kind": "sio",
+                "variant": variant,
+                "urls": [first.url(OUR_SIO_PATH, "ws")],
+                "tokens": tokens,
+                "n": n,
+                "concurrency": cfg["socket_concurrency"],
+                "reconnect_concurrency": cfg["recovery_concurrency"],
+                "inbox_limit": cfg["recovery_inbox_limit"],
+                "wait": 180,
+            },
+            name=f"recovery-{variant}",
+            stdin=True,
+        )
+        try:
+            connected = self.read_phase(proc, "connected", 300)
+            self.read_phase(proc, "closed", 60)
+            ids = []  # sent while the clients are away
+            for _ in range(cfg["recovery_messages"]):
+                status, body = httpload.post_json(
+                    first.url("/api/v1/in-app-messages"), self.client_headers(), self.send_body(recipients)
+                )
+                if status != 202:
+                    raise RuntimeError(f"send API answered {status}: {body[:200]}")
+                ids.append(json.loads(body)["id"])
+            self.stop(first)  # as after a deploy: the process the sockets were on is gone
+            pg_before = self.pg_transactions()
+            second = self.start(daphne(self.env, name=f"daphne-recovery-{variant}-2", BENCH_COUNT_QUERIES="1"))[0]
+            before = self.server_statements(second)
+            cpu_before = cpu_seconds([second.pid])
+            go = {"url": second.url(OUR_SIO_PATH, "ws"), "http": second.url(), "message_ids": ids}
+            proc.stdin.write(json.dumps(go) + "\n")
+            proc.stdin.flush()
+            result = self.read_phase(proc, "recovered", 300)
+            cpu = cpu_seconds([second.pid]) - cpu_before
+            after = self.server_statements(second)
+            proc.wait(timeout=60)
+            self.stop(second)
+            pg_after = self.pg_transactions()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            self.stop(first, *([second] if second else []))
+        statements = Counter(after)
+        statements.subtract(before)
+        return {
+            "connected": connected,
+            "result": result,
+            "statements": {sql: k for sql, k in statements.items() if k},
+            "statements_server_lifetime": sum(after.values()),
+            "pg_transactions_server_lifetime": None if pg_before is None else pg_after - pg_before,
+            "server_cpu_s": cpu,
+        }
+
+    def recovery_rows(self) -> None:
+        """Row 8: ``n`` sockets reconnect at once to a restarted server after ``recovery_messages`` sends,
+        with connection state recovery against a plain reconnect followed by ``GET customer/inbox``."""
+        cfg = self.cfg
+        n = min(cfg["recovery_customers"], len(self.seed["customers"]))
+        what = f"{n:,} sockets reconnecting at once after a restart, {cfg['recovery_messages']} messages missed"
+        why = self.probe_socketio(self.main, OUR_SIO_PATH)
+        if why is not None:
+            self.lines.append(Line("8", f"recovery, {what}", na=NOT_BUILT, note=f"Socket.IO endpoint: {why}"))
+            return
+        # Every customer's inbox holds a full first page before the rounds (as a customer with some
+        # history has), so each GET customer/inbox reads and sends as many items in every round.
+        for _ in range(cfg["recovery_inbox_limit"]):
+            status, body = httpload.post_json(
+                self.main.url("/api/v1/in-app-messages"),
+                self.client_headers(),
+                self.send_body(self.seed["customers"][:n]),
+            )
+            if status != 202:
+                raise RuntimeError(f"send API answered {status}: {body[:200]}")
+        variants = ("recover", "inbox")
+        per: dict[str, list[dict]] = {v: [] for v in variants}
+        for r in range(cfg["recovery_runs"]):
+            for variant in variants if r % 2 == 0 else variants[::-1]:
+                per[variant].append(self.recovery_round(variant, n))
+                res = per[variant][-1]["result"]
+                self.log(
+                    f"recovery run {r + 1}: {variant} caught up {res['caught_up']}/{res['sockets']} "
+                    f"in {res['last_caught_up_s']:.2f}s (recovered {res['recovered']}, errors {res['errors']})"
+                )
+        self.raw["recovery"] = per
+
+        def per_socket(x: dict) -> float | None:
+            caught = x["result"]["caught_up"]
+            return sum(x["statements"].values()) / caught if caught else None
+
+        last = {v: [x["result"]["last_caught_up_s"] for x in per[v]] for v in variants}
+        queries = {v: [per_socket(x) for x in per[v]] for v in variants}
+        cpu_ms = {v: [1000 * x["server_cpu_s"] / max(1, x["result"]["caught_up"]) for x in per[v]] for v in variants}
+
+        def checks(v: str) -> str:
+            parts = []  # one text per round, said once when the rounds agree
+            for x in per[v]:
+                res = x["result"]
+                text = f"{res['caught_up']}/{res['sockets']} caught up"
+                if v == "recover":
+                    text += f", recovered {res['recovered']}, replay exact {res['replay_ok']}"
+                if res["inbox_ok"] or v == "inbox":
+                    text += f", inbox read {res['inbox_ok']}"
+                if res["errors"]:
+                    text += f", errors {res['errors']}"
+                parts.append(text)
+            return f"every round: {parts[0]}" if len(set(parts)) == 1 else "rounds: " + "; ".join(parts)
+
+        labels = {
+            "recover": "with recovery (pid + offset: missed messages replayed, then unreadCount)",
+            "inbox": f"plain reconnect, then GET customer/inbox?limit={cfg['recovery_inbox_limit']}",
+        }
+        for v in variants:
+            other = "inbox" if v == "recover" else None
+            p50 = median_of([x["result"]["p50_caught_up_s"] for x in per[v]])
+            answers = median_of([x["result"]["last_connect_answer_s"] for x in per[v]])
+            self.lines.append(
+                Line(
+                    "8",
+                    f"{what}: time until all caught up, {labels[v]}",
+                    "s",
+                    values=last[v],
+                    ratios=[("plain + inbox", ratio_list(last[v], last[other]))] if other else [],
+                    note=f"p50 socket {fmt(p50)} s, last CONNECT answer {fmt(answers)} s; {checks(v)}",
+                )
+            )
+        for v in variants:
+            other = "inbox" if v == "recover" else None
+            counted = [x["statements"] for x in per[v]]
+            top = Counter()
+            for c in counted:
+                top.update(c)
+            caught = sum(x["result"]["caught_up"] for x in per[v])
+            shown = [(sql, k) for sql, k in top.most_common() if k / caught >= 0.01]
+            breakdown = ", ".join(f"{statement_label(sql)} {k / caught:.2f}" for sql, k in shown)
+            rest = sum(top.values()) - sum(k for _, k in shown)
+            if rest:
+                breakdown += f", others {rest / caught:.3f} (per process or per second, not per socket)"
+            pg = [x["pg_transactions_server_lifetime"] for x in per[v]]
+            note = (
+                "statements the restarted server ran from before the first reconnect to after the last, "
+                f"per socket caught up (bench/querycount.py): {breakdown}"
+            )
+            if pg[0] is not None:
+                lifetime = [x["statements_server_lifetime"] for x in per[v]]
+                note += (
+                    f"; cross-check, the server's whole life: {lifetime} statements counted in process, "
+                    f"{pg} transactions in pg_stat_database"
+                )
+            self.lines.append(
+                Line(
+                    "8",
+                    f"database statements per socket, {labels[v]}",
+                    "queries",
+                    values=queries[v],
+                    ratios=[("plain + inbox", ratio_list(queries[v], queries[other]))] if other else [],
+                    note=note,
+                )
+            )
+        for v in variants:
+            other = "inbox" if v == "recover" else None
+            self.lines.append(
+                Line(
+                    "8",
+                    f"server CPU per socket, {labels[v]}",
+                    "ms",
+                    values=cpu_ms[v],
+                    ratios=[("plain + inbox", ratio_list(cpu_ms[v], cpu_ms[other]))] if other else [],
+                    note="the restarted server's utime + stime from before the first reconnect to after the last",
+                )
+            )
+
     # revocation and connect rate over two processes -----------------------------------------------
     def revoke_rows(self) -> None:
         """``sockets`` sockets over two daphne processes sharing Redis, signed by a new key; the key is
@@ -1232,7 +1459,8 @@ class Bench:
             "(rows measured in the same round) and summarised the same way. "
             f"HTTP runs {c['http_seconds']} s each; sockets: {c['sockets']:,} per server, "
             f"{c['socket_concurrency']} handshakes in flight, held {c['hold']} s with the servers' pings; fan-out: "
-            f"{c['fanout_customers']:,} customers with one socket each, one send call per run. "
+            f"{c['fanout_customers']:,} customers with one socket each, one send call per run; recovery: "
+            f"{c['recovery_customers']:,} sockets, {c['recovery_messages']} messages missed, a restarted server. "
             f"Load average at start {i['loadavg_start'][0]:.2f}, end {i['loadavg_end'][0]:.2f}; "
             f"file-descriptor limit {i['fd_limit']:,}; wall time {i['seconds']} s."
             + (
@@ -1245,8 +1473,8 @@ class Bench:
             "|---|---|---:|---:|---:|---|---|---|:-:|---|",
         ]
 
-        def topic(line: Line) -> int:  # 1, 2, 3, then sockets (4 with its peers), then fan-out (5 with its peers)
-            return 4 if line.what.startswith("fan-out") else {"1": 0, "2": 1, "3": 2}.get(line.row, 3)
+        def topic(line: Line) -> int:  # 1, 2, 3, sockets (4 with its peers), fan-out (5 with its peers), recovery
+            return 4 if line.what.startswith("fan-out") else {"1": 0, "2": 1, "3": 2, "8": 5}.get(line.row, 3)
 
         lines = sorted(self.lines, key=topic)  # stable: the order within a topic stays
         body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in line.cells()) + " |" for line in lines]
@@ -1343,6 +1571,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs:
         MODES[mode]["runs"] = args.runs
         MODES[mode]["fanout_runs"] = args.runs
+        MODES[mode]["recovery_runs"] = args.runs
     if args.hold is not None:
         MODES[mode]["hold"] = args.hold
     return Bench(mode, only=only, profile=args.profile, keep=args.keep).run()

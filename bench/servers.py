@@ -171,7 +171,7 @@ class Server:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def daphne(bench: BenchEnv, *, name: str = "daphne", redis: bool = False) -> Server:
+def daphne(bench: BenchEnv, *, name: str = "daphne", redis: bool = False, **extra: str) -> Server:
     """The project served as `make run` does (daphne, one process), on the bench settings.
 
     The listen backlog is raised from Twisted's 50 to 1024, as given to uvicorn and the floor, so
@@ -193,7 +193,7 @@ def daphne(bench: BenchEnv, *, name: str = "daphne", redis: bool = False) -> Ser
             f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
             "authplatform.asgi:application",
         ],
-        env=bench.env(redis=redis),
+        env=bench.env(redis=redis, **extra),
     )
 
 

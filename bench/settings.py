@@ -5,6 +5,7 @@ in-process verification row load this module, so the only difference between two
 the endpoint they hit. Nothing here changes the project's settings or URLs for anyone else.
 """
 
+import os
 from datetime import timedelta
 
 from authplatform.settings import *  # noqa: F401,F403
@@ -15,6 +16,9 @@ INSTALLED_APPS = [
     "rest_framework_api_key",  # peer 1: djangorestframework-api-key (HasAPIKey); needs its table
     "rest_framework_simplejwt",  # peer 2: djangorestframework-simplejwt (JWTAuthentication)
 ]
+
+if os.environ.get("BENCH_COUNT_QUERIES") == "1":  # the recovery row's servers: SQL statements counted
+    INSTALLED_APPS.append("bench.querycount.QueryCountConfig")
 
 ROOT_URLCONF = "bench.urls"
 

@@ -19,6 +19,10 @@ Modes (config ``mode``):
   without one, read that line from stdin (the driver revokes once for several load generators),
   wait until every socket is closed (at most ``wait`` s) and print ``revoked``: how many got
   ``sessionEnded``, their close codes, and the last ``sessionEnded`` and close after the return.
+- ``recovery``: open one socket per token and keep each one's pid and offset, drop them all, wait for
+  the driver (stdin) to send messages and restart the server, then reconnect them all at once, with
+  pid and offset (``variant: recover``) or without, followed by ``GET customer/inbox`` (``inbox``),
+  and print ``recovered``: when the last one was caught up, and whether each got what it missed.
 Each printed line is one JSON object; the driver (bench/run.py) reads them.
 """
 
@@ -31,6 +35,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -53,6 +58,46 @@ def rss_kib(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+async def open_ws(url: str):
+    """A WebSocket as the other modes open theirs (no compression, no client pings)."""
+    return await connect(
+        url,
+        compression=None,
+        ping_interval=None,
+        open_timeout=60,
+        close_timeout=1,
+        max_size=2**20,
+        user_agent_header=None,
+    )
+
+
+async def http_get_json(url: str, headers: dict[str, str]) -> tuple[int, object]:
+    """One GET on a connection of its own (as each client has), HTTP/1.1 with ``Connection: close``;
+    (status, JSON body). Plain asyncio streams: cheaper for the load generator than an HTTP client."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    try:
+        request = f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n"
+        request += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        writer.write(request.encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in fields:
+            body = await reader.readexactly(int(fields["content-length"]))
+        elif fields.get("transfer-encoding") == "chunked":
+            body = b""
+            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                body += await reader.readexactly(size)
+                await reader.readexactly(2)
+        else:
+            body = await reader.read()
+    finally:
+        writer.close()
+    return status, json.loads(body) if body else None
 
 
 @dataclass
@@ -91,25 +136,29 @@ class Gen:
         )
         sock.ws = ws
         if self.cfg["kind"] == "sio":
-            opened = await asyncio.wait_for(ws.recv(), 30)
-            if not opened.startswith("0"):
-                raise ConnectionError(f"no Engine.IO open packet: {opened[:80]!r}")
-            self.ping_interval_ms = json.loads(opened[1:]).get("pingInterval")
-            await ws.send("40" + json.dumps({"token": f"Bearer {token}"}))
-            while True:
-                answer = await asyncio.wait_for(ws.recv(), 30)
-                if answer == "2":
-                    await ws.send("3")
-                    continue
-                if answer.startswith("40"):
-                    break
-                if answer.startswith("44"):
-                    ws.transport.abort()
-                    raise ConnectionRefusedError(f"connect_error {answer[2:200]}")
-                raise ConnectionError(f"unexpected packet before CONNECT: {answer[:80]!r}")
+            await self.sio_connect(ws, {"token": f"Bearer {token}"})
         sock.connected = True
         sock.reader = asyncio.create_task(self.read(sock))
         return sock
+
+    async def sio_connect(self, ws, auth: dict) -> dict:
+        """Engine.IO open, then the Socket.IO CONNECT with ``auth``; the CONNECT answer's data."""
+        opened = await asyncio.wait_for(ws.recv(), 30)
+        if not opened.startswith("0"):
+            raise ConnectionError(f"no Engine.IO open packet: {opened[:80]!r}")
+        self.ping_interval_ms = json.loads(opened[1:]).get("pingInterval")
+        await ws.send("40" + json.dumps(auth))
+        while True:
+            answer = await asyncio.wait_for(ws.recv(), 30)
+            if answer == "2":
+                await ws.send("3")
+                continue
+            if answer.startswith("40"):
+                return json.loads(answer[2:] or "{}")
+            if answer.startswith("44"):
+                ws.transport.abort()
+                raise ConnectionRefusedError(f"connect_error {answer[2:200]}")
+            raise ConnectionError(f"unexpected packet before CONNECT: {answer[:80]!r}")
 
     async def read(self, sock: Sock) -> None:
         sio = self.cfg["kind"] == "sio"
@@ -312,6 +361,144 @@ class Gen:
             }
         )
         await self.close_all()
+
+    async def recovery(self) -> None:
+        """Connect ``n`` sockets (one per token) and keep each one's pid and offset; drop them all; read
+        the go line from stdin (``{"url", "http", "message_ids"}``: the restarted server, and the
+        messages sent meanwhile); reconnect them all at once and time each until it is caught up.
+
+        ``variant`` ``recover``: the CONNECT carries ``{token, pid, offset}``; caught up at the
+        ``unreadCount`` that follows the replayed ``inAppMessage`` events. ``inbox``: a plain CONNECT,
+        then, once answered, ``GET <http>/api/v1/customer/inbox?limit=<inbox_limit>`` with the same
+        token (what an app does when ``socket.recovered`` is false, so also a ``recover`` socket whose
+        recovery the server refused); caught up at that answer."""
+        cfg = self.cfg
+        n, tokens, variant = cfg["n"], cfg["tokens"], cfg["variant"]
+        state: list[dict | None] = [None] * n
+        first_ws: list = []
+        sem = asyncio.Semaphore(cfg.get("concurrency", 50))
+
+        async def first(i: int) -> None:
+            async with sem:
+                try:
+                    ws = await open_ws(cfg["urls"][0])
+                    first_ws.append(ws)
+                    answer = await self.sio_connect(ws, {"token": f"Bearer {tokens[i]}"})
+                    while True:  # the unreadCount right after the CONNECT answer carries the first offset
+                        frame = await asyncio.wait_for(ws.recv(), 30)
+                        if frame == "2":
+                            await ws.send("3")
+                        elif frame.startswith('42["unreadCount"'):
+                            args = json.loads(frame[2:])
+                            break
+                    state[i] = {"pid": answer.get("pid"), "offset": args[2] if len(args) > 2 else None}
+                except Exception as exc:
+                    self.errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(first(i) for i in range(n)))
+        ok = [s for s in state if s is not None]
+        emit(
+            {
+                "phase": "connected",
+                "ok": len(ok),
+                "seconds": time.perf_counter() - started,
+                "with_pid": sum(1 for s in ok if s["pid"]),
+                "with_offset": sum(1 for s in ok if s["offset"] is not None),
+                "errors": dict(self.errors),
+            }
+        )
+        for ws in first_ws:  # the transport goes, as when the process that held them is stopped
+            ws.transport.abort()
+        await asyncio.sleep(0.2)
+        emit({"phase": "closed"})
+
+        go = json.loads(await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline))
+        expected = go["message_ids"]
+        self.errors.clear()
+        sem = asyncio.Semaphore(cfg.get("reconnect_concurrency") or n)
+        second_ws: list = []
+        keepers: list[asyncio.Task] = []
+        answered: list[float] = []  # seconds from the start to each CONNECT answer
+        caught_up: list[float] = []  # ... to each socket (or client) having what it missed
+        recovered = replay_ok = inbox_ok = 0
+        t0 = time.perf_counter()
+
+        async def keep(ws) -> None:  # answer the server's pings until the end
+            try:
+                async for frame in ws:
+                    if frame == "2":
+                        await ws.send("3")
+            except Exception:
+                pass
+
+        async def again(i: int) -> None:
+            nonlocal recovered, replay_ok, inbox_ok
+            st = state[i]
+            auth = {"token": f"Bearer {tokens[i]}"}
+            if variant == "recover":
+                auth |= {"pid": st["pid"], "offset": st["offset"]}
+            async with sem:
+                try:
+                    ws = await open_ws(go["url"])
+                    second_ws.append(ws)
+                    answer = await self.sio_connect(ws, auth)
+                    answered.append(time.perf_counter() - t0)
+                    if variant == "recover" and answer.get("pid") == st["pid"]:
+                        recovered += 1
+                        got, offsets = [], []
+                        while True:
+                            frame = await asyncio.wait_for(ws.recv(), 60)
+                            if frame == "2":
+                                await ws.send("3")
+                            elif frame.startswith(EVENT_PREFIX):
+                                args = json.loads(frame[2:])
+                                got.append(args[1]["id"])
+                                offsets.append(int(args[2]))
+                            elif frame.startswith('42["unreadCount"'):
+                                last = int(json.loads(frame[2:])[2])
+                                break
+                        caught_up.append(time.perf_counter() - t0)
+                        replay_ok += got == expected and offsets == sorted(offsets) and last == offsets[-1]
+                        keepers.append(asyncio.create_task(keep(ws)))
+                    else:  # a plain reconnect, or a recovery the server refused: the app reads its inbox
+                        keepers.append(asyncio.create_task(keep(ws)))
+                        status, body = await http_get_json(
+                            f"{go['http']}/api/v1/customer/inbox?limit={cfg['inbox_limit']}",
+                            {"Authorization": f"Bearer {tokens[i]}"},
+                        )
+                        if status != 200:
+                            raise ConnectionError(f"GET customer/inbox answered {status}")
+                        caught_up.append(time.perf_counter() - t0)
+                        ids = [item["id"] for item in body["results"]]
+                        inbox_ok += ids[: len(expected)] == expected[::-1]  # newest first
+                except Exception as exc:
+                    self.errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
+
+        await asyncio.wait_for(
+            asyncio.gather(*(again(i) for i in range(n) if state[i] is not None)), cfg.get("wait", 120)
+        )
+        answered.sort()
+        caught_up.sort()
+        emit(
+            {
+                "phase": "recovered",
+                "variant": variant,
+                "sockets": len(ok),
+                "caught_up": len(caught_up),
+                "recovered": recovered,  # the server answered with the same pid (else: inbox read)
+                "replay_ok": replay_ok,  # exactly the messages sent meanwhile, in order, offsets rising
+                "inbox_ok": inbox_ok,  # the inbox page starts with the messages sent meanwhile
+                "last_connect_answer_s": answered[-1] if answered else None,
+                "last_caught_up_s": caught_up[-1] if caught_up else None,
+                "p50_caught_up_s": caught_up[len(caught_up) // 2] if caught_up else None,
+                "errors": dict(self.errors),
+            }
+        )
+        for task in keepers:
+            task.cancel()
+        for ws in second_ws:
+            ws.transport.abort()
 
 
 async def main(path: str) -> None:

@@ -11,7 +11,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from authplatform.urls import handler500  # noqa: F401
 from authplatform.urls import urlpatterns as project_urls
-from bench.views import trivial
+from bench.views import queries, trivial
 from tokens import authentication as ours
 
 KINDS = {
@@ -30,4 +30,5 @@ for kind, class_name in (("api_key", "ApiKeyAuthentication"), ("api_token", "Api
 urlpatterns = [
     *project_urls,
     *(path(f"bench/{kind}", view, name=f"bench-{kind}") for kind, view in KINDS.items()),
+    path("bench/queries", queries, name="bench-queries"),
 ]

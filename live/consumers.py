@@ -34,6 +34,7 @@ from authplatform.client_ip import IPAddress, scope_client_ip
 from authplatform.conf import platform_settings
 from authplatform.errors import CredentialRefused, InvalidCredentials
 from authplatform.fastpaths.consumers import DirectDispatchMixin
+from authplatform.metrics import OPEN_SOCKETS, live_connect_count
 from live.fanout import customer_key
 from live.recovery import connect_state_source, with_offset
 from live.socketio_protocol import (
@@ -268,6 +269,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             return
 
         session = self.session = CustomerSession.for_principal(principal)
+        OPEN_SOCKETS.inc()  # until _leave_session clears self.session
         if self._connect_deadline is not None:
             self._connect_deadline.cancel()  # the deadline is for the first CONNECT only
             self._connect_deadline = None
@@ -295,8 +297,11 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 # Connected all the same, without recovery: the client reads its inbox on `connect`.
                 logger.exception("Could not read the connect state of Socket.IO connection %s.", self.engine_sid)
         if state is None:
+            live_connect_count(outcome="not_recovered" if auth.get("pid") is not None else "fresh", events=0)
             await self._send_frame(connected_frame(session.sid))
             return
+        outcome = "recovered" if state.recovered else "not_recovered" if auth.get("pid") is not None else "fresh"
+        live_connect_count(outcome=outcome, events=len(state.replay) + 1)
         self.pid, self.offset = state.pid, state.offset
         await self._send_frame(connected_frame(session.sid, pid=state.pid))
         for number, frame in state.replay:
@@ -365,6 +370,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         session, self.session = self.session, None
         self.pid, self.offset = None, 0
         if session is not None:
+            OPEN_SOCKETS.dec()
             local_sessions.discard(self, customer=session.customer, kid=session.kid)
 
     # --- Engine.IO heartbeat and deadlines ----------------------------------------------------

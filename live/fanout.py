@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from authplatform.metrics import COMMITTED_AT
 from live.socketio_protocol import event_frame
 from live.socketio_sessions import FRAMES, SESSION_END, SIGNING_KEY_REVOKED, customer_group, kid_group, live_layer
 
@@ -75,7 +76,10 @@ def live_order_key(*, workspace_code: str, product_space_code: str) -> str:
 
 
 def notify_customers(
-    notifications: Iterable[CustomerNotification], *, sequence: tuple[str, int | None] | None = None
+    notifications: Iterable[CustomerNotification],
+    *,
+    sequence: tuple[str, int | None] | None = None,
+    committed_at: float | None = None,
 ) -> None:
     """Emit each notification to its customer's sockets, in order per customer (``inAppMessage``
     before the ``unreadCount`` that follows it). Never raises (see module docstring).
@@ -88,6 +92,9 @@ def notify_customers(
     ``sequence`` (``live_order_key(...)``, number): a send's place in its product space's order. Each
     process delivers numbered sends in that order, and each socket hands the number to its client as
     the events' offset (live/recovery.py).
+
+    ``committed_at`` (``time.time()`` of a send's commit) rides on the publication's last message, so
+    each process can time its fan-out (authplatform/metrics.py, ``authplatform_live_fanout_seconds``).
     """
     frames: list[str] = []
     frame_index: dict[tuple[str, int], int] = {}  # (event, id(data)): notifications share one payload
@@ -118,6 +125,8 @@ def notify_customers(
         if number is not None:
             message["seq"] = number
         sends.append((message, groups))
+    if committed_at is not None:
+        sends[-1][0][COMMITTED_AT] = committed_at  # the layer hands the messages out in this order
     try:
         live_layer().group_send_many_nowait(
             sends, order=(sequence[0], number) if sequence is not None and number is not None else None

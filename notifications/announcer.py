@@ -8,10 +8,11 @@ whatever one process announces for a customer reaches the bus in commit order (a
 ``inAppMessage`` before its ``unreadCount``, and each count after the one before it). A count is read
 when its announcement runs, so it can only be newer than the commit that asked for it, never older.
 
-An announcement that fails is logged and counted (``stats``) and never reaches the request: the
-inbox holds what it would have said, and clients resync from it when they reconnect (README "Live
-delivery"). At exit, what is still queued gets a moment to go out (``EXIT_DRAIN_SECONDS``), so a
-``manage.py`` command that sends does not lose its announcements with the process.
+An announcement that fails is logged and counted (``stats``, and the metric
+``authplatform_live_failures_total``) and never reaches the request: the inbox holds what it would have
+said, and clients resync from it when they reconnect (README "Live delivery"). At exit, what is still
+queued gets a moment to go out (``EXIT_DRAIN_SECONDS``), so a ``manage.py`` command that sends does not
+lose its announcements with the process.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from dataclasses import dataclass, fields
 
 from django.db import connections
 
+from authplatform.metrics import live_failure_count
+
 logger = logging.getLogger(__name__)
 
 EXIT_DRAIN_SECONDS = 5.0
@@ -36,7 +39,7 @@ Announcement = Callable[[], None]
 
 @dataclass
 class AnnouncerStats:
-    """Counters of this process's announcer (read by tests and worth exporting to metrics)."""
+    """Counters of this process's announcer (read by tests; /metrics counts failures itself)."""
 
     submitted: int = 0
     announced: int = 0
@@ -51,7 +54,8 @@ class Announcer:
 
     def __init__(self) -> None:
         self.stats = AnnouncerStats()
-        self._queue: queue.SimpleQueue[Announcement] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[float, Announcement]] = queue.SimpleQueue()
+        self._running = threading.local()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0  # submitted and not finished
@@ -66,7 +70,7 @@ class Announcer:
             # After a fork the worker stays behind in the parent: the child starts its own.
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._start()
-        self._queue.put(announcement)
+        self._queue.put((time.time(), announcement))
 
     def _start(self) -> None:
         if self._pid != os.getpid():
@@ -75,17 +79,26 @@ class Announcer:
         self._thread = threading.Thread(target=self._run, name="announcer", daemon=True)
         self._thread.start()
 
+    @property
+    def submitted_at(self) -> float | None:
+        """In an announcement, when it was submitted (``time.time()``): its transaction's commit, since
+        services submit from ``transaction.on_commit``. None outside one. For the fan-out latency metric."""
+        return getattr(self._running, "submitted_at", None)
+
     def _run(self) -> None:
         while True:
-            announcement = self._queue.get()
+            submitted_at, announcement = self._queue.get()
+            self._running.submitted_at = submitted_at
             try:
                 announcement()
             except Exception:
                 self.stats.failed += 1
+                live_failure_count("announcement_failed")
                 logger.exception("A live announcement failed; the inbox holds what it announced.")
             else:
                 self.stats.announced += 1
             finally:
+                self._running.submitted_at = None
                 if self._queue.empty():
                     # Idle: hand the database connection back (to the pool, when pooled) instead of
                     # holding it until the next announcement.

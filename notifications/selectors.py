@@ -230,7 +230,11 @@ def inbox_items_after(
         )
         if message_id is None:
             return None
-        floor = InboxItem.objects.filter(message_id=message_id).order_by().values_list("id", flat=True).first() or 0
+        # Any of its rows will do (every later send's ids are above all of them); .first() would sort
+        # all of the send's rows (up to 1,000) by id for each recovering socket.
+        floor = next(
+            iter(InboxItem.objects.filter(message_id=message_id).order_by().values_list("id", flat=True)[:1]), 0
+        )
     return list(
         InboxItem.objects.filter(
             product_space=product_space, customer_id=customer_id, id__gt=floor, message__sequence__gt=after

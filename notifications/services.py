@@ -252,6 +252,7 @@ def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None
             live_order_key(workspace_code=product_space.workspace.code, product_space_code=product_space.code),
             message.sequence,
         ),
+        committed_at=announcer.submitted_at,  # for the fan-out latency metric (authplatform/metrics.py)
     )
 
 

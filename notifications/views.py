@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authplatform.conf import platform_settings
+from authplatform.metrics import send_count
 from authplatform.openapi import error_responses
 from credentials.models import Role
 from notifications import openapi, selectors, services
@@ -71,6 +72,8 @@ class InAppMessageSendView(ServerView):
         response = Response(in_app_message_accepted_data(result.message), status=202)
         if result.replayed:
             response["Idempotent-Replayed"] = "true"
+        else:
+            send_count(items=result.message.stored_count)  # committed by now (authplatform/metrics.py)
         return response
 
 

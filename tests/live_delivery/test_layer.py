@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from authplatform.layers import LiveChannelLayer
 from live.socketio_sessions import live_layer
@@ -16,6 +17,11 @@ assert live_layer().bus.handler is not None
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 10))
+
+
+def failures(kind: str) -> float:
+    """This process's ``authplatform_live_failures_total`` of ``kind`` (authplatform/metrics.py)."""
+    return REGISTRY.get_sample_value("authplatform_live_failures_total", {"kind": kind}) or 0.0
 
 
 async def drain(layer: LiveChannelLayer, channel: str) -> list[dict]:
@@ -99,6 +105,7 @@ def test_numbered_publications_of_a_stream_are_delivered_in_number_order():
 
 def test_a_number_that_never_arrives_holds_the_later_ones_only_for_the_hold(settings):
     settings.AUTHPLATFORM = {**settings.AUTHPLATFORM, "LIVE_ORDER_HOLD_MS": 300}
+    skipped = failures("order_skipped")
 
     async def scenario():
         layer = LiveChannelLayer(redis_url="")
@@ -113,10 +120,26 @@ def test_a_number_that_never_arrives_holds_the_later_ones_only_for_the_hold(sett
         await asyncio.sleep(0.3)
         assert [m["frames"][0] for m in queued] == ["1", "3", "4"]
         assert layer.order.skipped == 1
+        assert failures("order_skipped") - skipped == 1
         queued.clear()
         # 2 arriving late goes out at once (its socket skips it if it already has a later number).
         message = {"type": "live.frames", "frames": ["2"], "seq": 2}
         layer.group_send_many_nowait([(message, ["customer.x"])], order=("space", 2))
         assert [m["frames"][0] for m in await drain(layer, channel)] == ["2"]
+
+    run(scenario())
+
+
+def test_a_message_for_a_channel_that_stopped_reading_is_dropped_and_counted():
+    async def scenario():
+        layer = LiveChannelLayer(redis_url="", capacity=2)
+        channel = await layer.new_channel()
+        await layer.group_add("customer.x", channel)
+        dropped = failures("dropped_full")
+        for number in range(3):
+            await layer.group_send("customer.x", {"type": "live.frames", "frames": [str(number)]})
+        await asyncio.sleep(0.05)
+        assert [m["frames"][0] for m in layer._inboxes[channel].messages] == ["0", "1"]
+        assert layer.stats.dropped_full == 1 and failures("dropped_full") - dropped == 1
 
     run(scenario())

@@ -88,7 +88,8 @@ class RecoveringClient(NodeSocket):
     """The recovery client script; ``drop()`` closes its transport as a network change would."""
 
     def __init__(self, switch: Switch, env: dict[str, str]) -> None:
-        super().__init__(LiveServer(port=switch.port), env, script=SCRIPT)
+        # The token-refresh test runs over a minute: the script's own deadline must outlast it.
+        super().__init__(LiveServer(port=switch.port), {"MAX_SECONDS": "150", **env}, script=SCRIPT)
 
     def command(self, line: str) -> None:
         self.process.stdin.write(line + "\n")
