@@ -301,7 +301,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self._send_frame(connected_frame(session.sid))
             return
         outcome = "recovered" if state.recovered else "not_recovered" if auth.get("pid") is not None else "fresh"
-        live_connect_count(outcome=outcome, events=len(state.replay) + 1)
+        live_connect_count(outcome=outcome, events=len(state.replay) + len(state.last_frames))
         self.pid, self.offset = state.pid, state.offset
         await self._send_frame(connected_frame(session.sid, pid=state.pid))
         for number, frame in state.replay:

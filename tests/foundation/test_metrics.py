@@ -72,9 +72,10 @@ async def connected_socket(server, token: str, **auth) -> tuple[RawSocket, dict]
 
 
 async def heard_send(socket: RawSocket) -> None:
-    """The two events of a send: the message, then the unread count."""
+    """The three events of a send: the message, the unread count, the counts."""
     assert (await socket.receive()).startswith('42["inAppMessage",')
     assert (await socket.receive()).startswith('42["unreadCount",')
+    assert (await socket.receive()).startswith('42["counts",')
 
 
 def test_requests_and_authentications_are_counted_by_route_and_kind(daphne_server, world):
@@ -145,14 +146,15 @@ def test_several_processes_are_summed_through_the_multiprocess_directory(daphne_
         for server in (first, second):
             totals = scrape(server)
             assert totals[OPEN_SOCKETS] == 2 and totals[SENDS] == 2 and totals[ITEMS] == 2, totals
-            assert totals[EVENTS] == 6 and totals[FANOUTS] == 2 and totals[connects("fresh")] == 2, totals
+            # Per socket: unreadCount + counts after the CONNECT, then the send's three.
+            assert totals[EVENTS] == 10 and totals[FANOUTS] == 2 and totals[connects("fresh")] == 2, totals
         # A process killed without exiting cannot take its sockets out of the sum: the scrape does.
         first.process.kill()
         first.process.wait()
         await on_first.closed_with()
         totals = scrape(second)
         assert totals[OPEN_SOCKETS] == 1, totals
-        assert totals[SENDS] == 2 and totals[EVENTS] == 6, totals  # what happened, happened
+        assert totals[SENDS] == 2 and totals[EVENTS] == 10, totals  # what happened, happened
         await on_second.close()
 
     run(scenario())
@@ -171,7 +173,7 @@ def test_open_sockets_sends_items_events_and_fanout_latency(daphne_server_factor
         totals = scrape(server)
         assert totals[OPEN_SOCKETS] == 1
         assert totals[SENDS] == 1 and totals[ITEMS] == 2
-        assert totals[EVENTS] == 3  # the unread count after the CONNECT, then the send's two
+        assert totals[EVENTS] == 5  # unreadCount and counts after the CONNECT, then the send's three
         assert totals[FANOUTS] == 1  # one process with a recipient's socket: one observation
         assert 0 < totals["authplatform_live_fanout_seconds_sum"] < 60  # seconds since the commit, not a time
         assert totals[connects("fresh")] == 1
