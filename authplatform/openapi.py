@@ -81,6 +81,7 @@ ERROR_REASONS = {
     "product_space_not_found": "No such product space in the caller's workspace.",
     "message_not_found": "No such message for this caller.",
     "invalid_snooze": "A snooze time in the past, or more than 90 days ahead.",
+    "critical_category": "A preference would mute a category the customer cannot mute; `details` names it.",
     "conflict": "The request conflicts with the stored state.",
     "idempotency_key_reused": "This Idempotency-Key came with another body within 24 hours.",
     # the server

@@ -1,10 +1,12 @@
-"""Admin for notifications. Workspace-level preference defaults are edited here; messages, inbox items,
-customers' own settings and idempotency records are read-only (they change through the API)."""
+"""Admin for notifications. Preference defaults (per workspace or per product space) and critical
+categories are edited here; messages, inbox items, customers' own settings and idempotency records are
+read-only (they change through the API)."""
 
 from django.contrib import admin
 
 from notifications.models import (
     CommunicationSettings,
+    CriticalCategory,
     CustomerPreference,
     IdempotencyRecord,
     InAppMessage,
@@ -23,10 +25,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(PreferenceDefault)
 class PreferenceDefaultAdmin(admin.ModelAdmin):
-    list_display = ["workspace", "category", "channel", "enabled"]
-    list_filter = ["channel", "enabled"]
-    search_fields = ["workspace__code", "workspace__name", "category"]
-    list_select_related = ["workspace"]
+    """What customers get until they choose: a product space's default comes before its workspace's."""
+
+    list_display = ["workspace", "product_space", "category", "channel", "enabled"]
+    list_filter = ["channel", "enabled", "workspace"]
+    search_fields = ["workspace__code", "workspace__name", "product_space__code", "category"]
+    list_select_related = ["workspace", "product_space"]
+    fields = ["workspace", "product_space", "category", "channel", "enabled"]
+
+
+@admin.register(CriticalCategory)
+class CriticalCategoryAdmin(admin.ModelAdmin):
+    """Categories customers cannot mute: their choices for it are refused (400) and ignored."""
+
+    list_display = ["category", "workspace", "product_space"]
+    list_filter = ["workspace"]
+    search_fields = ["workspace__code", "workspace__name", "product_space__code", "category"]
+    list_select_related = ["workspace", "product_space"]
 
 
 @admin.register(InAppMessage)

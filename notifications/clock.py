@@ -17,6 +17,7 @@ import time
 from django.db import connections
 
 from authplatform.conf import platform_settings
+from authplatform.errors import DEPENDENCY_DOWN
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +33,24 @@ class InboxClock:
             self._thread.start()
 
     def _run(self) -> None:
+        down = False
         while True:
             time.sleep(platform_settings.INBOX_CLOCK_MS / 1000)
             try:
                 self.tick()
+            except DEPENDENCY_DOWN as exc:
+                # The requests of this process answer 503 meanwhile; one line per outage, not one per tick.
+                if not down:
+                    logger.warning(
+                        "The inbox clock cannot reach the database (%s); it keeps trying.", type(exc).__name__
+                    )
+                down = True
             except Exception:
                 logger.exception("The inbox clock's tick failed; the next one tries again.")
+            else:
+                if down:
+                    logger.warning("The inbox clock reaches the database again.")
+                down = False
             finally:
                 connections.close_all()  # back to the pool between ticks
 

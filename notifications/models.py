@@ -241,25 +241,93 @@ class InboxItem(models.Model):
 
 
 class PreferenceDefault(models.Model):
-    """A workspace-level default: whether customers get ``category`` on ``channel`` unless they chose.
+    """A default: whether customers get ``category`` on ``channel`` unless they chose.
 
-    Category '*' is the workspace's default for every category without a row of its own. Without any
-    row, everything is on (customers opt out).
+    Set for a whole workspace (no product space) or for one product space, which then comes first for
+    its customers. Category '*' is the default for every category without a row of its own. Without
+    any row, everything is on (customers opt out).
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="preference_defaults")
+    product_space = models.ForeignKey(
+        ProductSpace,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Leave empty for the whole workspace; a product space's default comes before the workspace's.",
+    )
     category = models.CharField(max_length=CATEGORY_MAX_LENGTH, validators=[validate_preference_category])
     channel = models.CharField(max_length=16, choices=Channel.choices)
     enabled = models.BooleanField()
 
     class Meta:
-        ordering = ["workspace", "category", "channel"]
+        ordering = ["workspace", "product_space", "category", "channel"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "category", "channel"], name="rt_pref_default_unique"),
+            models.UniqueConstraint(
+                fields=["workspace", "category", "channel"],
+                name="rt_pref_default_unique",
+                condition=Q(product_space__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=["product_space", "category", "channel"],
+                name="rt_pref_default_space_unique",
+                condition=Q(product_space__isnull=False),
+            ),
         ]
 
+    def clean(self) -> None:
+        space = self.product_space if self.product_space_id else None
+        if space is not None and self.workspace_id and space.workspace_id != self.workspace_id:
+            raise ValidationError({"product_space": "Choose a product space of this workspace."})
+
     def __str__(self) -> str:
-        return f"{self.workspace.code} {self.category}/{self.channel}: {'on' if self.enabled else 'off'}"
+        where = self.product_space.code if self.product_space is not None else self.workspace.code
+        return f"{where} {self.category}/{self.channel}: {'on' if self.enabled else 'off'}"
+
+
+class CriticalCategory(models.Model):
+    """A category customers cannot mute (security alerts, legal notices): their own choices for it are
+    refused and ignored. Set for a whole workspace or for one product space."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="critical_categories")
+    product_space = models.ForeignKey(
+        ProductSpace,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Leave empty to make it critical in every product space of the workspace.",
+    )
+    category = models.CharField(
+        max_length=CATEGORY_MAX_LENGTH,
+        validators=[CATEGORY_VALIDATOR],
+        help_text="A message category, e.g. 'security'. Customers keep getting it on every channel their "
+        "defaults allow, whatever they choose.",
+    )
+
+    class Meta:
+        verbose_name_plural = "critical categories"
+        ordering = ["workspace", "product_space", "category"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "category"], name="rt_critical_unique", condition=Q(product_space__isnull=True)
+            ),
+            models.UniqueConstraint(
+                fields=["product_space", "category"],
+                name="rt_critical_space_unique",
+                condition=Q(product_space__isnull=False),
+            ),
+        ]
+
+    def clean(self) -> None:
+        space = self.product_space if self.product_space_id else None
+        if space is not None and self.workspace_id and space.workspace_id != self.workspace_id:
+            raise ValidationError({"product_space": "Choose a product space of this workspace."})
+
+    def __str__(self) -> str:
+        where = self.product_space.code if self.product_space is not None else self.workspace.code
+        return f"{where}: {self.category}"
 
 
 class CustomerPreference(models.Model):

@@ -88,8 +88,15 @@ class PreferencesSerializer(serializers.Serializer):
     preferences = serializers.DictField(
         help_text='The customer\'s own choices: {category or "*": {channel: true | false}}.'
     )
-    effective = serializers.DictField(help_text="What applies, the workspace defaults filled in.")
-    defaults = serializers.DictField(help_text="The product space's defaults.")
+    effective = serializers.DictField(
+        help_text="What applies: the customer's choices, then the product space's defaults, then the workspace's; "
+        "a critical category ignores the customer's choices."
+    )
+    defaults = serializers.DictField(help_text="The defaults that apply: the product space's over the workspace's.")
+    critical = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Categories the customer cannot mute (a PUT or PATCH muting one is a 400).",
+    )
 
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(

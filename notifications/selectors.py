@@ -22,6 +22,7 @@ from notifications.models import (
     ANY_CATEGORY,
     CHANNELS,
     CommunicationSettings,
+    CriticalCategory,
     CustomerPreference,
     InAppMessage,
     InboxItem,
@@ -273,11 +274,24 @@ def _as_map(rows: Iterable[CustomerPreference | PreferenceDefault]) -> Preferenc
     return result
 
 
-def preference_enabled(*, own: PreferenceMap, defaults: PreferenceMap, category: str, channel: str) -> bool:
-    """Whether a customer gets ``category`` on ``channel``. The one rule, in this order: the customer's
-    choice for the category, their choice for all categories ("*"), the workspace default for the
-    category, the workspace default for "*", and otherwise on."""
-    for layer in (own.get(category), own.get(ANY_CATEGORY), defaults.get(category), defaults.get(ANY_CATEGORY)):
+def preference_enabled(
+    *,
+    own: PreferenceMap,
+    defaults: PreferenceMap,
+    category: str,
+    channel: str,
+    space_defaults: PreferenceMap | None = None,
+    critical: Collection[str] = (),
+) -> bool:
+    """Whether a customer gets ``category`` on ``channel``. The one rule, first match wins: the
+    customer's choice for the category, their choice for all categories ("*") -- both skipped for a
+    critical category, which customers cannot mute --, the product space's default for the category,
+    its default for "*", the workspace's default for the category, the workspace's for "*", else on."""
+    space = space_defaults or {}
+    layers = [space.get(category), space.get(ANY_CATEGORY), defaults.get(category), defaults.get(ANY_CATEGORY)]
+    if category not in critical:
+        layers[:0] = [own.get(category), own.get(ANY_CATEGORY)]
+    for layer in layers:
         if layer and channel in layer:
             return layer[channel]
     return True
@@ -286,24 +300,72 @@ def preference_enabled(*, own: PreferenceMap, defaults: PreferenceMap, category:
 @dataclass(frozen=True)
 class CustomerPreferences:
     own: PreferenceMap  # what the customer chose (sparse)
-    defaults: PreferenceMap  # the workspace-level defaults (sparse)
+    defaults: PreferenceMap  # the defaults that apply, the product space's over the workspace's (sparse)
+    workspace_defaults: PreferenceMap
+    space_defaults: PreferenceMap
+    critical: list[str]  # categories the customer cannot mute
 
     def effective(self) -> PreferenceMap:
-        """Every channel of "*" and of every category that the customer or the workspace mentions."""
-        categories = sorted({ANY_CATEGORY, *self.own, *self.defaults})
+        """Every channel of "*" and of every category that the customer, a default or a critical
+        category mentions."""
+        categories = sorted({ANY_CATEGORY, *self.own, *self.defaults, *self.critical})
         return {
             category: {
-                channel: preference_enabled(own=self.own, defaults=self.defaults, category=category, channel=channel)
+                channel: preference_enabled(
+                    own=self.own,
+                    defaults=self.workspace_defaults,
+                    space_defaults=self.space_defaults,
+                    critical=self.critical,
+                    category=category,
+                    channel=channel,
+                )
                 for channel in CHANNELS
             }
             for category in categories
         }
 
 
+def _default_layers(
+    *, product_space: ProductSpace, categories: Collection[str] | None = None, channel: str | None = None
+) -> tuple[PreferenceMap, PreferenceMap]:
+    """(the product space's defaults, the workspace's), in one query."""
+    rows = PreferenceDefault.objects.filter(
+        Q(product_space__isnull=True) | Q(product_space=product_space), workspace_id=product_space.workspace_id
+    )
+    if categories is not None:
+        rows = rows.filter(category__in=list(categories))
+    if channel is not None:
+        rows = rows.filter(channel=channel)
+    found = list(rows)
+    return (
+        _as_map(r for r in found if r.product_space_id is not None),
+        _as_map(r for r in found if r.product_space_id is None),
+    )
+
+
+def critical_categories(*, product_space: ProductSpace, categories: Collection[str] | None = None) -> list[str]:
+    """The categories customers of ``product_space`` cannot mute (its own and its workspace's)."""
+    rows = CriticalCategory.objects.filter(
+        Q(product_space__isnull=True) | Q(product_space=product_space), workspace_id=product_space.workspace_id
+    )
+    if categories is not None:
+        rows = rows.filter(category__in=list(categories))
+    return sorted(set(rows.values_list("category", flat=True)))
+
+
 def customer_preferences_get(*, product_space: ProductSpace, customer_id: str) -> CustomerPreferences:
     own = CustomerPreference.objects.filter(product_space=product_space, customer_id=customer_id)
-    defaults = PreferenceDefault.objects.filter(workspace_id=product_space.workspace_id)
-    return CustomerPreferences(own=_as_map(own), defaults=_as_map(defaults))
+    space_defaults, workspace_defaults = _default_layers(product_space=product_space)
+    merged: PreferenceMap = {category: dict(channels) for category, channels in workspace_defaults.items()}
+    for category, channels in space_defaults.items():
+        merged.setdefault(category, {}).update(channels)
+    return CustomerPreferences(
+        own=_as_map(own),
+        defaults=merged,
+        workspace_defaults=workspace_defaults,
+        space_defaults=space_defaults,
+        critical=critical_categories(product_space=product_space),
+    )
 
 
 def customers_suppressed(
@@ -311,18 +373,18 @@ def customers_suppressed(
 ) -> set[str]:
     """Which of ``customer_ids`` must not get a ``category`` message on ``channel``: those who opted
     out (preferences, see ``preference_enabled``) or switched the channel off in their communication
-    settings. Three queries, whatever the number of customers."""
+    settings. Four queries, whatever the number of customers."""
     categories = [category, ANY_CATEGORY]
-    defaults = _as_map(
-        PreferenceDefault.objects.filter(
-            workspace_id=product_space.workspace_id, channel=channel, category__in=categories
-        )
+    space_defaults, workspace_defaults = _default_layers(
+        product_space=product_space, categories=categories, channel=channel
     )
+    critical = critical_categories(product_space=product_space, categories=[category])
     own_by_customer: dict[str, list[CustomerPreference]] = {}
-    for row in CustomerPreference.objects.filter(
-        product_space=product_space, customer_id__in=customer_ids, channel=channel, category__in=categories
-    ):
-        own_by_customer.setdefault(row.customer_id, []).append(row)
+    if not critical:  # a critical category ignores what customers chose
+        for row in CustomerPreference.objects.filter(
+            product_space=product_space, customer_id__in=customer_ids, channel=channel, category__in=categories
+        ):
+            own_by_customer.setdefault(row.customer_id, []).append(row)
     switched_off = set(
         CommunicationSettings.objects.filter(
             product_space=product_space, customer_id__in=customer_ids, **{f"{channel}_enabled": False}
@@ -333,7 +395,12 @@ def customers_suppressed(
         for customer_id in customer_ids
         if customer_id in switched_off
         or not preference_enabled(
-            own=_as_map(own_by_customer.get(customer_id, ())), defaults=defaults, category=category, channel=channel
+            own=_as_map(own_by_customer.get(customer_id, ())),
+            defaults=workspace_defaults,
+            space_defaults=space_defaults,
+            critical=critical,
+            category=category,
+            channel=channel,
         )
     }
 

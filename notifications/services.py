@@ -43,6 +43,7 @@ from live.fanout import (
 from notifications import selectors
 from notifications.announcer import announcer
 from notifications.models import (
+    ANY_CATEGORY,
     INBOX_BULK_MAX_IDS,
     INBOX_SNOOZE_MAX_DAYS,
     Channel,
@@ -545,6 +546,22 @@ def customer_preferences_update(
     every choice not in ``changes``. At most REALTIME_MAX_PREFERENCE_CATEGORIES categories are kept."""
     # Before any write: a huge body must not hold the write lock for one query per category.
     _preference_count_check(len(changes))
+    muted = [
+        category
+        for category, channels in changes.items()
+        if category != ANY_CATEGORY and channels and any(enabled is False for enabled in channels.values())
+    ]
+    locked = selectors.critical_categories(product_space=product_space, categories=muted) if muted else []
+    if locked:
+        raise InvalidInput(
+            "critical_category",
+            f"Critical categories cannot be muted: {', '.join(locked)}.",
+            details={
+                "preferences": {
+                    category: [f"'{category}' is a critical category: it cannot be muted."] for category in locked
+                }
+            },
+        )
     with transaction.atomic():
         own = CustomerPreference.objects.filter(product_space=product_space, customer_id=customer_id)
         if replace:

@@ -292,7 +292,12 @@ class PreferencesView(CustomerView):
 
     @staticmethod
     def _data(preferences: selectors.CustomerPreferences) -> dict:
-        return {"preferences": preferences.own, "effective": preferences.effective(), "defaults": preferences.defaults}
+        return {
+            "preferences": preferences.own,
+            "effective": preferences.effective(),
+            "defaults": preferences.defaults,
+            "critical": preferences.critical,
+        }
 
 
 @extend_schema_view(

@@ -30,7 +30,7 @@ def prefs_ok(api, world, method="GET", body=None, customer=ALICE) -> dict:
 
 
 def test_without_choices_everything_is_on(api, world):
-    assert prefs_ok(api, world) == {"preferences": {}, "effective": {"*": ALL_ON}, "defaults": {}}
+    assert prefs_ok(api, world) == {"preferences": {}, "effective": {"*": ALL_ON}, "defaults": {}, "critical": []}
 
 
 def test_put_replaces_and_patch_merges(api, world):

@@ -157,9 +157,22 @@ def test_inbox_queries_use_indexes_with_100k_messages(db):
         assert "Seq Scan" not in counts_plans
         for index in ("rt_inbox_unseen_listed", "rt_inbox_unread_listed", "rt_inbox_listed"):
             assert index in counts_plans, counts_plans
+        assert_indexed(lambda: selectors.inbox_items_list(**who, limit=20, snoozed=True), "rt_inbox_")
+        # A 100-id bulk action's rows.
+        hundred = [i.message_id for i in selectors.inbox_items_list(**who, limit=100).items]
+        assert_indexed(
+            lambda: list(selectors.customer_items(**who).filter(message_id__in=hundred).values_list("pk")), "rt_inbox_"
+        )
         # One item (read / archive / GET by message id).
         message_id = selectors.inbox_items_list(**who, limit=1).items[0].message_id
         assert_indexed(lambda: selectors.inbox_item_get(**who, message_id=message_id), "rt_inbox_message_customer")
+
+    # The inbox clock's tick: due snoozes, expired items (small partial indexes, whatever the inbox size).
+    now = timezone.now()
+    assert_indexed(lambda: InboxItem.objects.filter(snoozed_until__lte=now).exists(), "rt_inbox_snoozed")
+    assert_indexed(
+        lambda: InboxItem.objects.filter(expires_at__lte=now, deleted_at__isnull=True).exists(), "rt_inbox_expiring"
+    )
 
     # A message's delivery status.
     message = InAppMessage.objects.filter(product_space=product_space).first()
