@@ -11,7 +11,9 @@ django_http = get_asgi_application()  # sets Django up before the consumers are 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from authplatform.idle_gc import RequestsInFlight, collector  # noqa: E402
 from live.routing import websocket_urlpatterns  # noqa: E402
+from notifications.announcer import AnnounceAfterResponse, announcer  # noqa: E402
 
 if settings.DEBUG:
     # Development serves the admin's CSS and JS itself; production puts them behind a web server
@@ -28,9 +30,15 @@ if not settings.REDIS_URL:
         "Set REDIS_URL to run more than one server process."
     )
 
+http_in_flight = RequestsInFlight(AnnounceAfterResponse(django_http))
+# Full garbage collections wait for a moment when no request is answered and no announcement is being
+# made (authplatform/idle_gc.py; installed by authplatform/server.py).
+collector.add_busy_check(http_in_flight.busy)
+collector.add_busy_check(announcer.busy)
+
 router = ProtocolTypeRouter(
     {
-        "http": django_http,
+        "http": http_in_flight,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

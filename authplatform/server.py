@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import daphne.server  # isort:skip  (installs Twisted's asyncio reactor: before anything imports Twisted's)
 
+from authplatform import idle_gc  # isort:skip
 from authplatform.fastpaths import twisted_writes  # isort:skip
 
 twisted_writes.install()  # one send() per connection per loop turn (see the module)
@@ -220,6 +221,7 @@ class Server(daphne.server.Server):
 
     def run(self) -> None:
         freeze_startup_objects()
+        idle_gc.collector.install(loop=daphne.server.twisted_loop)
         background.start_all()  # what the apps run beside serving (authplatform/background.py)
         super().run()
 

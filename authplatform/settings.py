@@ -117,6 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if _database_pool:
         DATABASES["default"]["ENGINE"] = "authplatform.fastpaths.sqlite3"
         DATABASES["default"]["OPTIONS"]["pool"] = {"max_size": env_int("DATABASE_POOL_MAX_SIZE", 20)}
+        # Checkpoints (copying the log into the database file) in a thread of their own instead of
+        # inside the commit that crosses 1,000 log pages (see authplatform/fastpaths/sqlite3/base.py).
+        DATABASES["default"]["OPTIONS"]["checkpoint"] = {"interval": 0.25}
     # A file, not memory, so a live daphne server in another process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 elif _database_pool:  # PostgreSQL

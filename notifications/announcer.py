@@ -8,6 +8,14 @@ whatever one process announces for a customer reaches the bus in commit order (a
 ``inAppMessage`` before its ``unreadCount``, and each count after the one before it). A count is read
 when its announcement runs, so it can only be newer than the commit that asked for it, never older.
 
+An announcement made by an HTTP request finishes only after that request's response is out
+(``AnnounceAfterResponse``): a generator announcement runs to its ``yield`` at once (the send's
+unread-count query, which overlaps the response) and the rest (building 2,000 events, handing them
+to the event loop) once the response has been handed to the server. Started right after the commit,
+it raced the view's last steps for the GIL and the event loop, and the 202 of a 1,000-recipient send
+went out behind its fan-out in ~5 sends of 50 (50-140 ms after the view returned; bench/README.md's
+send API row).
+
 An announcement that fails is logged and counted (``stats``, and the metric
 ``authplatform_live_failures_total``) and never reaches the request: the inbox holds what it would have
 said, and clients resync from it when they reconnect (README "Live delivery"). At exit, what is still
@@ -18,12 +26,13 @@ lose its announcements with the process.
 from __future__ import annotations
 
 import atexit
+import contextvars
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 
 from django.db import connections
@@ -34,7 +43,17 @@ logger = logging.getLogger(__name__)
 
 EXIT_DRAIN_SECONDS = 5.0
 
-Announcement = Callable[[], None]
+# A callable; a generator function's announcement runs in two steps (see ``Announcer._run``).
+Announcement = Callable[[], Iterator[None] | None]
+
+# How long an announcement waits for the response of the request that made it, at most: a response
+# streamed for longer must not hold back the live events (and those queued behind them) for longer.
+RESPONSE_WAIT_SECONDS = 1.0
+
+# Set by ``AnnounceAfterResponse`` for each HTTP request: set once its response is handed to the server.
+_response_sent: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "announcer_response_sent", default=None
+)
 
 
 @dataclass
@@ -54,7 +73,8 @@ class Announcer:
 
     def __init__(self) -> None:
         self.stats = AnnouncerStats()
-        self._queue: queue.SimpleQueue[tuple[float, Announcement]] = queue.SimpleQueue()
+        # (submitted at, announcement, set once the response of the request that submitted it is out)
+        self._queue: queue.SimpleQueue[tuple[float, Announcement, threading.Event | None]] = queue.SimpleQueue()
         self._running = threading.local()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -70,7 +90,7 @@ class Announcer:
             # After a fork the worker stays behind in the parent: the child starts its own.
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._start()
-        self._queue.put((time.time(), announcement))
+        self._queue.put((time.time(), announcement, _response_sent.get()))
 
     def _start(self) -> None:
         if self._pid != os.getpid():
@@ -87,10 +107,17 @@ class Announcer:
 
     def _run(self) -> None:
         while True:
-            submitted_at, announcement = self._queue.get()
+            submitted_at, announcement, response_sent = self._queue.get()
             self._running.submitted_at = submitted_at
             try:
-                announcement()
+                steps = announcement()
+                # A generator announcement runs to its yield now (e.g. reading unread counts, which
+                # overlaps the response), and the rest, which needs the GIL and the event loop, once
+                # the response of the request that committed it is out.
+                for _ in steps or ():
+                    if response_sent is not None:
+                        response_sent.wait(RESPONSE_WAIT_SECONDS)
+                        response_sent = None
             except Exception:
                 self.stats.failed += 1
                 live_failure_count("announcement_failed")
@@ -108,6 +135,10 @@ class Announcer:
                     if not self._pending:
                         self._idle.notify_all()
 
+    def busy(self) -> bool:
+        """Announcements submitted and not finished (idle_gc waits for none)."""
+        return self._pending > 0
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every announcement submitted so far has run; False if ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
@@ -121,3 +152,31 @@ class Announcer:
 
 announcer = Announcer()
 atexit.register(announcer.wait_idle, EXIT_DRAIN_SECONDS)
+
+
+class AnnounceAfterResponse:
+    """ASGI middleware: the second step of what an HTTP request submits to the announcer waits until
+    the request's response has been handed to the server (``RESPONSE_WAIT_SECONDS`` at most; see the
+    module docstring). Announcements still run in the order they were submitted: one waiting holds
+    back those behind it, so per-customer order and the live order (authplatform/live_order.py) stay.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        sent = threading.Event()
+
+        async def send_then_release(message):
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                sent.set()
+
+        token = _response_sent.set(sent)
+        try:
+            return await self.app(scope, receive, send_then_release)
+        finally:
+            sent.set()
+            _response_sent.reset(token)

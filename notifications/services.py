@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -236,10 +236,11 @@ def _inbox_items_insert(*, message: InAppMessage, customer_ids: Sequence[str]) -
     )
 
 
-def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> None:
+def _announce_message(*, message: InAppMessage, customer_ids: list[str]) -> Iterator[None]:
     product_space = message.product_space
     payload = inbox_item_data(InboxItem(message=message))
     counts = selectors.inbox_counts_many(product_space=product_space, customer_ids=customer_ids)
+    yield  # the rest once the request's response is out (notifications/announcer.py)
     # One payload object per distinct value: notify_customers encodes each distinct payload once.
     payloads: dict[tuple, dict] = {}
     notifications: list[CustomerNotification] = []
@@ -279,8 +280,9 @@ def _notification(product_space: ProductSpace, customer_id: str, event: str, dat
     )
 
 
-def _announce_inbox_change(*, product_space: ProductSpace, customer_id: str, update: dict[str, Any]) -> None:
+def _announce_inbox_change(*, product_space: ProductSpace, customer_id: str, update: dict[str, Any]) -> Iterator[None]:
     counts = selectors.inbox_counts(product_space=product_space, customer_id=customer_id)
+    yield  # as above
     notify_customers(
         [
             _notification(product_space, customer_id, INBOX_UPDATED_EVENT, update),

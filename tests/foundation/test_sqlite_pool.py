@@ -4,12 +4,20 @@ Each test drives its own wrappers on a file of its own, so the suite's database 
 the tests run on either CI pass.
 """
 
+import os
 import sqlite3
 import threading
+import time
 
 import pytest
 
-from authplatform.fastpaths.sqlite3.base import DatabaseWrapper, close_idle_connections, idle_connections
+from authplatform.fastpaths.sqlite3.base import (
+    DatabaseWrapper,
+    checkpointer_stats,
+    close_idle_connections,
+    idle_connections,
+    stop_checkpointers,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +38,16 @@ def database(tmp_path):
     close_idle_connections()
 
 
-def wrapper(path: str, *, max_size: int = 2, alias: str = "pool_test") -> DatabaseWrapper:
+def wrapper(
+    path: str, *, max_size: int = 2, alias: str = "pool_test", checkpoint: float | None = None
+) -> DatabaseWrapper:
+    options: dict = {
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL",
+        "pool": {"max_size": max_size},
+    }
+    if checkpoint is not None:
+        options["checkpoint"] = {"interval": checkpoint}
     return DatabaseWrapper(
         {
             "ENGINE": "authplatform.fastpaths.sqlite3",
@@ -45,11 +62,7 @@ def wrapper(path: str, *, max_size: int = 2, alias: str = "pool_test") -> Databa
             "CONN_HEALTH_CHECKS": False,
             "TIME_ZONE": None,
             "TEST": {},
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL",
-                "pool": {"max_size": max_size},
-            },
+            "OPTIONS": options,
         },
         alias,
     )
@@ -151,3 +164,67 @@ def test_a_connection_opened_on_one_thread_serves_another(database):
         thread.join()
     assert opened[0] is opened[1]
     assert names(wrapper(database)) == ["first", "second"]
+
+
+# --- background checkpoints ----------------------------------------------------------------------
+def write_pages(w: DatabaseWrapper, pages: int) -> None:
+    """One transaction writing about ``pages`` 4 KiB pages to the log."""
+    with w.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS big (v TEXT)")
+        cursor.executemany("INSERT INTO big VALUES (%s)", [("x" * 3500,)] * pages)
+
+
+def until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.fixture
+def checkpointed(tmp_path):
+    yield str(tmp_path / "checkpointed.sqlite3")
+    stop_checkpointers()
+    close_idle_connections()
+
+
+def test_with_background_checkpoints_a_commit_does_not_copy_the_log(checkpointed):
+    w = wrapper(checkpointed, checkpoint=3600)  # the thread will not run during this test
+    with w.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 0
+    write_pages(w, 2000)  # past the 1,000 pages at which SQLite's own checkpoint runs in the commit
+    w.close()
+    # Everything is still in the log: the database file has not grown.
+    assert os.path.getsize(checkpointed) < 1_000_000 < os.path.getsize(checkpointed + "-wal")
+
+
+def test_the_background_thread_copies_the_log_into_the_database(checkpointed):
+    w = wrapper(checkpointed, checkpoint=0.05)
+    write_pages(w, 2000)
+    w.close()
+    stats = checkpointer_stats(checkpointed)
+    assert stats is not None
+    assert until(lambda: stats.frames >= 2000, 10), stats
+    assert os.path.getsize(checkpointed) > 2000 * 3500
+    assert names_in(checkpointed) == 2000  # a new connection reads it all from the database file
+
+
+def test_without_the_option_sqlite_checkpoints_as_by_default(tmp_path):
+    path = str(tmp_path / "plain.sqlite3")
+    w = wrapper(path)
+    with w.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 1000
+    assert checkpointer_stats(path) is None
+    close_idle_connections()
+
+
+def names_in(path: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT count(*) FROM big").fetchone()[0]
+    finally:
+        conn.close()
