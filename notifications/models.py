@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from functools import lru_cache
+from typing import Any
 from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
@@ -240,7 +241,32 @@ class InboxItem(models.Model):
         return f"{self.customer_id}: {self.message_id}"
 
 
-class PreferenceDefault(models.Model):
+class WorkspaceOrProductSpaceRule(models.Model):
+    """A rule set for a whole workspace (no product space) or for one of its product spaces; subclasses
+    declare both foreign keys (with their own related names and help)."""
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        rule: Any = self  # the fields are the subclass's
+        space = rule.product_space if rule.product_space_id else None
+        if space is not None and rule.workspace_id and space.workspace_id != rule.workspace_id:
+            raise ValidationError({"product_space": "Choose a product space of this workspace."})
+
+    @property
+    def scope_code(self) -> str:
+        rule: Any = self
+        return rule.product_space.code if rule.product_space is not None else rule.workspace.code
+
+    @classmethod
+    def for_product_space(cls, product_space: ProductSpace) -> Any:
+        """The rows that apply to ``product_space``: its own and its workspace's."""
+        scope = Q(product_space__isnull=True) | Q(product_space=product_space)
+        return cls._default_manager.filter(scope, workspace_id=product_space.workspace_id)  # type: ignore[misc]  # the subclass has it
+
+
+class PreferenceDefault(WorkspaceOrProductSpaceRule):
     """A default: whether customers get ``category`` on ``channel`` unless they chose.
 
     Set for a whole workspace (no product space) or for one product space, which then comes first for
@@ -276,17 +302,11 @@ class PreferenceDefault(models.Model):
             ),
         ]
 
-    def clean(self) -> None:
-        space = self.product_space if self.product_space_id else None
-        if space is not None and self.workspace_id and space.workspace_id != self.workspace_id:
-            raise ValidationError({"product_space": "Choose a product space of this workspace."})
-
     def __str__(self) -> str:
-        where = self.product_space.code if self.product_space is not None else self.workspace.code
-        return f"{where} {self.category}/{self.channel}: {'on' if self.enabled else 'off'}"
+        return f"{self.scope_code} {self.category}/{self.channel}: {'on' if self.enabled else 'off'}"
 
 
-class CriticalCategory(models.Model):
+class CriticalCategory(WorkspaceOrProductSpaceRule):
     """A category customers cannot mute (security alerts, legal notices): their own choices for it are
     refused and ignored. Set for a whole workspace or for one product space."""
 
@@ -320,14 +340,8 @@ class CriticalCategory(models.Model):
             ),
         ]
 
-    def clean(self) -> None:
-        space = self.product_space if self.product_space_id else None
-        if space is not None and self.workspace_id and space.workspace_id != self.workspace_id:
-            raise ValidationError({"product_space": "Choose a product space of this workspace."})
-
     def __str__(self) -> str:
-        where = self.product_space.code if self.product_space is not None else self.workspace.code
-        return f"{where}: {self.category}"
+        return f"{self.scope_code}: {self.category}"
 
 
 class CustomerPreference(models.Model):

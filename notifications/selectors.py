@@ -329,9 +329,7 @@ def _default_layers(
     *, product_space: ProductSpace, categories: Collection[str] | None = None, channel: str | None = None
 ) -> tuple[PreferenceMap, PreferenceMap]:
     """(the product space's defaults, the workspace's), in one query."""
-    rows = PreferenceDefault.objects.filter(
-        Q(product_space__isnull=True) | Q(product_space=product_space), workspace_id=product_space.workspace_id
-    )
+    rows = PreferenceDefault.for_product_space(product_space)
     if categories is not None:
         rows = rows.filter(category__in=list(categories))
     if channel is not None:
@@ -345,9 +343,7 @@ def _default_layers(
 
 def critical_categories(*, product_space: ProductSpace, categories: Collection[str] | None = None) -> list[str]:
     """The categories customers of ``product_space`` cannot mute (its own and its workspace's)."""
-    rows = CriticalCategory.objects.filter(
-        Q(product_space__isnull=True) | Q(product_space=product_space), workspace_id=product_space.workspace_id
-    )
+    rows = CriticalCategory.for_product_space(product_space)
     if categories is not None:
         rows = rows.filter(category__in=list(categories))
     return sorted(set(rows.values_list("category", flat=True)))
