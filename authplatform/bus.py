@@ -11,7 +11,7 @@ add, discard, renew or leave stale behind a crashed process.
   every process ``SUBSCRIBE``s to, through redis-py's asyncio client. Pub/sub delivers to the
   processes subscribed at that moment and keeps nothing: a process that is not subscribed (Redis
   down, restarting) misses publications, and its clients catch up from the inbox when they
-  reconnect (README "Live delivery"). So while the subscription is down the process closes its
+  reconnect (docs/live-delivery.md). So while the subscription is down the process closes its
   sockets (4011) and refuses new ones; socket.io-client reconnects with backoff until it is back.
 - ``InProcessBus`` (no Redis, one process): the same publication handed to the same delivery code
   on the event loop, without encoding it.

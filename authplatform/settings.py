@@ -1,7 +1,7 @@
 """Django settings. Every value comes from the environment; the defaults are for development.
 
 Production: set DEBUG=0, SECRET_KEY, AUTHPLATFORM_PEPPER, AUTHPLATFORM_KEY_ENCRYPTION_KEY,
-ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (see README "Configuration").
+ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (see docs/configuration.md).
 """
 
 import ipaddress

@@ -8,7 +8,7 @@ distinct list of frames once, with the customers' groups that get it. Each proce
 its own sockets of those customers (live/socketio_sessions.py). The call returns once the publication
 is handed to the event loop; it never waits for delivery and never raises. A publication that fails
 is logged and counted (``authplatform.bus.bus.stats``): the message is in the inbox and a
-reconnecting client fetches it from there (README "Live delivery": every ``connect`` is the client's
+reconnecting client fetches it from there (docs/live-delivery.md: every ``connect`` is the client's
 cue to resync).
 
 Customer keys are decided here and nowhere else: the Socket.IO consumer joins its customer's group

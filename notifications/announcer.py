@@ -18,7 +18,7 @@ send API row).
 
 An announcement that fails is logged and counted (``stats``, and the metric
 ``authplatform_live_failures_total``) and never reaches the request: the inbox holds what it would have
-said, and clients resync from it when they reconnect (README "Live delivery"). At exit, what is still
+said, and clients resync from it when they reconnect (docs/live-delivery.md). At exit, what is still
 queued gets a moment to go out (``EXIT_DRAIN_SECONDS``), so a ``manage.py`` command that sends does not
 lose its announcements with the process.
 """

@@ -4,7 +4,7 @@ daphne server, signed in through the login page.
 Each show-once page is reloaded, as an operator does by mistake: nothing is made or rotated twice and
 the secret is not shown again. Each object page's button (Rotate, Revoke, Deactivate), the searches
 that find what the API shows, and the audit log by credential and by workspace are clicked through:
-the walk the README's "Admin" section describes. `make test` installs Chromium when it is missing.
+the walk docs/admin.md's "At a glance" section describes. `make test` installs Chromium when it is missing.
 """
 
 from __future__ import annotations
@@ -250,10 +250,10 @@ def test_credential_lists_fit_a_laptop_screen(browser_context, daphne_server_fac
     page.close()
 
 
-def test_the_readme_admin_section_is_this_walk():
-    """Each button or link the README's "Admin" section names is one these tests click."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## Admin (`/admin/`)", 1)[1].split("\n## ", 1)[0]
+def test_the_admin_runbooks_summary_is_this_walk():
+    """Each button or link docs/admin.md's "At a glance" section names is one these tests click."""
+    runbook = (Path(__file__).resolve().parents[2] / "docs" / "admin.md").read_text()
+    section = runbook.split("## At a glance", 1)[1].split("\n## ", 1)[0]
     named = {" ".join(label.split()) for label in re.findall(r"(?<![*\w])\*([A-Z][^*]+)\*(?!\*)", section)}
     clicked = set(re.findall(r'(?:click_link\(page, |submit\(page, )"([^"]+)"', Path(__file__).read_text()))
     clicked |= {button for _, button, _ in OBJECT_BUTTONS}

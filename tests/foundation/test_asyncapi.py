@@ -29,8 +29,8 @@ def test_the_document_names_every_event_and_refusal_the_server_sends():
     for operation in doc["operations"].values():  # every operation's messages are the channel's
         for ref in operation["messages"]:
             assert ref["$ref"].split("/")[-1] in doc["channels"]["customer"]["messages"]
-    # Every connect_error reason the README's table lists is in the enum, and no other.
-    readme = (ROOT / "README.md").read_text()
+    # Every connect_error reason docs/live-delivery.md's table lists is in the enum, and no other.
+    readme = (ROOT / "docs" / "live-delivery.md").read_text()
     table = readme[readme.index("| `error.data.reason` | meaning |") :]
     table = table[: table.index("\n\n")]
     first_cells = [row.split("|")[1] for row in table.splitlines()[2:]]

@@ -1,5 +1,5 @@
-"""`manage.py check --deploy` under the production environment README documents ("Running more than one
-process", "Configuration"): clean behind TLS (SECURE_SSL=1); over plain HTTP only the HTTPS warnings.
+"""`manage.py check --deploy` under the production environment the docs document (docs/deployment.md,
+docs/configuration.md): clean behind TLS (SECURE_SSL=1); over plain HTTP only the HTTPS warnings.
 
 Each run is a fresh process with only that environment (nothing inherited from the test run), so the
 settings are read exactly as a production process reads them. The check connects to nothing: the

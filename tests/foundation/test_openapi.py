@@ -83,7 +83,7 @@ def test_the_schema_and_its_pages_are_served_without_credentials(daphne_server):
         assert "cdn" not in html.text.lower() and "https://" not in html.text
 
 
-# Where a reason is written in the code that answers HTTP (live/ answers on sockets: README "Live delivery").
+# Where a reason is written in the code that answers HTTP (live/ answers on sockets: docs/live-delivery.md).
 HTTP_PACKAGES = ("authplatform", "credentials", "tokens", "notifications")
 RAISERS = {"CredentialRefused", "InvalidInput", "ObjectNotFound", "NotPermitted", "Conflict", "DomainError"}
 

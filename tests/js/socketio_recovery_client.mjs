@@ -6,7 +6,7 @@
 //   CUSTOMER_JWT_EXPIRES_IN  token lifetime (the seed's own variable), e.g. "20s"
 //   SERVER_URL            the server (or a proxy in front of several)
 //   AUTH                  "function" (default): `auth` is a function, called on every (re)connect for a
-//                         freshly signed token -- the pattern README "Live delivery" documents;
+//                         freshly signed token -- the pattern docs/live-delivery.md documents;
 //                         "fixed": `auth` is one object holding a token signed once at start
 //   MAX_SECONDS           hard stop, default 120
 // Input (stdin), one command per line:

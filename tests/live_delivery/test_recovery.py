@@ -261,7 +261,7 @@ def test_past_the_cap_or_the_window_the_client_starts_afresh(daphne_server_facto
         returned = away_and_back(client, switch, lambda: send_titles(server, tenant, ["1", "2", "3"]), server)
         assert returned["recovered"] is True, "\n".join(client.lines)
         client.wait_for_count("inAppMessage", 3)
-        # Four missed: past the cap. Nothing is replayed; the app reads its inbox (README "Live delivery").
+        # Four missed: past the cap. Nothing is replayed; the app reads its inbox (docs/live-delivery.md).
         returned = away_and_back(client, switch, lambda: send_titles(server, tenant, ["4", "5", "6", "7"]), server)
         assert returned["recovered"] is False, "\n".join(client.lines)
         # The fresh session has an offset of its own: a drop right after it recovers again.

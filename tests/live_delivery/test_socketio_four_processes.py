@@ -1,5 +1,5 @@
 """Four daphne processes over Redis: every customer gets every event exactly once, in order, and a
-process that dies takes nothing from the others' sockets (README "Running more than one process").
+process that dies takes nothing from the others' sockets (docs/deployment.md, "Running more than one process").
 
 200 customers, one socket each, spread over the four processes; the sends go to the send API of one
 process, the one after the kill to another. Nothing about sockets is stored in Redis, so a killed

@@ -1,4 +1,4 @@
-"""Redis briefly gone: nothing is lost, and the client resyncs when it reconnects (README "Live delivery").
+"""Redis briefly gone: nothing is lost, and the client resyncs when it reconnects (docs/live-delivery.md).
 
 The server runs on a private redis-server that the test stops and starts again. While it is down the
 send API still stores the message (202); sockets are closed and socket.io-client keeps reconnecting

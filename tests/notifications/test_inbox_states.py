@@ -1,4 +1,4 @@
-"""Seen, delete, counts, bulk actions and the inbox filters, over real HTTP (docs: README "In-app
+"""Seen, delete, counts, bulk actions and the inbox filters, over real HTTP (docs: docs/api.md "In-app
 messages, inbox, preferences")."""
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ WARM_SECONDS = 2.0  # hammering before the first revoke: the requests/s figure
 BETWEEN_REVOKES = 1.0  # the customer JWT keeps working while only the API key is revoked
 AFTER_SECONDS = 2.0  # hammering after the last revoke: requests that must all be refused
 
-# What each credential is refused with once revoked (README "Credentials on the API").
+# What each credential is refused with once revoked (docs/api.md, "Credentials on the API").
 REFUSED = {"api_key": (403, "invalid_api_key"), "customer_jwt": (401, "signing_key_unknown")}
 
 

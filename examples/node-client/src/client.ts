@@ -38,7 +38,7 @@ socket.on('connect_error', (error: Error & { data?: { reason?: string } }) => {
     console.error(`cannot connect yet: ${error.message}`);
     return;
   }
-  // The server refused the token (error.data.reason, README "Live delivery"): retrying cannot help.
+  // The server refused the token (error.data.reason, docs/live-delivery.md): retrying cannot help.
   console.error(`refused (${error.data?.reason ?? 'unknown'}): ${error.message}`);
   process.exit(1);
 });
