@@ -357,3 +357,22 @@ def test_a_fixed_expired_token_gets_connect_error_and_stops(daphne_server, switc
         assert len(client.heard("connect_error")) == 1
     finally:
         client.close()
+
+
+def test_a_revoked_signing_key_ends_the_session_for_good(daphne_server, switch):
+    """Unlike an expired token, a revocation disconnects the namespace: socket.io-client stays down,
+    however its auth function would sign (with the revoked key)."""
+    from credentials import services as credential_services
+    from credentials.audit import CLI
+
+    tenant = make_tenant()
+    client = RecoveringClient(switch, tenant.seed_env("C1"))
+    try:
+        client.connects(1)
+        credential_services.signing_key_revoke(actor=CLI, key=tenant.key, reason="test")
+        assert client.wait_for("sessionEnded")["data"]["reason"] == "signing_key_revoked"
+        assert client.wait_for("disconnect")["reason"] == "io server disconnect"
+        time.sleep(2)  # socket.io-client's first reconnect would have come within its 1 s delay max
+        assert client.heard("reconnect_attempt") == [] and len(client.heard("connect")) == 1
+    finally:
+        client.close()
