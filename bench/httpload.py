@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -77,3 +78,27 @@ def wrk(url: str, headers: dict[str, str], *, seconds: float, connections: int) 
         "non2xx": r["non2xx"],
         "socket_errors": r["connect"] + r["read"] + r["write"] + r["timeout"],
     }
+
+
+def timed(url: str, requests: list[tuple[str, dict | None]], headers: dict[str, str]) -> list[tuple[float, int, bytes]]:
+    """Requests one after another on one keep-alive connection, as a client app's one tab makes them:
+    ``(method, JSON body or None)`` each; per request (ms from sending to the whole answer read, status,
+    body). Latency of one request at a time, not throughput: wrk would time a queue of its own."""
+    import http.client
+
+    parsed = urllib.parse.urlsplit(url)
+    path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    out = []
+    try:
+        for method, payload in requests:
+            body = None if payload is None else json.dumps(payload).encode()
+            hdrs = {**headers, **({"Content-Type": "application/json"} if body is not None else {})}
+            t0 = time.perf_counter()
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            data = resp.read()
+            out.append(((time.perf_counter() - t0) * 1000, resp.status, data))
+    finally:
+        conn.close()
+    return out

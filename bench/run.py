@@ -74,6 +74,10 @@ MODES = {
         recovery_runs=3,
         recovery_inbox_limit=20,
         recovery_concurrency=0,  # reconnects in flight; 0: all at once, as after a deploy
+        inbox_items=100_000,  # issue 18: one customer's inbox
+        inbox_counts_requests=200,
+        inbox_bulk_requests=50,
+        inbox_warmup=10,
     ),
     # `make bench-quick`: the same rows with small counts, under a minute; for development, not figures.
     # Servers are shared between rows and runs here (fresh per run in `full`).
@@ -98,9 +102,13 @@ MODES = {
         recovery_runs=1,
         recovery_inbox_limit=20,
         recovery_concurrency=0,
+        inbox_items=2_000,
+        inbox_counts_requests=20,
+        inbox_bulk_requests=10,
+        inbox_warmup=3,
     ),
 }
-GROUPS = ("http", "verify", "fanout", "sockets", "recovery", "revoke")
+GROUPS = ("http", "verify", "fanout", "sockets", "recovery", "inbox", "revoke")
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -381,6 +389,7 @@ class Bench:
             self.section("fanout", self.fanout_rows)
             self.section("sockets", self.socket_rows)
             self.section("recovery", self.recovery_rows)
+            self.section("inbox", self.inbox_rows)
             self.section("revoke", self.revoke_rows)  # last: it adds and revokes signing keys
             if self.profile:
                 self.section("http", self.profile_slowest_http)
@@ -1098,6 +1107,80 @@ class Bench:
             )
 
     # revocation and connect rate over two processes -----------------------------------------------
+    # row 9: a large inbox's counts and a 100-id bulk action (issue 18) --------------------------------
+    def inbox_rows(self) -> None:
+        """Row 9: one customer with ``inbox_items`` items; ``GET customer/inbox/counts`` and
+        ``POST customer/inbox/bulk`` with 100 ids (read and unread alternating, so every call changes
+        its rows), each timed one request at a time on one keep-alive connection to the main server."""
+        cfg = self.cfg
+        customer, token = self.seed["customers"][-1], self.seed["customer_tokens"][-1]
+        headers = {"Authorization": f"Bearer {token}"}
+        counts_url, bulk_url = (
+            self.main.url("/api/v1/customer/inbox/counts"),
+            self.main.url("/api/v1/customer/inbox/bulk"),
+        )
+        status, body = httpload.check(counts_url, headers)
+        if status == 404:
+            for what in ("counts", "bulk"):
+                self.lines.append(Line("9", f"inbox: {what}", na=NOT_BUILT, note=f"customer/inbox/counts: {status}"))
+            return
+        t0 = time.monotonic()
+        ids = json.loads(self.env.run("-m", "bench.inbox", "fill", customer, str(cfg["inbox_items"]), timeout=900))
+        self.log(f"filled {cfg['inbox_items']:,} inbox items in {time.monotonic() - t0:.1f} s")
+
+        def bulk(i: int) -> tuple[str, dict]:
+            return ("POST", {"action": "read" if i % 2 == 0 else "unread", "ids": ids})
+
+        def run_once(url: str, requests: list, warmup: list) -> dict:
+            httpload.timed(url, warmup, headers)
+            res = httpload.timed(url, requests, headers)
+            bad = Counter(status for _, status, _ in res if status != 200)
+            if bad:
+                raise RuntimeError(f"inbox row: answers other than 200: {dict(bad)}; {res[-1][2][:300]!r}")
+            ms = sorted(x[0] for x in res)
+            return {"p50": pct(ms, 50), "p99": pct(ms, 99), "max": ms[-1], "last": json.loads(res[-1][2])}
+
+        per: dict[str, list[dict]] = {"counts": [], "bulk": []}
+        for r in range(cfg["runs"]):
+            gets = [("GET", None)] * cfg["inbox_counts_requests"]
+            per["counts"].append(run_once(counts_url, gets, [("GET", None)] * cfg["inbox_warmup"]))
+            # An even warm-up ends on "unread" and the timed calls start with "read": each changes all its rows.
+            warmup = [bulk(i) for i in range(2 * -(-cfg["inbox_warmup"] // 2))]
+            per["bulk"].append(run_once(bulk_url, [bulk(i) for i in range(cfg["inbox_bulk_requests"])], warmup))
+            c, b = per["counts"][-1], per["bulk"][-1]
+            self.log(
+                f"inbox run {r + 1}: counts p50 {c['p50']:.2f} ms p99 {c['p99']:.2f} ms; "
+                f"bulk p50 {b['p50']:.2f} ms p99 {b['p99']:.2f} ms"
+            )
+        self.raw["inbox"] = {"customer": customer, "items": cfg["inbox_items"], "ids": len(ids), **per}
+        counts = per["counts"][-1]["last"]
+        updated = sorted({x["last"]["updated"] for x in per["bulk"]})
+        size = f"{cfg['inbox_items']:,} items in one inbox"
+        for what, key, n, note in (
+            (
+                f"inbox: GET customer/inbox/counts, {size}",
+                "counts",
+                cfg["inbox_counts_requests"],
+                f"answer {counts} (unseen, unread, total: three partial indexes counted)",
+            ),
+            (
+                f"inbox: POST customer/inbox/bulk, {len(ids)} ids, read/unread alternating, {size}",
+                "bulk",
+                cfg["inbox_bulk_requests"],
+                f"rows updated per call {updated}; the answer carries the counts too",
+            ),
+        ):
+            for p in ("p50", "p99"):
+                self.lines.append(
+                    Line(
+                        "9",
+                        f"{what}: {p} of {n} sequential requests",
+                        "ms",
+                        values=[x[p] for x in per[key]],
+                        note=f"{note}; one keep-alive connection, one request at a time" if p == "p50" else "",
+                    )
+                )
+
     def revoke_rows(self) -> None:
         """``sockets`` sockets over two daphne processes sharing Redis, signed by a new key; the key is
         revoked by a separate process (bench/revoke.py, as the CLI would) and every socket should get
@@ -1473,8 +1556,9 @@ class Bench:
             "|---|---|---:|---:|---:|---|---|---|:-:|---|",
         ]
 
-        def topic(line: Line) -> int:  # 1, 2, 3, sockets (4 with its peers), fan-out (5 with its peers), recovery
-            return 4 if line.what.startswith("fan-out") else {"1": 0, "2": 1, "3": 2, "8": 5}.get(line.row, 3)
+        # 1, 2, 3, sockets (4 with its peers), fan-out (5 with its peers), recovery, inbox
+        def topic(line: Line) -> int:
+            return 4 if line.what.startswith("fan-out") else {"1": 0, "2": 1, "3": 2, "8": 5, "9": 6}.get(line.row, 3)
 
         lines = sorted(self.lines, key=topic)  # stable: the order within a topic stays
         body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in line.cells()) + " |" for line in lines]
