@@ -63,7 +63,7 @@ COVERED_ELSEWHERE = {
     r"make bench(-quick)?( BENCH_ARGS=.*)?": (
         "tests.docs.test_doc_commands::test_bench_commands_name_real_targets_and_options"
     ),
-    r"BENCH_REDIS_URL=\S+ (make bench|python -m bench) .*": (
+    r"(BENCH_(REDIS|DATABASE)_URL=\S+ )+(make bench|python -m bench) .*": (
         "tests.docs.test_doc_commands::test_bench_commands_name_real_targets_and_options"
     ),
 }
