@@ -1,7 +1,8 @@
 """Signing keys for the revocation rows: ``python -m bench.revoke new N`` makes a new signing key in
 the bench's workspace and prints ``{"kid", "tokens": [N customer JWTs]}``; ``python -m bench.revoke
 revoke KID`` revokes it through ``credentials.services.signing_key_revoke`` (as the admin and the CLI
-do: its signal publishes the end of the key's sessions) and prints ``{"returned_at": unix time}``."""
+do: its signal publishes the end of the key's sessions) and prints ``{"returned_at": unix time, "bus",
+"published"}`` (the live bus it published on, and how many publications reached it)."""
 
 import json
 import os
@@ -44,9 +45,15 @@ def main(argv: list[str]) -> dict:
             for i in range(int(argv[1]))
         ]
         return {"kid": str(key.kid), "tokens": tokens}
+    from authplatform.bus import bus
+
     key = CustomerSigningKey.objects.get(pk=argv[1])
     services.signing_key_revoke(actor=CLI, key=key, reason="bench")
-    return {"returned_at": time.time()}
+    returned_at = time.time()
+    # Published over Redis by the time the call returns (no event loop here: redis-py's synchronous
+    # client). Without REDIS_URL the in-process bus drops it, and only the servers' periodic
+    # signing-key recheck would end the sessions: the driver refuses to time that.
+    return {"returned_at": returned_at, "bus": type(bus).__name__, "published": bus.stats.published}
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -226,9 +227,34 @@ def merge_revoked(parts: list[dict]) -> dict:
         "close_codes": dict(codes),
         "still_open": sum(p["still_open"] for p in parts),
         "last_session_ended_s": latest("last_session_ended_s"),
+        "last_session_ended_arrived_s": latest("last_session_ended_arrived_s"),
+        "session_ended_arrived_within_1s": sum(p.get("session_ended_arrived_within_1s", 0) for p in parts),
         "last_close_s": latest("last_close_s"),
         "per_process": parts,
     }
+
+
+def server_revocation_times(server: Server, kid: str, returned_at: float) -> dict | None:
+    """From a server's log (at INFO): when, after the revoke call returned, it had told every socket of
+    signing key ``kid`` (``told_s``: its last ``sessionEnded`` written) and started closing them all
+    (``closing_s``), and how many (authplatform/layers.py: "Delivered session.end to N channel(s) of
+    kid.<kid> in X s, then finished N in Y s", logged when the closes are sent)."""
+    pattern = re.compile(
+        r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) .*Delivered session\.end to (\d+) channel\(s\) of "
+        + re.escape(f"kid.{kid}")
+        + r" in [\d.]+ s(?:, then finished \d+ in ([\d.]+) s)?"
+    )
+    for line in server.log_path.read_text(errors="replace").splitlines():
+        match = pattern.match(line)
+        if match:
+            logged_at = time.mktime(time.strptime(match[1], "%Y-%m-%d %H:%M:%S")) + int(match[2]) / 1000
+            closing = float(match[4] or 0)
+            return {
+                "sockets": int(match[3]),
+                "told_s": round(logged_at - closing - returned_at, 3),
+                "closing_s": round(logged_at - returned_at, 3),
+            }
+    return None
 
 
 def revoke_note(rev: dict) -> str:
@@ -242,6 +268,18 @@ def revoke_note(rev: dict) -> str:
         f"last sessionEnded {last(rev['last_session_ended_s'])}, close codes {rev['close_codes']}, "
         f"still open {rev['still_open']}"
     )
+    if rev.get("last_session_ended_arrived_s") is not None:
+        # The bytes' arrival in the load generator, before its loop read them (sioload.ArrivalStampedConnection).
+        note += (
+            f", sessionEnded bytes in the load generators: last {last(rev['last_session_ended_arrived_s'])}, "
+            f"within 1 s {rev['session_ended_arrived_within_1s']}"
+        )
+    servers = [t for t in rev.get("servers") or [] if t]
+    if servers:
+        note += ", servers told all by " + " / ".join(f"{t['told_s']:.2f} s" for t in servers)
+        note += " and sent every close by " + " / ".join(f"{t['closing_s']:.2f} s" for t in servers)
+    if rev.get("cpu_s"):
+        note += f", CPU s servers {rev['cpu_s']['servers']} load generators {rev['cpu_s']['load_generators']}"
     per = rev.get("per_process") or []
     if len(per) > 1:
         note += (
@@ -1197,9 +1235,11 @@ class Bench:
             for kind in order:
                 if kind == "ours":
                     minted = json.loads(self.env.run("-m", "bench.revoke", "new", "1000"))
+                    # LOG_LEVEL INFO: each server logs when it has told and closed the key's sockets
+                    # (authplatform/layers.py; one line per revocation, read by server_revocation_times).
                     pair = self.start(
-                        daphne(self.env, name="daphne-revoke-a", redis=True),
-                        daphne(self.env, name="daphne-revoke-b", redis=True),
+                        daphne(self.env, name="daphne-revoke-a", redis=True, LOG_LEVEL="INFO"),
+                        daphne(self.env, name="daphne-revoke-b", redis=True, LOG_LEVEL="INFO"),
                     )
                     # One load generator per server, as in the socket rows: a single one reading all the
                     # sockets is still busy when the last close comes and times its own backlog. This
@@ -1220,15 +1260,23 @@ class Bench:
                             procs.append(self.loadgen(load, name=f"revoke-ours-{p.name[-1]}", stdin=True))
                         conns = [self.read_phase(pr, "connected", cfg["connect_deadline"] * 2 + 120) for pr in procs]
                         time.sleep(1.0)
+                        watched = [p.pid for p in pair] + [pr.pid for pr in procs]
+                        cpu0 = [cpu_seconds([pid]) for pid in watched]
                         returned = (
-                            self.env.run("-m", "bench.revoke", "revoke", minted["kid"], REDIS_URL=self.env.redis_url)
+                            self.env.run("-m", "bench.revoke", "revoke", minted["kid"], redis=True)
                             .strip()
                             .splitlines()[-1]
                         )
+                        if json.loads(returned).get("published") != 1:
+                            # Only the servers' periodic signing-key recheck would end the sessions then.
+                            raise RuntimeError(f"the revocation was not published over Redis: {returned}")
                         for pr in procs:
                             pr.stdin.write(returned + "\n")
                             pr.stdin.flush()
                         parts = [self.read_phase(pr, "revoked", 120) for pr in procs]
+                        # CPU seconds each process spent from just before the revoke until every socket closed
+                        # (servers a, b; load generators a, b): who the two cores served meanwhile.
+                        cpu = [round(cpu_seconds([pid]) - c, 2) for pid, c in zip(watched, cpu0, strict=True)]
                         for pr in procs:
                             pr.wait(timeout=60)
                     finally:
@@ -1245,6 +1293,9 @@ class Bench:
                         "errors": [c["errors"] for c in conns],
                     }
                     revoked = merge_revoked(parts)
+                    revoked["cpu_s"] = {"servers": cpu[: len(pair)], "load_generators": cpu[len(pair) :]}
+                    returned_at = json.loads(returned)["returned_at"]
+                    revoked["servers"] = [server_revocation_times(p, minted["kid"], returned_at) for p in pair]
                     ours.append({"connected": connected, "revoked": revoked})
                     self.log(
                         f"revoke run {r + 1}: ours {connected['ok']} sockets at {connected['rate']:.0f}/s; {revoked}"

@@ -94,16 +94,27 @@ class BenchEnv:
             env["REDIS_URL"] = self.redis_url
         return env
 
-    def popen(self, *args: str, **extra: str) -> subprocess.Popen:
+    def popen(self, *args: str, redis: bool = False, **extra: str) -> subprocess.Popen:
         """Start a Python module/command with the bench environment, stdout and stderr piped."""
         return subprocess.Popen(
-            [PYTHON, *args], cwd=ROOT, env=self.env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [PYTHON, *args],
+            cwd=ROOT,
+            env=self.env(redis=redis, **extra),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
-    def run(self, *args: str, timeout: float = 300, **extra: str) -> str:
-        """Run a Python module/command with the bench environment; its stdout."""
+    def run(self, *args: str, timeout: float = 300, redis: bool = False, **extra: str) -> str:
+        """Run a Python module/command with the bench environment; its stdout. ``redis``: with the
+        bench's REDIS_URL (``env`` drops any other, so ``REDIS_URL=...`` in ``extra`` would be lost)."""
         result = subprocess.run(
-            [PYTHON, *args], cwd=ROOT, env=self.env(**extra), capture_output=True, text=True, timeout=timeout
+            [PYTHON, *args],
+            cwd=ROOT,
+            env=self.env(redis=redis, **extra),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")

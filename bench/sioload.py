@@ -37,11 +37,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 EVENT = "inAppMessage"
 EVENT_PREFIX = f'42["{EVENT}"'
+
+
+class ArrivalStampedConnection(ClientConnection):
+    """Notes when the bytes of a ``sessionEnded`` reached this process (``data_received``), before this
+    loop, busy with thousands of sockets, gets round to the task that reads the frame (``Sock.ended_at``):
+    the gap between the two is the load generator's own backlog, not the server's."""
+
+    session_ended_bytes_at: float | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.session_ended_bytes_at is None and b'"sessionEnded"' in data:
+            self.session_ended_bytes_at = time.time()
+        super().data_received(data)
 
 
 def emit(obj: dict) -> None:
@@ -133,6 +146,7 @@ class Gen:
             close_timeout=1,
             max_size=2**20,
             user_agent_header=None,
+            create_connection=ArrivalStampedConnection,
         )
         sock.ws = ws
         if self.cfg["kind"] == "sio":
@@ -345,6 +359,7 @@ class Gen:
         while any(s.connected for s in self.socks) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         ended = [s.ended_at for s in self.socks if s.ended_at is not None]
+        arrived = [s.ws.session_ended_bytes_at for s in self.socks if s.ws.session_ended_bytes_at is not None]
         closed = [s.closed_at for s in self.socks if s.closed_at is not None]
         emit(
             {
@@ -357,6 +372,9 @@ class Gen:
                 "still_open": sum(s.connected for s in self.socks),
                 "first_session_ended_s": min(ended) - returned_at if ended else None,
                 "last_session_ended_s": max(ended) - returned_at if ended else None,
+                # when the last sessionEnded's bytes reached this process (see ArrivalStampedConnection)
+                "last_session_ended_arrived_s": max(arrived) - returned_at if arrived else None,
+                "session_ended_arrived_within_1s": sum(1 for t in arrived if t - returned_at <= 1.0),
                 "last_close_s": max(closed) - returned_at if closed else None,
             }
         )
