@@ -48,10 +48,13 @@ from http import HTTPStatus
 from typing import Any
 
 from daphne import cli, http_protocol, ws_protocol
+from twisted.internet import reactor
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.web import http
 
 from authplatform import background
+from authplatform.fastpaths import autobahn_logging
+from authplatform.fastpaths.batched_timer import BatchedTimer
 
 # A machine code per status the transport answers with; any other status keeps error_body's default.
 REASONS = {400: "malformed_request", 414: "uri_too_long", 431: "headers_too_large"}
@@ -203,6 +206,10 @@ class WebSocketFactory(ws_protocol.WebSocketFactory):
         # `sessionEnded` and saw 1006. The client's answer may take longer than a second; waiting costs
         # only an open socket.
         self.setProtocolOptions(failByDrop=False, closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT)
+        # Those timeouts with cancels that do not scan a list, and autobahn's debug-log arguments left
+        # unformatted: both cost most on a revocation's 5,000 closes (the modules say how much).
+        self._batched_timer = BatchedTimer(reactor)
+        autobahn_logging.install()
 
 
 class Server(daphne.server.Server):
