@@ -14,13 +14,19 @@ the consumer) without the hop.
 
 With the live layer (authplatform/layers.py: it has ``inject``), ``__call__`` also replaces Channels'
 ``await_many_dispatch``, which for every channel message ends a receive task, creates a new one and
-runs an ``asyncio.wait`` over both sources: a task forwards the ASGI server's events into the
-consumer's own channel, and the consumer reads that one channel, so a fan-out costs each socket one
-task wake-up. Measured on the fan-out bench (1,000 sockets, one send), the layer with Channels' loop
-cost 10-20 ms more p99 than delivering without a layer. Events keep their order per source; the
-channel ends (leaving its groups) when the consumer does.
+runs an ``asyncio.wait`` over both sources: the ASGI server's events go into the consumer's own
+channel, and the consumer reads that one channel, so a fan-out costs each socket one task wake-up.
+Measured on the fan-out bench (1,000 sockets, one send), the layer with Channels' loop cost 10-20 ms
+more p99 than delivering without a layer. Events keep their order per source; the channel ends
+(leaving its groups) when the consumer does. Under daphne, whose ``receive`` is the ``get`` of an
+``asyncio.Queue`` it fills with ``put_nowait``, that ``put_nowait`` puts into the channel itself;
+under another server a task forwards ``receive()``'s events. Without that task a socket has one task
+fewer for its whole life, each event it reads (a pong, its close) one wake-up fewer, and its end one
+cancellation fewer: a revocation's 5,000 closes per process each paid for two.
 
-Relies on: ``channels.consumer.get_handler_name``; what ``AsyncConsumer.__call__`` sets up
+Relies on: daphne's ``Server.create_application`` giving ``receive=input_queue.get`` and its
+protocols putting events with ``application_queue.put_nowait`` (else the task is used);
+``channels.consumer.get_handler_name``; what ``AsyncConsumer.__call__`` sets up
 (``scope``, ``channel_layer``, ``channel_name``, ``channel_receive``, ``base_send``) and that a
 handler raising ``StopConsumer`` ends the consumer; ``self.groups`` / ``channel_layer.group_discard``
 as in Channels' ``websocket_disconnect``. Breaks visibly in: tests/live_delivery/test_socketio.py
@@ -43,6 +49,14 @@ from channels.layers import get_channel_layer
 logger = logging.getLogger(__name__)
 
 RECEIVE_FAILED = "fastpath.receive_failed"  # the ASGI server's receive() raised (not a handler's type)
+
+
+def daphne_input_queue(receive) -> asyncio.Queue | None:
+    """The queue behind an ASGI ``receive`` that is daphne's ``input_queue.get``, else None."""
+    queue = getattr(receive, "__self__", None)
+    if type(queue) is asyncio.Queue and getattr(receive, "__func__", None) is asyncio.Queue.get:
+        return queue
+    return None
 
 
 class DirectDispatchMixin:
@@ -69,7 +83,14 @@ class DirectDispatchMixin:
         self.channel_name = await layer.new_channel()
         self.channel_receive = functools.partial(layer.receive, self.channel_name)
         self.base_send = send
-        pump = asyncio.get_running_loop().create_task(self._pump(receive, inject, self.channel_name))
+        pump = None
+        queue = daphne_input_queue(receive)
+        if queue is not None:  # what daphne puts in its queue goes into the channel at once
+            while not queue.empty():
+                inject(self.channel_name, queue.get_nowait())
+            queue.put_nowait = functools.partial(inject, self.channel_name)  # type: ignore[method-assign]
+        else:
+            pump = asyncio.get_running_loop().create_task(self._pump(receive, inject, self.channel_name))
         try:
             while True:
                 message = await layer.receive(self.channel_name)
@@ -79,8 +100,9 @@ class DirectDispatchMixin:
         except StopConsumer:
             pass
         finally:
-            pump.cancel()
-            layer.end_channel(self.channel_name)
+            if pump is not None:
+                pump.cancel()
+            layer.end_channel(self.channel_name)  # what daphne puts after this is dropped
 
     @staticmethod
     async def _pump(receive, inject, channel: str) -> None:
