@@ -16,6 +16,12 @@ Channels API -- ``self.channel_layer``, ``self.channel_name``, ``group_add`` / `
   without publishing; to another process's channel it is one publication.
 - Delivery runs in slices of LIVE_DELIVERY_BATCH channels with a yield to the event loop between
   slices, so a send to thousands of sockets (a revocation ends 5,000 at once) never holds the loop.
+- **Direct handlers** (``handle_directly``): a channel may take messages of given types on delivery,
+  as a synchronous call, instead of through its inbox and its consumer's task. The call may return a
+  second step, which the layer runs once every member of this process has the message (in slices
+  too). A revocation uses both: every socket of the key is told at once (one pre-encoded write each,
+  no task woken per socket), then each is closed; closing first would have each client's close reply,
+  and the server's work on it, land between the next sockets' tells.
 
 Messages are delivered to every member as the same dict, not a copy per channel: handlers read them
 and never change them. A channel holds at most ``capacity`` messages (100); a message for a full
@@ -33,7 +39,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 
 from channels.exceptions import ChannelFull
@@ -47,6 +53,9 @@ from authplatform.live_order import LiveOrder
 from authplatform.metrics import live_delivered, live_failure_count
 
 logger = logging.getLogger(__name__)
+
+# A direct handler (``handle_directly``): takes a message on delivery; may return a second step.
+DirectHandler = Callable[[dict], Callable[[], None] | None]
 
 GROUPS = "g"  # publication: {"t": "g", "m": [message, ...], "to": [[message index, [group, ...]], ...]}
 CHANNEL = "c"  # publication: {"t": "c", "c": channel name, "m": message}
@@ -64,14 +73,16 @@ class LayerStats:
 
 
 class _Inbox:
-    """One channel's messages: a deque and the future of the consumer waiting for the next one."""
+    """One channel's messages: a deque and the future of the consumer waiting for the next one; the
+    message types its consumer takes directly (``LiveChannelLayer.handle_directly``)."""
 
-    __slots__ = ("messages", "waiter", "groups")
+    __slots__ = ("messages", "waiter", "groups", "direct")
 
     def __init__(self) -> None:
         self.messages: deque = deque()
         self.waiter: asyncio.Future | None = None
         self.groups: set[str] = set()
+        self.direct: Mapping[str, DirectHandler] | None = None
 
     def put(self, message: dict) -> None:
         self.messages.append(message)
@@ -126,6 +137,16 @@ class LiveChannelLayer(BaseChannelLayer):
             self._end_channel(channel, inbox)
             raise
         return inbox.messages.popleft()
+
+    def handle_directly(self, channel: str, handlers: Mapping[str, DirectHandler]) -> None:
+        """Messages of these types for ``channel`` (of this process) go to ``handlers[type](message)``,
+        called on delivery instead of queued for the channel's consumer. A handler must not wait: it
+        does its work at once, and may return a second step, which the layer calls once every member
+        of this process has the message (see the module docstring)."""
+        inbox = self._inboxes.get(channel)
+        if inbox is None:
+            raise ValueError(f"{channel!r} is not a channel of this process")
+        inbox.direct = handlers
 
     def inject(self, channel: str, message: dict) -> None:
         """Put ``message`` (its consumer's own ASGI event) in ``channel`` of this process, beyond its
@@ -240,7 +261,9 @@ class LiveChannelLayer(BaseChannelLayer):
         elif kind == CHANNEL:
             inbox = self._inboxes.get(publication.get("c", ""))
             if inbox is not None:
-                self._put(inbox, publication["m"])
+                then = self._put(inbox, publication["m"])
+                if then is not None:
+                    self._then(then)
 
     async def _deliver_to(self, sends: Iterable[tuple[dict, list[str]]]) -> int:
         batch = max(1, platform_settings.LIVE_DELIVERY_BATCH)
@@ -256,33 +279,66 @@ class LiveChannelLayer(BaseChannelLayer):
                     for inbox in self._groups.get(group, {}).values():
                         seen[id(inbox)] = inbox
                 targets = list(seen.values())
+            thens: list[Callable[[], None]] = []  # direct handlers' second steps
             for inbox in targets:
-                self._put(inbox, message)
+                then = self._put(inbox, message)
+                if then is not None:
+                    thens.append(then)
                 delivered += 1
                 if delivered % batch == 0:
                     # The consumers woken so far run (and write) before the next slice is woken.
                     await asyncio.sleep(0)
             count = delivered - before
             live_delivered(message, count, delivered)  # metrics: once per message, not per channel
+            delivered_in = time.monotonic() - started
+            finished = ""
+            if thens:
+                if count % batch:
+                    await asyncio.sleep(0)  # the last slice's writes go out before the second steps'
+                for done, then in enumerate(thens):
+                    if done and done % batch == 0:
+                        await asyncio.sleep(0)
+                    self._then(then)
+                finished = f", then finished {len(thens)} in {time.monotonic() - started - delivered_in:.3f} s"
             if count:
                 logger.log(
                     logging.INFO if count >= batch else logging.DEBUG,
-                    "Delivered %s to %d channel(s) of %s in %.3f s.",
+                    "Delivered %s to %d channel(s) of %s in %.3f s%s.",
                     message.get("type"),
                     count,
                     ", ".join(groups[:3]) + (f" and {len(groups) - 3} more group(s)" if len(groups) > 3 else ""),
-                    time.monotonic() - started,
+                    delivered_in,
+                    finished,
                 )
         return delivered
 
-    def _put(self, inbox: _Inbox, message: dict) -> None:
+    def _put(self, inbox: _Inbox, message: dict) -> Callable[[], None] | None:
+        """``message`` into ``inbox``, or to its direct handler (whose second step it returns)."""
+        direct = inbox.direct
+        if direct is not None:
+            handler = direct.get(message.get("type", ""))
+            if handler is not None:
+                self.stats.delivered += 1
+                try:
+                    return handler(message)
+                except Exception:
+                    logger.exception("A direct handler of %s failed.", message.get("type"))
+                    return None
         if len(inbox.messages) >= self.capacity:
             self.stats.dropped_full += 1
             live_failure_count("dropped_full")
             logger.warning("Dropped a live message for a channel holding %d unread messages.", self.capacity)
-            return
+            return None
         inbox.put(message)
         self.stats.delivered += 1
+        return None
+
+    @staticmethod
+    def _then(then: Callable[[], None]) -> None:
+        try:
+            then()
+        except Exception:
+            logger.exception("The second step of a direct handler failed.")
 
     # --- flush extension and plumbing ---------------------------------------------------------------------
     async def flush(self) -> None:

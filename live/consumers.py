@@ -8,6 +8,9 @@ two groups of this process's Channels layer (authplatform/layers.py): its custom
 key's (live/socketio_sessions.py). What the layer delivers arrives as Channels intends, through the
 consumer's channel, to a handler named by the message type: ``live.frames`` (events to write, encoded
 once by the sender) and ``session.end`` (key revoked). The token's ``exp`` ends the session too.
+Under daphne, ``session.end`` is taken on delivery instead (the layer's ``handle_directly``): a
+revocation tells all of a process's sockets first and closes them after, with no task woken per
+socket (authplatform/fastpaths/ws_direct.py).
 
 Nothing a client sends can crash the consumer: every bad frame closes the socket with a close code
 (socketio_protocol.CloseCode), and anything unexpected is logged and closes it with 4011, which
@@ -33,6 +36,7 @@ from socketio import packet as sio
 from authplatform.client_ip import IPAddress, scope_client_ip
 from authplatform.conf import platform_settings
 from authplatform.errors import CredentialRefused, InvalidCredentials
+from authplatform.fastpaths import ws_direct
 from authplatform.fastpaths.consumers import DirectDispatchMixin
 from authplatform.metrics import OPEN_SOCKETS, live_connect_count
 from live.fanout import customer_key
@@ -56,7 +60,7 @@ from live.socketio_protocol import (
     ping_frame,
     pong_frame,
 )
-from live.socketio_sessions import TOKEN_EXPIRED, TOKEN_EXPIRED_MESSAGE, local_sessions
+from live.socketio_sessions import SESSION_END, TOKEN_EXPIRED, TOKEN_EXPIRED_MESSAGE, local_sessions
 from tokens.authentication import TOO_MANY_FAILURES, too_many_failures_message
 from tokens.bearer import parse_bearer
 from tokens.customer_jwt import customer_jwt_verify
@@ -87,6 +91,14 @@ def _session_end_messages(reason: str, message: str) -> tuple[dict, ...]:
     if reason == TOKEN_EXPIRED:
         return (ended, close)
     return (ended, {"type": "websocket.send", "text": disconnect_frame()}, close)
+
+
+@functools.lru_cache(maxsize=16)
+def _session_end_frames(reason: str, message: str) -> tuple[ws_direct.PreparedFrames, int]:
+    """``_session_end_messages`` framed once for every socket (authplatform/fastpaths/ws_direct.py):
+    the frames, and the close code."""
+    *sends, close = _session_end_messages(reason, message)
+    return ws_direct.prepare(tuple(m["text"] for m in sends)), close["code"]
 
 
 def verify_or_count_failure(token: str, ip: IPAddress | None) -> CustomerPrincipal:
@@ -148,6 +160,8 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self._pong = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._connect_deadline: asyncio.Task | None = None
+        # daphne's connection, written to directly (see end_session_now)
+        self._protocol: ws_direct.WebSocketProtocol | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def __call__(self, scope, receive, send) -> None:
@@ -169,6 +183,9 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self._close(CloseCode.NORMAL)  # before accept: daphne answers the upgrade with 403
             return
         await self.accept()
+        self._protocol = ws_direct.daphne_protocol(self.base_send)
+        if self._protocol is not None and hasattr(self.channel_layer, "handle_directly"):
+            self.channel_layer.handle_directly(self.channel_name, {SESSION_END: self._session_end_now})
         await self._send_frame(open_frame(self.engine_sid, self.options))
         self._spawn(self._heartbeat())
         self._connect_deadline = self._spawn(self._close_unless_connected_in_time())
@@ -338,6 +355,14 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             str(message.get("message") or "The server ended this session."),
         )
 
+    def _session_end_now(self, message: dict) -> functools.partial | None:
+        """``session.end`` taken on delivery (the layer's direct handler): the client is told now; the
+        close is the second step, which the layer runs once all of this process's sockets are told."""
+        return self.end_session_now(
+            str(message.get("reason") or "session_ended"),
+            str(message.get("message") or "The server ended this session."),
+        )
+
     async def send_frame(self, frame: str) -> None:
         if self.session is not None:
             await self._send_frame(frame)
@@ -351,7 +376,13 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         its own: it needs a new token), and close the socket.
 
         A revocation runs this for thousands of sockets in a row, so it hands the three ASGI messages
-        (built once per reason) straight to the server, without the consumer's per-frame wrappers."""
+        (built once per reason) straight to the server, without the consumer's per-frame wrappers;
+        under daphne it writes them to the connection at once (``end_session_now``)."""
+        if self._protocol is not None:
+            close_now = self.end_session_now(reason, message)
+            if close_now is not None:
+                close_now()
+            return
         if self.session is None or self._closing:
             return
         self._closing = True
@@ -365,6 +396,18 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 await send(close)
             except Exception:
                 logger.debug("Closing Socket.IO connection %s failed.", self.engine_sid, exc_info=True)
+
+    def end_session_now(self, reason: str, message: str) -> functools.partial | None:
+        """``end_session`` without awaiting, under daphne: ``sessionEnded`` (and the DISCONNECT) framed
+        once for every socket and written now; returns the close, to be called next (None: nothing to
+        end). Between the two the socket hears nothing more and ignores what it reads (``_closing``)."""
+        if self.session is None or self._closing or self._protocol is None:
+            return None
+        self._closing = True
+        frames, code = _session_end_frames(reason, message)
+        if not ws_direct.write_now(self._protocol, frames):
+            return None  # closing or closed already
+        return functools.partial(ws_direct.close_now, self._protocol, code)
 
     async def _leave_session(self) -> None:
         session, self.session = self.session, None

@@ -143,3 +143,53 @@ def test_a_message_for_a_channel_that_stopped_reading_is_dropped_and_counted():
         assert layer.stats.dropped_full == 1 and failures("dropped_full") - dropped == 1
 
     run(scenario())
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def test_a_direct_handler_takes_its_type_on_delivery_and_second_steps_run_once_every_member_has_it(settings):
+    # Slices of 3 channels: the 8 direct members span three of them, yet no second step (a close, for
+    # a revocation) runs before the last member is told.
+    settings.AUTHPLATFORM = {**settings.AUTHPLATFORM, "LIVE_DELIVERY_BATCH": 3}
+
+    async def scenario():
+        layer = LiveChannelLayer(redis_url="")
+        events: list[tuple[str, int]] = []
+
+        def handler(i: int):
+            def told(message: dict):
+                assert message["reason"] == "signing_key_revoked"
+                events.append(("told", i))
+                if i == 2:
+                    raise RuntimeError("a failing handler stops nobody else")
+                if i == 3:
+                    return None  # nothing more to do for this one
+                return lambda: events.append(("closed", i)) if i != 4 else 1 / 0
+
+            return told
+
+        channels = [await layer.new_channel() for _ in range(8)]
+        for i, channel in enumerate(channels):
+            await layer.group_add("kid.k", channel)
+            layer.handle_directly(channel, {"session.end": handler(i)})
+        queued = await layer.new_channel()  # no direct handler: its consumer reads it, as before
+        await layer.group_add("kid.k", queued)
+        end = {"type": "session.end", "reason": "signing_key_revoked", "message": "revoked"}
+        frames = {"type": "live.frames", "frames": ["x"]}
+        await layer.group_send_many([(end, ["kid.k"]), (frames, ["kid.k"])])
+
+        await until(lambda: len(events) == 8 + 5)
+        assert sorted(events[:8]) == [("told", i) for i in range(8)]  # every member told first
+        assert sorted(events[8:]) == [("closed", i) for i in (0, 1, 5, 6, 7)]  # then the second steps
+        assert await drain(layer, queued) == [end, frames]
+        for channel in channels:  # other types still reach the channel's consumer
+            assert await drain(layer, channel) == [frames]
+        with pytest.raises(ValueError):
+            layer.handle_directly("live.unknown!channel", {"session.end": handler(9)})
+
+    run(scenario())

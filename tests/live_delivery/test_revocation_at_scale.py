@@ -3,10 +3,10 @@ then the namespace's DISCONNECT, then a normal close (1000) -- none is dropped w
 (1006), none is left open, none is left behind in a process's session map.
 
 Not a timing test (the bench's revocation row times 10,000 sockets): it checks that the batched end
-of sessions (slices with yields between them, frames of a turn written together) reaches every
-socket whole. The processes run with a small LIVE_DELIVERY_BATCH so that a few hundred sockets span
-many slices, and with the signing-key recheck off, so only the live bus carries the revocation from
-the process that revokes to the other.
+of sessions (slices with yields between them, frames of a turn written together, every socket of a
+process told before any is closed) reaches every socket whole. The processes run with a small
+LIVE_DELIVERY_BATCH so that a few hundred sockets span many slices, and with the signing-key recheck
+off, so only the live bus carries the revocation from the process that revokes to the other.
 """
 
 from __future__ import annotations
@@ -34,13 +34,16 @@ async def everything_until_closed(raw: RawSocket) -> tuple[list[str], int | None
     return frames, raw.ws.close_code
 
 
-def ended_sessions_logged(server, kid: str) -> list[int]:
+def ended_sessions_logged(server, kid: str, *, closed: bool = False) -> list[int]:
     """How many channels each "Delivered session.end to N channel(s) of kid.<kid>" line of ``server``'s
-    log names (authplatform/layers.py logs one per message that found members in the process)."""
+    log names (authplatform/layers.py logs one per message that found members in the process);
+    ``closed``: how many of them it closed afterwards, once all N were told ("then finished M": their
+    consumers took the message on delivery, authplatform/fastpaths/ws_direct.py)."""
     counts = []
     for line in server.log_path.read_text().splitlines():
         if "Delivered session.end to " in line and f"of kid.{kid} " in line:
-            counts.append(int(line.split("Delivered session.end to ", 1)[1].split(" ", 1)[0]))
+            marker = "then finished " if closed else "Delivered session.end to "
+            counts.append(int(line.split(marker, 1)[1].split(" ", 1)[0]) if marker in line else 0)
     return counts
 
 
@@ -100,3 +103,6 @@ def test_every_socket_of_a_revoked_key_hears_session_ended_and_closes_normally(d
     for server in (a, b):
         assert ended_sessions_logged(server, str(probe.key.kid)) == [1]
         assert ended_sessions_logged(server, kid) == [SOCKETS_PER_PROCESS]  # its own sockets, once
+        # All of them told first, then closed: no client's close reply and the server's work on it
+        # between two sockets' sessionEnded (the order a revocation of thousands needs).
+        assert ended_sessions_logged(server, kid, closed=True) == [SOCKETS_PER_PROCESS]
