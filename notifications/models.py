@@ -204,15 +204,16 @@ class InboxItem(models.Model):
         indexes = [
             # Everything of a customer, newest first (archived listing, read-all).
             models.Index(fields=["product_space", "customer_id", "-id"], name="rt_inbox_customer"),
-            # The default inbox, and the total count: not archived, not deleted.
+            # The default inbox, and the total count: not archived, not deleted. These three carry
+            # expires_at last so that a count reads the index alone (its expiry filter included).
             models.Index(
-                fields=["product_space", "customer_id", "-id"],
+                fields=["product_space", "customer_id", "-id", "expires_at"],
                 name="rt_inbox_listed",
                 condition=Q(archived_at__isnull=True, deleted_at__isnull=True, snoozed_until__isnull=True),
             ),
             # Unread list and the unread count (an index-only count of a small partial index).
             models.Index(
-                fields=["product_space", "customer_id", "-id"],
+                fields=["product_space", "customer_id", "-id", "expires_at"],
                 name="rt_inbox_unread_listed",
                 condition=Q(
                     read_at__isnull=True, archived_at__isnull=True, deleted_at__isnull=True, snoozed_until__isnull=True
@@ -220,7 +221,7 @@ class InboxItem(models.Model):
             ),
             # The badge: the unseen count.
             models.Index(
-                fields=["product_space", "customer_id", "-id"],
+                fields=["product_space", "customer_id", "-id", "expires_at"],
                 name="rt_inbox_unseen_listed",
                 condition=Q(
                     seen_at__isnull=True, archived_at__isnull=True, deleted_at__isnull=True, snoozed_until__isnull=True

@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(
                     ("archived_at__isnull", True), ("deleted_at__isnull", True), ("snoozed_until__isnull", True)
                 ),
-                fields=["product_space", "customer_id", "-id"],
+                fields=["product_space", "customer_id", "-id", "expires_at"],
                 name="rt_inbox_listed",
             ),
         ),
@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
                     ("read_at__isnull", True),
                     ("snoozed_until__isnull", True),
                 ),
-                fields=["product_space", "customer_id", "-id"],
+                fields=["product_space", "customer_id", "-id", "expires_at"],
                 name="rt_inbox_unread_listed",
             ),
         ),
@@ -80,7 +80,7 @@ class Migration(migrations.Migration):
                     ("seen_at__isnull", True),
                     ("snoozed_until__isnull", True),
                 ),
-                fields=["product_space", "customer_id", "-id"],
+                fields=["product_space", "customer_id", "-id", "expires_at"],
                 name="rt_inbox_unseen_listed",
             ),
         ),
