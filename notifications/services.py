@@ -208,7 +208,7 @@ def message_sequence_next(*, product_space: ProductSpace) -> int:
     """The next number of ``product_space``'s live order (models.MessageSequence), inside the caller's
     transaction: one upsert, whose row lock orders concurrent sends of the space until they commit."""
     table = connection.ops.quote_name(MessageSequence._meta.db_table)
-    key = ProductSpace._meta.pk.get_db_prep_value(product_space.pk, connection)  # type: ignore[union-attr]
+    key = ProductSpace._meta.pk.get_db_prep_value(product_space.pk, connection)
     with connection.cursor() as cursor:
         # PostgreSQL and SQLite (3.35+) both take this upsert with RETURNING.
         cursor.execute(
