@@ -1260,6 +1260,12 @@ class Bench:
                             procs.append(self.loadgen(load, name=f"revoke-ours-{p.name[-1]}", stdin=True))
                         conns = [self.read_phase(pr, "connected", cfg["connect_deadline"] * 2 + 120) for pr in procs]
                         time.sleep(1.0)
+                        # --profile: py-spy samples both servers through the first round's revocation.
+                        spies = (
+                            [self.spy_start(p.pid, f"revoke-{p.name[-1]}") for p in pair]
+                            if self.profile and r == 0
+                            else []
+                        )
                         watched = [p.pid for p in pair] + [pr.pid for pr in procs]
                         cpu0 = [cpu_seconds([pid]) for pid in watched]
                         returned = (
@@ -1277,6 +1283,8 @@ class Bench:
                         # CPU seconds each process spent from just before the revoke until every socket closed
                         # (servers a, b; load generators a, b): who the two cores served meanwhile.
                         cpu = [round(cpu_seconds([pid]) - c, 2) for pid, c in zip(watched, cpu0, strict=True)]
+                        for spy in spies:
+                            self.spy_stop(spy)
                         for pr in procs:
                             pr.wait(timeout=60)
                     finally:
@@ -1684,7 +1692,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the slowest of our HTTP rows and our socket connects (bench/results/profile-*)",
+        help="py-spy the slowest of our HTTP rows, our socket connects and both servers through a revocation "
+        "(bench/results/profile-*)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary database and server logs")
     parser.add_argument("--sockets", type=int, help="sockets per server in the sockets-held rows")
