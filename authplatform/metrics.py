@@ -37,6 +37,12 @@ Live delivery (live/, notifications/, authplatform/layers.py and bus.py):
   ``order_skipped`` (a message number given up on after LIVE_ORDER_HOLD_MS), ``announcement_failed``
   (an announcement raised in the announcer thread). Each is also logged; the inbox holds what was lost.
 
+The server process (authplatform/server.py):
+
+- ``authplatform_gc_frozen_objects``: the objects a server process froze before serving (``gc.freeze``:
+  modules, classes, settings, views; full garbage collections never walk them again), one series per
+  running process (``pid`` label with PROMETHEUS_MULTIPROC_DIR). 0 means the freeze did not happen.
+
 Labels never carry a customer id, a key or a secret: only kinds, reasons, outcomes, routes and statuses.
 
 Several server processes: set ``PROMETHEUS_MULTIPROC_DIR`` to a directory all of them can write (empty
@@ -99,6 +105,13 @@ AUTHENTICATIONS = Counter(
 def authentication_count(*, kind: str, outcome: str, reason: str = "") -> None:
     AUTHENTICATIONS.labels(kind=kind, outcome=outcome, reason=reason).inc()
 
+
+# --- the server process ------------------------------------------------------------------------------
+FROZEN_OBJECTS = Gauge(
+    "authplatform_gc_frozen_objects",
+    "Objects the server process froze before serving (gc.freeze).",
+    multiprocess_mode="liveall",
+)
 
 # --- live delivery (see the module docstring) ----------------------------------------------------------
 OPEN_SOCKETS = Gauge(

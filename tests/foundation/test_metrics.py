@@ -233,3 +233,9 @@ def test_losing_redis_is_counted_as_a_subscription_loss_and_failed_publications(
     assert totals[failures("subscription_lost")] == 1
     assert totals[failures("publish_failed")] + totals[failures("pool_exhausted")] >= 1
     assert totals[OPEN_SOCKETS] == 0 and totals[SENDS] == 1
+
+
+def test_the_server_froze_its_start_up_objects_before_serving(daphne_server):
+    # authplatform/server.py freezes what start-up built (gc.freeze) so that full collections never
+    # walk it again; the gauge says how much, and 0 when the freeze did not happen.
+    assert scrape(daphne_server)["authplatform_gc_frozen_objects"] > 0
