@@ -69,6 +69,8 @@ from tokens.throttle import auth_failure_register
 
 logger = logging.getLogger(__name__)
 
+PONG_FRAME = pong_frame()  # "3": Engine.IO's PONG, the answer to our pings
+
 # Sent just before the server disconnects a session, so the client knows why (Socket.IO's DISCONNECT
 # packet carries no reason): {"reason": "token_expired" | "signing_key_revoked", "message": "..."}.
 SESSION_ENDED_EVENT = "sessionEnded"
@@ -203,6 +205,15 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self._leave_session()
 
     # --- frames from the client ---------------------------------------------------------------
+    def handle_on_arrival(self, message: dict) -> bool:
+        """A pong counts the moment it arrives (authplatform/fastpaths/consumers.py). Queued, it would
+        wait behind a CONNECT still reading its token and connect state from the database, and the
+        heartbeat would close a socket whose client answered in time."""
+        if message.get("type") == "websocket.receive" and message.get("text") == PONG_FRAME:
+            self._pong.set()
+            return True
+        return False
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self._closing:
             return

@@ -85,12 +85,13 @@ class DirectDispatchMixin:
         self.base_send = send
         pump = None
         queue = daphne_input_queue(receive)
+        arrive = functools.partial(self._arrive, inject, self.channel_name)
         if queue is not None:  # what daphne puts in its queue goes into the channel at once
             while not queue.empty():
-                inject(self.channel_name, queue.get_nowait())
-            queue.put_nowait = functools.partial(inject, self.channel_name)  # type: ignore[method-assign]
+                arrive(queue.get_nowait())
+            queue.put_nowait = arrive  # type: ignore[method-assign]
         else:
-            pump = asyncio.get_running_loop().create_task(self._pump(receive, inject, self.channel_name))
+            pump = asyncio.get_running_loop().create_task(self._pump(receive, arrive))
         try:
             while True:
                 message = await layer.receive(self.channel_name)
@@ -104,15 +105,23 @@ class DirectDispatchMixin:
                 pump.cancel()
             layer.end_channel(self.channel_name)  # what daphne puts after this is dropped
 
+    def _arrive(self, inject, channel: str, message: dict) -> None:
+        if not self.handle_on_arrival(message):
+            inject(channel, message)
+
+    def handle_on_arrival(self, message: dict) -> bool:
+        """Whether the consumer took ``message`` as it arrived, ahead of those queued before it."""
+        return False
+
     @staticmethod
-    async def _pump(receive, inject, channel: str) -> None:
+    async def _pump(receive, arrive) -> None:
         try:
             while True:
-                inject(channel, await receive())
+                arrive(await receive())
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            inject(channel, {"type": RECEIVE_FAILED, "error": exc})
+            arrive({"type": RECEIVE_FAILED, "error": exc})
 
     async def dispatch(self, message: dict) -> None:
         try:
