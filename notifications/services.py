@@ -291,6 +291,16 @@ def _announce_inbox_change(*, product_space: ProductSpace, customer_id: str, upd
     )
 
 
+def _after_commit_inbox_change(*, product_space: ProductSpace, customer_id: str, update: dict[str, Any]) -> None:
+    transaction.on_commit(
+        partial(
+            announcer.submit,
+            partial(_announce_inbox_change, product_space=product_space, customer_id=customer_id, update=update),
+        ),
+        robust=True,
+    )
+
+
 # --- inbox --------------------------------------------------------------------------------------
 # Each change: the field it sets (or clears), and whether it sets it.
 INBOX_CHANGES: dict[str, tuple[str, bool]] = {
@@ -365,15 +375,7 @@ def inbox_items_change(
                 "filter": {"category": where.category, "before": str(where.before) if where.before else None},
             }
         if changed:
-            transaction.on_commit(
-                partial(
-                    announcer.submit,
-                    partial(
-                        _announce_inbox_change, product_space=product_space, customer_id=customer_id, update=update
-                    ),
-                ),
-                robust=True,
-            )
+            _after_commit_inbox_change(product_space=product_space, customer_id=customer_id, update=update)
     return changed
 
 
@@ -405,13 +407,7 @@ def inbox_item_snooze(*, product_space: ProductSpace, customer_id: str, message_
         InboxItem.objects.filter(pk=item.pk).update(snoozed_until=until)
         item.snoozed_until = until
         update = {"ids": [str(message_id)], "change": "snooze"}
-        transaction.on_commit(
-            partial(
-                announcer.submit,
-                partial(_announce_inbox_change, product_space=product_space, customer_id=customer_id, update=update),
-            ),
-            robust=True,
-        )
+        _after_commit_inbox_change(product_space=product_space, customer_id=customer_id, update=update)
     return item
 
 
@@ -489,10 +485,11 @@ def inbox_items_expire(*, now: datetime | None = None, limit: int = 500) -> int:
     return expired
 
 
-def _announce_expiries(*, by_customer: dict[tuple, list[str]]) -> None:
+def _announce_expiries(*, by_customer: dict[tuple, list[str]]) -> Iterator[None]:
     spaces = ProductSpace.objects.select_related("workspace").in_bulk({space for space, _ in by_customer})
     for (space_id, customer_id), message_ids in by_customer.items():
-        _announce_inbox_change(
+        # A generator since announcements finish after their response: called bare, it would do nothing.
+        yield from _announce_inbox_change(
             product_space=spaces[space_id], customer_id=customer_id, update={"ids": message_ids, "change": "expire"}
         )
 

@@ -131,6 +131,24 @@ def test_sockets_hear_a_wake_and_an_expiry(daphne_server):
         woke = node.wait_for_count("inAppMessage", 2)[-1]["message"]
         assert woke["id"] == first and woke["woken_at"] and woke["read"] is False
         assert node.wait_for_count("counts", 4)[-1]["data"] == {"unseen": 1, "unread": 1, "total": 1}
+        # A message that expires: its sockets hear it leave.
+        expires = rfc3339(timezone.now() + timedelta(seconds=1))
+        with httpx.Client(base_url=daphne_server.api + "/", timeout=10) as api:
+            answer = api.post(
+                "in-app-messages",
+                headers={"x-client-key": tenant.client_key, "x-client-secret": tenant.client_secret},
+                json={
+                    "product_space_code": tenant.product_space.code,
+                    "recipients": ["C1"],
+                    "title": "t",
+                    "body": "b",
+                    "category": "c",
+                    "expires_at": expires,
+                },
+            )
+            assert answer.status_code == 202, answer.text
+        updates = node.wait_for_count("inboxUpdated", 2, timeout=5)
+        assert updates[-1]["data"] == {"ids": [answer.json()["id"]], "change": "expire"}
     finally:
         node.close()
 
