@@ -109,6 +109,10 @@ class LiveChannelLayer(BaseChannelLayer):
         self.prefix = f"live.{uuid.uuid4().hex[:16]}!"  # this process's channels: <prefix><random>
         self._inboxes: dict[str, _Inbox] = {}
         self._groups: dict[str, dict[str, _Inbox]] = {}
+        # Group publications this process has begun to deliver: a socket that read its state before
+        # joining its groups compares it around the read, to learn whether one may have passed it by
+        # (live/consumers.py).
+        self.deliveries_begun = 0
 
     # --- channels ---------------------------------------------------------------------------------
     async def new_channel(self, prefix: str = "specific") -> str:
@@ -256,6 +260,7 @@ class LiveChannelLayer(BaseChannelLayer):
             return
         kind = publication.get("t")
         if kind == GROUPS:
+            self.deliveries_begun += 1  # before any member is chosen
             messages = publication["m"]
             await self._deliver_to((messages[index], groups) for index, groups in publication["to"])
         elif kind == CHANNEL:

@@ -40,7 +40,7 @@ from authplatform.fastpaths import ws_direct
 from authplatform.fastpaths.consumers import DirectDispatchMixin
 from authplatform.metrics import OPEN_SOCKETS, live_connect_count
 from live.fanout import customer_key
-from live.recovery import connect_state_source, with_offset
+from live.recovery import ConnectState, connect_state_source, with_offset
 from live.socketio_protocol import (
     DEFAULT_NAMESPACE,
     INVALID_NAMESPACE_MESSAGE,
@@ -78,6 +78,7 @@ __all__ = ["SocketIOConsumer", "SESSION_ENDED_EVENT", "TOKEN_EXPIRED"]
 
 TOKEN_FORMAT_MESSAGE = "Send the customer JWT as auth: { token: 'Bearer <jwt>' } in the Socket.IO connection."
 AUTH_UNAVAILABLE_MESSAGE = "The token could not be checked just now; try again shortly."
+_STATE_FAILED = object()  # the connect state could not be read: connect without recovery
 
 
 @functools.lru_cache(maxsize=16)
@@ -126,6 +127,15 @@ def customer_token_from_auth(auth: Any) -> str | None:
         return None
 
 
+def principal_customer_key(principal: CustomerPrincipal) -> str:
+    """The customer a token speaks for, as live.fanout names it."""
+    return customer_key(
+        workspace_code=principal.workspace.code,
+        product_space_code=principal.product_space.code,
+        customer_id=principal.customer_id,
+    )
+
+
 @dataclass(frozen=True)
 class CustomerSession:
     """What a successful CONNECT established on one socket."""
@@ -140,11 +150,7 @@ class CustomerSession:
         return cls(
             sid=new_sid(),
             kid=str(principal.signing_key.kid),
-            customer=customer_key(
-                workspace_code=principal.workspace.code,
-                product_space_code=principal.product_space.code,
-                customer_id=principal.customer_id,
-            ),
+            customer=principal_customer_key(principal),
             expires_at=principal.expires_at.timestamp(),
         )
 
@@ -267,9 +273,12 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if token is None:
             await self._refuse("token_missing", TOKEN_FORMAT_MESSAGE)
             return
+        layer = self.channel_layer
+        deliveries_before = layer.deliveries_begun
         try:
-            principal = await asyncio.wait_for(
-                database_sync_to_async(verify_or_count_failure)(token, scope_client_ip(self.scope)),
+            # The token and the connect state in one trip to the database thread (see below).
+            principal, state = await asyncio.wait_for(
+                database_sync_to_async(self._verify_and_read_state)(token, scope_client_ip(self.scope), auth),
                 platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000,
             )
         except CredentialRefused as exc:
@@ -287,7 +296,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             # and socket.io-client would reconnect with the same token again and again.
             await self._refuse(TOKEN_EXPIRED, TOKEN_EXPIRED_MESSAGE)
             return
-        bus = self.channel_layer.bus
+        bus = layer.bus
         if not bus.ready and not await bus.wait_ready(platform_settings.LIVE_REDIS_TIMEOUT_MS / 1000):
             # Without the bus's subscription the socket would look connected and hear nothing.
             # Closing makes the client retry with backoff until Redis is back; the inbox holds what
@@ -301,29 +310,56 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if self._connect_deadline is not None:
             self._connect_deadline.cancel()  # the deadline is for the first CONNECT only
             self._connect_deadline = None
-        # Joined before the state is read: what commits from now on reaches this socket live, and
-        # waits in its channel until this handler returns (see _start_session).
+        # From here on what this process delivers reaches the socket (and waits in its channel until
+        # this handler returns). The state read with the token holds everything committed before it was
+        # read; what committed after reaches the socket live unless its delivery began before the join.
+        # No delivery began since the read started: the state holds. Otherwise it is read again, now.
         local_sessions.add(self, customer=session.customer, kid=session.kid, expires_at=session.expires_at)
-        await self._start_session(principal, auth)
+        if state is _STATE_FAILED:
+            state = None
+        elif layer.deliveries_begun != deliveries_before:
+            state = await self._read_state(principal, auth)
+        await self._start_session(state, auth)
 
-    async def _start_session(self, principal: CustomerPrincipal, auth: dict) -> None:
+    def _verify_and_read_state(
+        self, token: str, ip: IPAddress | None, auth: dict
+    ) -> tuple[CustomerPrincipal, ConnectState | None | object]:
+        """In the database thread: the token's principal, and the connect state read right after it
+        (``_STATE_FAILED`` when reading it failed: the socket connects without recovery)."""
+        principal = verify_or_count_failure(token, ip)
+        source = connect_state_source.source
+        if source is None or principal.expires_at.timestamp() <= time.time():
+            return principal, None
+        try:
+            return principal, self._state_of(source, principal, auth)
+        except Exception:
+            logger.exception("Could not read the connect state of Socket.IO connection %s.", self.engine_sid)
+            return principal, _STATE_FAILED
+
+    @staticmethod
+    def _state_of(source, principal: CustomerPrincipal, auth: dict) -> ConnectState:
+        customer = principal_customer_key(principal)
+        return source(principal=principal, customer=customer, pid=auth.get("pid"), offset=auth.get("offset"))
+
+    async def _read_state(self, principal: CustomerPrincipal, auth: dict) -> ConnectState | None:
+        source = connect_state_source.source
+        if source is None:
+            return None
+        try:
+            return await asyncio.wait_for(
+                database_sync_to_async(self._state_of)(source, principal, auth),
+                platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000,
+            )
+        except Exception:
+            # Connected all the same, without recovery: the client reads its inbox on `connect`.
+            logger.exception("Could not read the connect state of Socket.IO connection %s.", self.engine_sid)
+            return None
+
+    async def _start_session(self, state: ConnectState | None, auth: dict) -> None:
         """Answer the CONNECT, recovering the session when the client asks for it (live/recovery.py):
         the CONNECT answer, what the socket missed (each with its offset), then the unread count."""
         session = self.session
         assert session is not None
-        source = connect_state_source.source
-        state = None
-        if source is not None:
-            try:
-                state = await asyncio.wait_for(
-                    database_sync_to_async(source)(
-                        principal=principal, customer=session.customer, pid=auth.get("pid"), offset=auth.get("offset")
-                    ),
-                    platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000,
-                )
-            except Exception:
-                # Connected all the same, without recovery: the client reads its inbox on `connect`.
-                logger.exception("Could not read the connect state of Socket.IO connection %s.", self.engine_sid)
         if state is None:
             live_connect_count(outcome="not_recovered" if auth.get("pid") is not None else "fresh", events=0)
             await self._send_frame(connected_frame(session.sid))

@@ -1,9 +1,10 @@
 """What a Socket.IO connect is given: a fresh session, or the recovery of one (live/recovery.py).
 
-Read from the inbox, in the database thread of the connect, after the socket has joined its groups:
-whatever commits later reaches it live, and its number is above the offset read here, so between the
+Read from the inbox, in the database thread of the connect, at a moment from which whatever commits
+later reaches the socket live (live/consumers.py: after it joined its groups, or before, when this
+process delivered nothing in between); its number is then above the offset read here, so between the
 replay and the live events nothing is missed and nothing comes twice (the socket skips live numbers at
-or below its offset).
+or below its offset). A fresh connect is one statement: the space's current number and the counts.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def connect_state_read(*, principal: CustomerPrincipal, customer: str, pid: obje
     """The state a socket of ``principal`` starts with; ``pid`` and ``offset`` as its CONNECT sent
     them (anything, or nothing)."""
     product_space, customer_id = principal.product_space, principal.customer_id
-    current = selectors.message_sequence_current(product_space=product_space)  # read first: see the module
+    # The current number first (see the module), and the counts with it in the same statement.
+    counts, current = selectors.inbox_counts_and_sequence(product_space=product_space, customer_id=customer_id)
     after = offset_parse(offset)
     missed = None
     if after is not None and after <= current and pid_check(pid, customer=customer):
@@ -38,12 +40,19 @@ def connect_state_read(*, principal: CustomerPrincipal, customer: str, pid: obje
             len(missed) > limit or (missed and missed[0].message.created_at < timezone.now() - window)
         ):
             missed = None
-    counts = selectors.inbox_counts(product_space=product_space, customer_id=customer_id)
-    last_frames = (event_frame(UNREAD_COUNT_EVENT, {"count": counts["unread"]}), event_frame(COUNTS_EVENT, counts))
     if missed is None:
         return ConnectState(
-            pid=pid_issue(customer=customer), recovered=False, offset=current, replay=[], last_frames=last_frames
+            pid=pid_issue(customer=customer), recovered=False, offset=current, replay=[], last_frames=_last(counts)
         )
     replay = [(item.message.sequence or 0, event_frame(IN_APP_MESSAGE_EVENT, inbox_item_data(item))) for item in missed]
     offset_now = max([current, after or 0, *(number for number, _ in replay)])
-    return ConnectState(pid=str(pid), recovered=True, offset=offset_now, replay=replay, last_frames=last_frames)
+    if offset_now > current:
+        # A send committed after the counts were read is in the replay: the counts after it must include
+        # it (its live copy, counts and all, is skipped as already given).
+        counts = selectors.inbox_counts(product_space=product_space, customer_id=customer_id)
+    return ConnectState(pid=str(pid), recovered=True, offset=offset_now, replay=replay, last_frames=_last(counts))
+
+
+def _last(counts: dict[str, int]) -> tuple[str, str]:
+    """The events after a connect's replay: ``unreadCount`` and ``counts``."""
+    return event_frame(UNREAD_COUNT_EVENT, {"count": counts["unread"]}), event_frame(COUNTS_EVENT, counts)

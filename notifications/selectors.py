@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from authplatform.errors import ObjectNotFound
+from authplatform.fastpaths.prepared import PreparedQuery
 from credentials.models import ProductSpace, Workspace
 from notifications.models import (
     ANY_CATEGORY,
@@ -31,6 +33,8 @@ from notifications.models import (
 )
 from tokens.permissions import caller_role, role_check
 from tokens.principals import ApiKeyAuth, ClientPrincipal
+
+_SAMPLE_NOW = datetime(1999, 12, 31, 23, 59, 57, 654321, tzinfo=UTC)  # a value no query has (see PreparedQuery)
 
 
 # --- who sends ----------------------------------------------------------------------------------
@@ -97,9 +101,9 @@ class InboxPage:
     next_position: int | None  # the last item's id when there are more, for the next cursor
 
 
-def _not_expired(items):
+def _not_expired(items, now: datetime | None = None):
     # The inbox clock marks expired items deleted within a tick; until it has, they are left out here.
-    return items.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+    return items.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now()))
 
 
 def customer_items(*, product_space: ProductSpace, customer_id: str):
@@ -157,7 +161,7 @@ def inbox_item_get(*, product_space: ProductSpace, customer_id: str, message_id)
     return item
 
 
-def listed_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
+def listed_items(*, product_space: ProductSpace | int, customer_ids: Collection[str], now: datetime | None = None):
     """Not archived, deleted, snoozed or expired: what the inbox lists by default and ``total`` counts
     (rt_inbox_listed)."""
     return _not_expired(
@@ -167,28 +171,67 @@ def listed_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
             archived_at__isnull=True,
             deleted_at__isnull=True,
             snoozed_until__isnull=True,
-        )
+        ),
+        now,
     )
 
 
-def unread_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
+def unread_items(*, product_space: ProductSpace | int, customer_ids: Collection[str], now: datetime | None = None):
     """Listed and unread: what the unread count counts (an index-only count of rt_inbox_unread_listed)."""
-    return listed_items(product_space=product_space, customer_ids=customer_ids).filter(read_at__isnull=True)
+    return listed_items(product_space=product_space, customer_ids=customer_ids, now=now).filter(read_at__isnull=True)
 
 
-def unseen_items(*, product_space: ProductSpace, customer_ids: Collection[str]):
+def unseen_items(*, product_space: ProductSpace | int, customer_ids: Collection[str], now: datetime | None = None):
     """Listed and unseen: the badge (rt_inbox_unseen_listed)."""
-    return listed_items(product_space=product_space, customer_ids=customer_ids).filter(seen_at__isnull=True)
+    return listed_items(product_space=product_space, customer_ids=customer_ids, now=now).filter(seen_at__isnull=True)
 
 
 COUNTED = {"unseen": unseen_items, "unread": unread_items, "total": listed_items}
 
 
+class _CountOf(Subquery):
+    """A count as a column: ``(SELECT COUNT(*) FROM (<queryset>))``, answered by the queryset's own index."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) counted)"
+    output_field = IntegerField()
+
+
+def _counts_row(*, product_space_id: int, customer_id: str, now: datetime, with_sequence: bool):
+    """One row: the product space's latest send number (``with_sequence``), then the ``COUNTED`` counts,
+    each its own subquery over its own partial index."""
+    counts = [
+        _CountOf(items(product_space=product_space_id, customer_ids=[customer_id], now=now).order_by().values("pk"))
+        for items in COUNTED.values()
+    ]
+    sequence = MessageSequence.objects.filter(product_space=product_space_id).values("last_value")[:1]
+    columns = [Coalesce(Subquery(sequence), 0), *counts] if with_sequence else counts
+    return ProductSpace.objects.filter(pk=product_space_id).order_by().values_list(*columns)
+
+
+# Counted on every connect, every inbox change and every counts request: compiled once
+# (authplatform/fastpaths/prepared.py; building the three counts' queries was most of a connect's CPU).
+_COUNTS_SAMPLES = {"product_space_id": -271828, "customer_id": "\x00prepared-customer", "now": _SAMPLE_NOW}
+_COUNTS_FIELDS = {
+    "product_space_id": ProductSpace._meta.pk,
+    "customer_id": InboxItem._meta.get_field("customer_id"),
+    "now": InboxItem._meta.get_field("expires_at"),
+}
+_counts = PreparedQuery(partial(_counts_row, with_sequence=False), samples=_COUNTS_SAMPLES, fields=_COUNTS_FIELDS)
+_sequence_and_counts = PreparedQuery(
+    partial(_counts_row, with_sequence=True), samples=_COUNTS_SAMPLES, fields=_COUNTS_FIELDS
+)
+
+
 def inbox_counts(*, product_space: ProductSpace, customer_id: str) -> dict[str, int]:
-    """``{"unseen", "unread", "total"}`` of the customer's inbox: each a count of its own partial index."""
-    return {
-        name: items(product_space=product_space, customer_ids=[customer_id]).count() for name, items in COUNTED.items()
-    }
+    """``{"unseen", "unread", "total"}`` of the customer's inbox, in one statement."""
+    (row,) = _counts.rows(product_space_id=product_space.pk, customer_id=customer_id, now=timezone.now())
+    return dict(zip(COUNTED, row, strict=True))
+
+
+def inbox_counts_and_sequence(*, product_space: ProductSpace, customer_id: str) -> tuple[dict[str, int], int]:
+    """``inbox_counts`` and ``message_sequence_current``, read in one statement (a connect's state)."""
+    (row,) = _sequence_and_counts.rows(product_space_id=product_space.pk, customer_id=customer_id, now=timezone.now())
+    return dict(zip(COUNTED, row[1:], strict=True)), row[0]
 
 
 def inbox_counts_many(*, product_space: ProductSpace, customer_ids: Collection[str]) -> dict[str, dict[str, int]]:

@@ -9,8 +9,10 @@ call, so revocation, expiry and deactivation are decided by the database on ever
 before; only the Python that writes the SQL is skipped.
 
 Instances are built as Django's ModelIterable builds them (``from_db`` and the select_related
-populators), so callers get the same objects as from the queryset. Each value is adapted with the
-model field it is compared to (``get_db_prep_value``), as the ORM's lookups do.
+populators), so callers get the same objects as from the queryset; a ``values_list`` queryset (e.g.
+counts as subquery annotations) gives its rows as tuples (``rows``), through the same converters.
+Each value is adapted with the model field it is compared to (``get_db_prep_value``), as the ORM's
+lookups do.
 
 Relies on: ``SQLCompiler.as_sql``, ``klass_info``/``select``, ``get_converters``/``apply_converters``,
 ``get_related_populators`` and ``Model.from_db``. Breaks visibly in: tests/tokens/test_auth_hot_path.py
@@ -44,6 +46,10 @@ class _Compiled:
             raise ValueError("PreparedQuery: two sample values compile to the same parameter; use distinct ones")
         compiler = self.compiler
         klass_info, select = compiler.klass_info, compiler.select
+        if klass_info is None:  # values_list(): tuples, annotations included
+            self.model = None
+            self.converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
+            return
         self.model = klass_info["model"]
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         self.model_slice = slice(start, end)
@@ -89,10 +95,8 @@ class PreparedQuery:
                     self._compiled[key] = compiled
         return compiled, connection
 
-    def all(self, **values) -> list:
-        """The model instances the queryset ``build(**values)`` would give, in its order."""
-        db = self._using
-        compiled, connection = self._get(db)
+    def _run(self, values: dict[str, Any]) -> tuple[_Compiled, list]:
+        compiled, connection = self._get(self._using)
         params = list(compiled.params)
         for name, value in values.items():
             adapted = self._fields[name].get_db_prep_value(value, connection, prepared=False)
@@ -102,7 +106,22 @@ class PreparedQuery:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         if compiled.converters:
-            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+            rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
+        return compiled, rows
+
+    def rows(self, **values) -> list[tuple]:
+        """The rows of a ``values_list`` queryset ``build(**values)``, as tuples."""
+        compiled, rows = self._run(values)
+        if compiled.model is not None:
+            raise TypeError("PreparedQuery.rows is for values_list querysets; use all()")
+        return [tuple(row) for row in rows]
+
+    def all(self, **values) -> list:
+        """The model instances the queryset ``build(**values)`` would give, in its order."""
+        db = self._using
+        compiled, rows = self._run(values)
+        if compiled.model is None:
+            raise TypeError("PreparedQuery.all is for model querysets; use rows()")
         out = []
         for row in rows:
             obj = compiled.model.from_db(db, compiled.init_list, row[compiled.model_slice])
