@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import pprint
 
 import autobahn.twisted.websocket
 import autobahn.websocket.protocol
@@ -105,7 +106,13 @@ def test_autobahn_debug_arguments_are_not_formatted():
     assert {"hltype", "hlval"} <= set(protocol.sendData.__code__.co_names)
     assert {"hltype", "hlval"} <= set(adapter.WebSocketAdapterProtocol.dataReceived.__code__.co_names)
     assert "hlval" in autobahn.websocket.protocol.WebSocketServerProtocol._connectionLost.__code__.co_names
+    assert "pformat" in protocol._connectionMade.__code__.co_names
     autobahn_logging.install()  # as the server's WebSocketFactory does
     reason = object()
     for module in autobahn_logging.MODULES:
         assert module.hltype(reason) is reason and module.hlval(reason, color="white", bold=True) is reason
+    # pformat's text is made only when read, and reads as pprint's.
+    settings = [("openHandshakeTimeout", 5, "WebSocketServerFactory")] * 30
+    text = autobahn.websocket.protocol.pformat(settings)
+    assert isinstance(text, str) and text.value is settings
+    assert str(text) == pprint.pformat(settings) and f"\n{text}" == "\n" + pprint.pformat(settings)
