@@ -152,6 +152,11 @@ class LiveChannelLayer(BaseChannelLayer):
             raise ValueError(f"{channel!r} is not a channel of this process")
         inbox.direct = handlers
 
+    def queued(self, channel: str) -> int:
+        """How many messages wait in ``channel`` (of this process) for its consumer."""
+        inbox = self._inboxes.get(channel)
+        return len(inbox.messages) if inbox is not None else 0
+
     def inject(self, channel: str, message: dict) -> None:
         """Put ``message`` (its consumer's own ASGI event) in ``channel`` of this process, beyond its
         capacity: what the client sent is never dropped (authplatform/fastpaths/consumers.py)."""

@@ -11,8 +11,9 @@ check these first after upgrading any of them.
 | ``sqlite3`` | a new SQLite connection (and schema parse) per ASGI request | DATABASES ENGINE (settings.py) |
 | ``consumers`` | Channels' database hop before every consumer message and at every disconnect; its two-task |
 |  | receive loop (and, under daphne, the task forwarding its events) | live/consumers.py |
-| ``ws_direct`` | an ASGI send (a task woken, a frame built) per socket for a revocation's ``sessionEnded``: | |
-|  | one pre-framed write per socket, from the layer's direct handler | live/consumers.py |
+| ``ws_direct`` | an ASGI send (a task woken, a frame built) per socket for a send's frames and a | |
+|  | revocation's ``sessionEnded``: one pre-framed write per socket, from the layer's direct handler | |
+|  |  | live/consumers.py |
 | ``batched_timer`` | txaio's handshake-timeout buckets, whose cancel scans a list | authplatform/server.py |
 | ``autobahn_logging`` | autobahn formatting its debug-log arguments (discarded) on every frame and close | |
 |  |  | authplatform/server.py |
