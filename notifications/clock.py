@@ -57,9 +57,9 @@ class InboxClock:
     def tick(self) -> None:
         from notifications import services
 
-        while services.inbox_snoozes_wake() >= 500:  # a backlog (the server was down): all of it now
+        while services.inbox_snoozes_wake() >= services.CLOCK_BATCH:  # a backlog (the server was down): all now
             pass
-        while services.inbox_items_expire() >= 500:
+        while services.inbox_items_expire() >= services.CLOCK_BATCH:
             pass
         interval = platform_settings.INBOX_PURGE_INTERVAL_SECONDS
         if interval and time.monotonic() - self._last_purge >= interval:

@@ -222,6 +222,30 @@ _sequence_and_counts = PreparedQuery(
 )
 
 
+# The inbox clock's question every tick in every process (notifications/clock.py): is anything due?
+# Compiled once: the answer is nearly always no, and building the two queries was most of a tick.
+_snoozes_due = PreparedQuery(
+    lambda now: InboxItem.objects.filter(snoozed_until__lte=now).order_by().values_list("pk")[:1],
+    samples={"now": _SAMPLE_NOW},
+    fields={"now": InboxItem._meta.get_field("snoozed_until")},
+)
+_expiries_due = PreparedQuery(
+    lambda now: InboxItem.objects.filter(expires_at__lte=now, deleted_at__isnull=True).order_by().values_list("pk")[:1],
+    samples={"now": _SAMPLE_NOW},
+    fields={"now": InboxItem._meta.get_field("expires_at")},
+)
+
+
+def inbox_snoozes_due(*, now: datetime) -> bool:
+    """Whether some snoozed item's time has come (rt_inbox_snoozed)."""
+    return bool(_snoozes_due.rows(now=now))
+
+
+def inbox_expiries_due(*, now: datetime) -> bool:
+    """Whether some item not yet taken out is past its ``expires_at`` (rt_inbox_expiring)."""
+    return bool(_expiries_due.rows(now=now))
+
+
 def inbox_counts(*, product_space: ProductSpace, customer_id: str) -> dict[str, int]:
     """``{"unseen", "unread", "total"}`` of the customer's inbox, in one statement."""
     (row,) = _counts.rows(product_space_id=product_space.pk, customer_id=customer_id, now=timezone.now())

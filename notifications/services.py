@@ -419,7 +419,12 @@ def inbox_item_unsnooze(*, product_space: ProductSpace, customer_id: str, messag
     return selectors.inbox_item_get(product_space=product_space, customer_id=customer_id, message_id=message_id)
 
 
-def inbox_snoozes_wake(*, now: datetime | None = None, item_ids: Sequence[int] | None = None, limit: int = 500) -> int:
+CLOCK_BATCH = 500  # rows the inbox clock wakes or expires per transaction
+
+
+def inbox_snoozes_wake(
+    *, now: datetime | None = None, item_ids: Sequence[int] | None = None, limit: int = CLOCK_BATCH
+) -> int:
     """Wake the snoozed items whose time has come (or ``item_ids``): shown again, unread and unseen,
     and announced to their customers' sockets as ``inAppMessage`` (with ``woken_at``) and the counts.
 
@@ -429,9 +434,14 @@ def inbox_snoozes_wake(*, now: datetime | None = None, item_ids: Sequence[int] |
     """
     now = now or timezone.now()
     due = InboxItem.objects.filter(snoozed_until__isnull=False)
-    due = due.filter(pk__in=list(item_ids)) if item_ids is not None else due.filter(snoozed_until__lte=now)
-    if not due.exists():  # the usual tick: a read, no write transaction (SQLite would lock the database)
-        return 0
+    if item_ids is not None:
+        due = due.filter(pk__in=list(item_ids))
+        if not due.exists():
+            return 0
+    else:
+        due = due.filter(snoozed_until__lte=now)
+        if not selectors.inbox_snoozes_due(now=now):  # the usual tick: a read, no write transaction
+            return 0  # (SQLite would lock the database)
     with transaction.atomic():
         pks = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
         if not pks:
@@ -458,12 +468,12 @@ def _announce_wakes(*, item_ids: list[int]) -> None:
     notify_customers(notifications)
 
 
-def inbox_items_expire(*, now: datetime | None = None, limit: int = 500) -> int:
+def inbox_items_expire(*, now: datetime | None = None, limit: int = CLOCK_BATCH) -> int:
     """Take items past their ``expires_at`` out of their customers' inboxes (marked deleted: the lists
     and counts already leave them out) and tell the customers' sockets (``inboxUpdated`` "expire")."""
     now = now or timezone.now()
     due = InboxItem.objects.filter(expires_at__lte=now, deleted_at__isnull=True)
-    if not due.exists():  # the usual tick: a read, no write transaction
+    if not selectors.inbox_expiries_due(now=now):  # the usual tick: a read, no write transaction
         return 0
     with transaction.atomic():
         rows = list(

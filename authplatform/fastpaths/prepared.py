@@ -27,7 +27,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, QuerySet
-from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # not in the stubs
+from django.db.models.query import ModelIterable, get_related_populators  # type: ignore[attr-defined]
 
 
 class _Compiled:
@@ -46,7 +46,7 @@ class _Compiled:
             raise ValueError("PreparedQuery: two sample values compile to the same parameter; use distinct ones")
         compiler = self.compiler
         klass_info, select = compiler.klass_info, compiler.select
-        if klass_info is None:  # values_list(): tuples, annotations included
+        if queryset._iterable_class is not ModelIterable:  # values_list(): tuples, annotations included
             self.model = None
             self.converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
             return
