@@ -433,6 +433,8 @@ def inbox_snoozes_wake(
     the others) and updated only while still snoozed.
     """
     now = now or timezone.now()
+    if item_ids is None and not selectors.inbox_snoozes_due(now=now):
+        return 0  # the usual tick: one prepared read, no write transaction (SQLite would lock the database)
     due = InboxItem.objects.filter(snoozed_until__isnull=False)
     if item_ids is not None:
         due = due.filter(pk__in=list(item_ids))
@@ -440,8 +442,6 @@ def inbox_snoozes_wake(
             return 0
     else:
         due = due.filter(snoozed_until__lte=now)
-        if not selectors.inbox_snoozes_due(now=now):  # the usual tick: a read, no write transaction
-            return 0  # (SQLite would lock the database)
     with transaction.atomic():
         pks = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
         if not pks:
@@ -472,9 +472,9 @@ def inbox_items_expire(*, now: datetime | None = None, limit: int = CLOCK_BATCH)
     """Take items past their ``expires_at`` out of their customers' inboxes (marked deleted: the lists
     and counts already leave them out) and tell the customers' sockets (``inboxUpdated`` "expire")."""
     now = now or timezone.now()
-    due = InboxItem.objects.filter(expires_at__lte=now, deleted_at__isnull=True)
-    if not selectors.inbox_expiries_due(now=now):  # the usual tick: a read, no write transaction
+    if not selectors.inbox_expiries_due(now=now):  # the usual tick: one prepared read, no write transaction
         return 0
+    due = InboxItem.objects.filter(expires_at__lte=now, deleted_at__isnull=True)
     with transaction.atomic():
         rows = list(
             due.select_for_update(skip_locked=True).values_list("pk", "product_space_id", "customer_id", "message_id")[
