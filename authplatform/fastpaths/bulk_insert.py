@@ -1,4 +1,5 @@
-"""Many rows of one table that differ in one column, inserted with one ``executemany``.
+"""Many rows of one table that differ in one column, inserted with one ``executemany`` (SQLite) or one
+``INSERT … SELECT … unnest(array)`` (PostgreSQL).
 
 ``bulk_create`` builds and prepares a model instance per row: for a 1,000-recipient send that was
 ~105 ms (the bench's fan-out profile; 8 INSERTs under SQLite's variable limit), though the rows
@@ -6,9 +7,10 @@ differed only in the customer id. Here the shared values are prepared once by th
 (``get_db_prep_save``, as the ORM does) and the table and column names come from the model, so the
 statement follows the schema; columns not named take their database defaults.
 
-Relies on: ``Field.get_db_prep_save``, ``connection.ops.quote_name`` and the DB-API ``executemany``
-of the backend's cursor. Breaks visibly in: tests/notifications/test_api_send.py (the stored inbox
-rows) if an upgrade changes how a field's value is prepared.
+Relies on: ``Field.get_db_prep_save``, ``Field.db_type``, ``connection.ops.quote_name``, the DB-API
+``executemany`` of the backend's cursor, and psycopg adapting a list to a PostgreSQL array. Breaks
+visibly in: tests/notifications/test_api_send.py (the stored inbox rows) if an upgrade changes how a
+field's value is prepared.
 """
 
 from __future__ import annotations
@@ -34,5 +36,17 @@ def rows_insert(*, model: type[models.Model], shared: Mapping[str, Any], varying
         quote(meta.db_table), ", ".join(map(quote, columns)), ", ".join(["%s"] * len(columns))
     )
     varying_field = meta.get_field(varying)
+    column_values = [varying_field.get_db_prep_save(value, connection) for value in values]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(*prepared, varying_field.get_db_prep_save(value, connection)) for value in values])
+        if connection.vendor == "postgresql":
+            # One statement over an array: PostgreSQL runs ``executemany``'s 1,000 INSERTs one by one
+            # (55 ms of a 1,000-recipient send, against ~15 ms for this).
+            sql = "INSERT INTO {} ({}) SELECT {}, v FROM unnest(%s::{}[]) AS v".format(
+                quote(meta.db_table),
+                ", ".join(map(quote, columns)),
+                ", ".join(["%s"] * len(prepared)),
+                varying_field.db_type(connection),
+            )
+            cursor.execute(sql, [*prepared, column_values])
+        else:
+            cursor.executemany(sql, [(*prepared, value) for value in column_values])
