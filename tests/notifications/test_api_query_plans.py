@@ -178,10 +178,11 @@ def test_inbox_queries_use_indexes_with_100k_messages(db):
     assert_indexed(lambda: selectors.in_app_message_counts(message=message), "rt_inbox_message_customer")
 
     # The counts announced after a send to 1,000 customers: one query for all of them, through a
-    # customer index (the listed one, or the customer's whole one), probed by customer. At 100,000 rows PostgreSQL prices 1,000 index probes above reading
-    # the whole (small) table, and picks a sequential scan (measured: 18 ms, against 7 ms through the
-    # index); its cost grows with the table while the probes' does not, so at scale it takes the
-    # index. The test therefore checks that the index serves this query, not which plan wins here.
+    # customer index (the listed one, or the customer's whole one), probed by customer. At 100,000
+    # rows PostgreSQL prices 1,000 index probes above reading the whole (small) table, and picks a
+    # sequential scan (measured: 18 ms, against 7 ms through the index); its cost grows with the
+    # table while the probes' does not, so at scale it takes the index. The test therefore checks
+    # that the index serves this query, not which plan wins here.
     customers = [f"customer-{n}" for n in range(1000)]
     assert_index_serves(
         lambda: selectors.inbox_counts_many(product_space=product_space, customer_ids=customers),
