@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from authplatform.idle_gc import RequestsInFlight, collector  # noqa: E402
+from live.consumers import server_closes  # noqa: E402
 from live.routing import websocket_urlpatterns  # noqa: E402
 from notifications.announcer import AnnounceAfterResponse, announcer  # noqa: E402
 
@@ -31,10 +32,11 @@ if not settings.REDIS_URL:
     )
 
 http_in_flight = RequestsInFlight(AnnounceAfterResponse(django_http))
-# Full garbage collections wait for a moment when no request is answered and no announcement is being
-# made (authplatform/idle_gc.py; installed by authplatform/server.py).
+# Full garbage collections wait for a moment when no request is answered, no announcement is being
+# made and no socket is being closed (authplatform/idle_gc.py; installed by authplatform/server.py).
 collector.add_busy_check(http_in_flight.busy)
 collector.add_busy_check(announcer.busy)
+collector.add_busy_check(server_closes.busy)  # sockets mid-close (a revocation's)
 
 router = ProtocolTypeRouter(
     {

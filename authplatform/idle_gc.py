@@ -14,8 +14,8 @@ generation since then are at least a quarter of those that survived it. This mod
 (counting the moved objects from the collector's callbacks) but takes the collection itself out of
 the allocating thread: CPython's own trigger is raised to a backstop (``BACKSTOP_THRESHOLD``) and a
 daemon thread runs the due collection as soon as nothing registered as busy is (HTTP requests in
-flight, the announcer's queue: authplatform/asgi.py; work queued on the event loop, such as a send's
-frames for its sockets), or after ``MAX_DELAY`` seconds regardless, so
+flight, the announcer's queue, sockets the server is closing: authplatform/asgi.py; work queued on the
+event loop, such as a send's frames for its sockets), or after ``MAX_DELAY`` seconds regardless, so
 memory is never held back for longer than that. A request that arrives while the collection runs
 still waits for it; what changes is that no request causes one.
 """

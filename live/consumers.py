@@ -114,6 +114,21 @@ def _with_offsets(frames: tuple[str, ...], offset: int) -> tuple[str, ...]:
     return tuple(with_offset(frame, offset) for frame in frames)
 
 
+class ServerCloses:
+    """Sockets this process has begun to close whose consumers have not ended yet: a revocation's
+    5,000 at once, their close handshakes still under way. A full garbage collection waits while there
+    are any (authplatform/idle_gc.py, a busy check): walking a process's 10,000 sockets' objects took
+    0.3 s of the loop in the middle of a revocation, and every client's close waited behind it."""
+
+    in_flight = 0
+
+    def busy(self) -> bool:
+        return self.in_flight > 0
+
+
+server_closes = ServerCloses()
+
+
 def verify_or_count_failure(token: str, ip: IPAddress | None) -> CustomerPrincipal:
     """customer_jwt_verify, with a refusal counted against the client IP's failed-authentication
     budget exactly as the REST API counts it (tokens/throttle.py); over budget, the refusal says so."""
@@ -175,6 +190,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self.offset = 0  # the highest message number this socket has been given
         self._answered = False  # the CONNECT answer and what follows it are out: live frames may be written
         self._closing = False  # we sent a close, or the client went away: send nothing more
+        self._counted_close = False  # in server_closes.in_flight
         self._released = False
         self._tasks: set[asyncio.Task] = set()
         # The heartbeat and the CONNECT deadline are timers, not a task each: a process holds 10,000
@@ -222,6 +238,8 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             return
         self._released = True
         self._closing = True
+        if self._counted_close:
+            server_closes.in_flight -= 1
         for timer in (self._ping_timer, self._connect_deadline):
             if timer is not None:
                 timer.cancel()
@@ -473,7 +491,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             return
         if self.session is None or self._closing:
             return
-        self._closing = True
+        self._begin_close()
         send = self.base_send
         *frames, close = _session_end_messages(reason, message)
         try:
@@ -491,7 +509,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         end). Between the two the socket hears nothing more and ignores what it reads (``_closing``)."""
         if self.session is None or self._closing or self._protocol is None:
             return None
-        self._closing = True
+        self._begin_close()
         frames, code = _session_end_frames(reason, message)
         if not ws_direct.write_now(self._protocol, frames):
             return None  # closing or closed already
@@ -556,6 +574,13 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             self._spawn(self._send_frame(frame))
 
     # --- plumbing -------------------------------------------------------------------------------
+    def _begin_close(self) -> None:
+        """We close: send nothing more, and count the socket in ``server_closes`` until it is gone."""
+        self._closing = True
+        if not self._counted_close:
+            self._counted_close = True
+            server_closes.in_flight += 1
+
     async def _send_frame(self, frame: str) -> None:
         if not self._closing:
             await self.send(text_data=frame)
@@ -563,7 +588,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def _close(self, code: CloseCode) -> None:
         if self._closing:
             return
-        self._closing = True
+        self._begin_close()
         try:
             await self.close(code=int(code))  # autobahn refuses an IntEnum: it checks type(code) is int
         except Exception:
