@@ -71,7 +71,6 @@ from tokens.throttle import auth_failure_register
 
 logger = logging.getLogger(__name__)
 
-PING_FRAME = ping_frame()  # "2": Engine.IO's PING, sent every pingInterval
 PONG_FRAME = pong_frame()  # "3": Engine.IO's PONG, the answer to our pings
 
 # Sent just before the server disconnects a session, so the client knows why (Socket.IO's DISCONNECT
@@ -192,12 +191,9 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self._closing = False  # we sent a close, or the client went away: send nothing more
         self._counted_close = False  # in server_closes.in_flight
         self._released = False
+        self._pong = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
-        # The heartbeat and the CONNECT deadline are timers, not a task each: a process holds 10,000
-        # sockets, and a revocation ended 5,000 at once, each cancellation a task woken to unwind.
-        self._ping_timer: asyncio.TimerHandle | None = None
-        self._awaiting_pong = False
-        self._connect_deadline: asyncio.TimerHandle | None = None
+        self._connect_deadline: asyncio.Task | None = None
         # daphne's connection, written to directly (see end_session_now)
         self._protocol: ws_direct.WebSocketProtocol | None = None
 
@@ -227,8 +223,8 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 self.channel_name, {SESSION_END: self._session_end_now, FRAMES: self._frames_now}
             )
         await self._send_frame(open_frame(self.engine_sid, self.options))
-        self._ping_after(self.options.ping_interval_ms)
-        self._connect_deadline = self._timer(self.options.connect_timeout_ms, self._connect_deadline_passed)
+        self._spawn(self._heartbeat())
+        self._connect_deadline = self._spawn(self._close_unless_connected_in_time())
 
     async def disconnect(self, code: int) -> None:
         self._closing = True  # the client went away; _release (after StopConsumer) cleans up
@@ -240,9 +236,6 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self._closing = True
         if self._counted_close:
             server_closes.in_flight -= 1
-        for timer in (self._ping_timer, self._connect_deadline):
-            if timer is not None:
-                timer.cancel()
         for task in list(self._tasks):
             task.cancel()
         await self._leave_session()
@@ -253,7 +246,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         wait behind a CONNECT still reading its token and connect state from the database, and the
         heartbeat would close a socket whose client answered in time."""
         if message.get("type") == "websocket.receive" and message.get("text") == PONG_FRAME:
-            self._on_pong()
+            self._pong.set()
             return True
         return False
 
@@ -277,7 +270,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def _on_engineio(self, packet: eio.Packet) -> None:
         kind = packet.packet_type
         if kind == eio.PONG:
-            self._on_pong()
+            self._pong.set()
         elif kind == eio.MESSAGE:
             await self._on_socketio(decode_socketio(packet.data))
         elif kind == eio.PING:  # a probe ("2probe") or an Engine.IO v3 habit: answer in kind
@@ -302,7 +295,7 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 if self._connect_deadline is None:
                     # Without a session the socket must CONNECT again in time, as after the handshake,
                     # or it would idle on its pings for ever.
-                    self._connect_deadline = self._timer(self.options.connect_timeout_ms, self._connect_deadline_passed)
+                    self._connect_deadline = self._spawn(self._close_unless_connected_in_time())
         # EVENT / ACK: clients have no events to send here; ignored like events without a handler.
 
     async def _connect_customer(self, auth: Any) -> None:
@@ -523,55 +516,28 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             local_sessions.discard(self, customer=session.customer, kid=session.kid)
 
     # --- Engine.IO heartbeat and deadlines ----------------------------------------------------
-    def _ping_after(self, ms: int) -> None:
-        self._ping_timer = self._timer(ms, self._ping)
+    async def _heartbeat(self) -> None:
+        """Ping every pingInterval; no pong within pingTimeout closes the socket (Engine.IO v4)."""
+        interval = self.options.ping_interval_ms / 1000
+        timeout = self.options.ping_timeout_ms / 1000
+        while not self._closing:
+            await asyncio.sleep(interval)
+            if self._closing:
+                return
+            self._pong.clear()
+            await self._send_frame(ping_frame())
+            try:
+                await asyncio.wait_for(self._pong.wait(), timeout)
+            except TimeoutError:
+                logger.info("Socket.IO connection %s missed its pong; closing it.", self.engine_sid)
+                await self._close(CloseCode.TIMEOUT)
+                return
 
-    def _ping(self) -> None:
-        """Ping every pingInterval; no pong within pingTimeout closes the socket (Engine.IO v4). The next
-        ping is due pingInterval after the pong."""
-        if self._closing:
-            return
-        self._awaiting_pong = True
-        self._write_soon(PING_FRAME)
-        self._ping_timer = self._timer(self.options.ping_timeout_ms, self._pong_missed)
-
-    def _on_pong(self) -> None:
-        if self._awaiting_pong and not self._closing:
-            self._awaiting_pong = False
-            if self._ping_timer is not None:
-                self._ping_timer.cancel()
-            self._ping_after(self.options.ping_interval_ms)
-
-    def _pong_missed(self) -> None:
-        if self._awaiting_pong and not self._closing:
-            logger.info("Socket.IO connection %s missed its pong; closing it.", self.engine_sid)
-            self._spawn(self._close(CloseCode.TIMEOUT))
-
-    def _connect_deadline_passed(self) -> None:
-        self._connect_deadline = None
-        if self.session is None:  # (the timer is cancelled once a CONNECT is accepted)
+    async def _close_unless_connected_in_time(self) -> None:
+        await asyncio.sleep(self.options.connect_timeout_ms / 1000)
+        if self.session is None:  # (the task is cancelled once a CONNECT is accepted)
             logger.info("Socket.IO connection %s sent no accepted CONNECT in time; closing it.", self.engine_sid)
-            self._spawn(self._close(CloseCode.TIMEOUT))
-
-    def _timer(self, ms: int, callback) -> asyncio.TimerHandle:
-        return asyncio.get_running_loop().call_later(ms / 1000, self._guarded, callback)
-
-    def _guarded(self, callback) -> None:
-        """A timer's callback; should it fail, the socket closes (4011) rather than linger without its
-        heartbeat or deadline, and the client reconnects."""
-        try:
-            callback()
-        except Exception:
-            logger.exception("Socket.IO connection %s: a timer failed; closing it.", self.engine_sid)
-            self._spawn(self._close(CloseCode.SERVER_ERROR))
-
-    def _write_soon(self, frame: str) -> None:
-        """``frame`` written now under daphne (framed once for every socket: ws_direct), else sent by a
-        task of its own (another server's ASGI ``send`` is a coroutine)."""
-        if self._protocol is not None:
-            ws_direct.write_now(self._protocol, ws_direct.prepare((frame,)))
-        else:
-            self._spawn(self._send_frame(frame))
+            await self._close(CloseCode.TIMEOUT)
 
     # --- plumbing -------------------------------------------------------------------------------
     def _begin_close(self) -> None:
