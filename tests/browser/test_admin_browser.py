@@ -29,10 +29,12 @@ from credentials.models import (
 )
 from tests.browser.admin_steps import admin_path, click_link, go, message, search, shown_once, signed_in, submit
 from tests.browser.conftest import CHROMIUM, screenshot
+from tests.conftest import second_pass_only
 
 pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
 pytestmark = [
+    second_pass_only,  # the embedded default's admin in Chromium: tests/docs/test_newcomer_walk.py
     pytest.mark.live,
     pytest.mark.django_db(transaction=True),  # the server process sees what the test writes
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (make test installs it)"),

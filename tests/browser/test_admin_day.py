@@ -21,11 +21,13 @@ from credentials.audit import CLI
 from credentials.models import ApiKey, AuditEvent, Client, ClientSecret, Workspace
 from tests.browser.admin_steps import admin_path, click_link, go, message, shown_once, submit
 from tests.browser.conftest import CHROMIUM, screenshot
+from tests.conftest import second_pass_only
 from tests.live import api_client, run_node
 
 pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
 pytestmark = [
+    second_pass_only,  # the embedded default's admin in Chromium: tests/docs/test_newcomer_walk.py
     pytest.mark.live,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (make test installs it)"),

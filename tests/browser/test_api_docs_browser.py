@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 from tests.browser.conftest import CHROMIUM, screenshot
+from tests.conftest import second_pass_only
 
 pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 
 pytestmark = [
+    second_pass_only,  # the embedded default's admin in Chromium: tests/docs/test_newcomer_walk.py
     pytest.mark.live,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (make test installs it)"),
 ]

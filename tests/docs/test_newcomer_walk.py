@@ -28,7 +28,10 @@ from tests.live import free_port
 pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 from playwright.sync_api import expect  # noqa: E402
 
+from tests.conftest import first_pass_only
+
 pytestmark = [
+    first_pass_only,  # its own environment: make run on a fresh SQLite database
     pytest.mark.live,
     pytest.mark.node,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (make test installs it)"),

@@ -17,6 +17,7 @@ from twisted.internet.task import Clock
 from authplatform.fastpaths import autobahn_logging
 from authplatform.fastpaths.batched_timer import BatchedTimer
 from authplatform.server import CLOSE_HANDSHAKE_TIMEOUT
+from tests.conftest import first_pass_only
 
 SOCKET_IO = "/api/v1/wss/socket.io/?EIO=4&transport=websocket"
 
@@ -67,6 +68,7 @@ def test_a_bucket_runs_in_chunks_and_a_callback_may_cancel_a_later_one():
     assert clock.delays == [1, 0, 0]  # the bucket, then two more chunks each after a reactor turn
 
 
+@first_pass_only  # autobahn's close handshake, the same on every database and layer
 def test_a_client_that_never_answers_the_close_is_dropped_after_the_close_handshake_timeout(daphne_server_factory):
     # The server closes a socket that sends no Socket.IO CONNECT in time; this client reads the close
     # frame and never answers it, so only the close-handshake timeout (on this timer) ends the TCP

@@ -5,7 +5,11 @@ import os
 import subprocess
 import sys
 
+from tests.conftest import first_pass_only
 from tests.live import ROOT
+
+# Settings read in subprocesses with their own environment: the same in both CI passes.
+pytestmark = [first_pass_only]
 
 PRINT_SETTINGS = (
     "import django, json; django.setup(); from django.conf import settings as s; "
