@@ -9,11 +9,10 @@ caller decides which error to show, and no lookup here says *why* to an attacker
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from authplatform.fastpaths.prepared import PreparedQuery
+from authplatform.fastpaths.prepared import SAMPLE_NOW, SAMPLE_TEXT, SAMPLE_UUID, PreparedQuery
 from authplatform.text import is_storable_text
 from credentials import hashing
 from credentials.models import (
@@ -40,41 +39,38 @@ def _active(model, now, **lookups):
 # authentication's cost). Each is still one indexed query per request, so a revocation, expiry or
 # deactivation written by any process is refused on the very next request. The samples only mark
 # where each value goes in the SQL.
-_SAMPLE_NOW = datetime(1999, 12, 31, 23, 59, 58, 123457, tzinfo=UTC)
-_SAMPLE_UUID = uuid.UUID("5a3b1e00-0000-4000-8000-00000000a11e")
-_SAMPLE_TEXT = "\x00prepared-sample"
 _EXPIRES_AT = ApiKey._meta.get_field("expires_at")  # every credential's expires_at adapts alike
 
 _client_secrets = PreparedQuery(
     lambda now, client_key: _active(
         ClientSecret, now, client__client_key=client_key, client__is_active=True
     ).select_related("client__workspace"),
-    samples={"now": _SAMPLE_NOW, "client_key": _SAMPLE_TEXT},
+    samples={"now": SAMPLE_NOW, "client_key": SAMPLE_TEXT},
     fields={"now": _EXPIRES_AT, "client_key": Client._meta.get_field("client_key")},
 )
 _api_key_by_id = PreparedQuery(
     lambda now, key_id: _active(ApiKey, now, pk=key_id, user__is_active=True).select_related("user"),
-    samples={"now": _SAMPLE_NOW, "key_id": _SAMPLE_UUID},
+    samples={"now": SAMPLE_NOW, "key_id": SAMPLE_UUID},
     fields={"now": _EXPIRES_AT, "key_id": ApiKey._meta.pk},
 )
 _signing_key_by_kid = PreparedQuery(
     lambda now, kid: _active(CustomerSigningKey, now, pk=kid).select_related("workspace"),
-    samples={"now": _SAMPLE_NOW, "kid": _SAMPLE_UUID},
+    samples={"now": SAMPLE_NOW, "kid": SAMPLE_UUID},
     fields={"now": _EXPIRES_AT, "kid": CustomerSigningKey._meta.pk},
 )
 _signing_key_any_state = PreparedQuery(  # only when a kid was refused: why (signing_key_state)
     lambda kid: CustomerSigningKey.objects.filter(pk=kid).order_by().only("expires_at", "revoked_at"),
-    samples={"kid": _SAMPLE_UUID},
+    samples={"kid": SAMPLE_UUID},
     fields={"kid": CustomerSigningKey._meta.pk},
 )
 _platform_key_by_kid = PreparedQuery(
     lambda now, kid: _active(PlatformTokenKey, now, pk=kid),
-    samples={"now": _SAMPLE_NOW, "kid": _SAMPLE_TEXT},
+    samples={"now": SAMPLE_NOW, "kid": SAMPLE_TEXT},
     fields={"now": _EXPIRES_AT, "kid": PlatformTokenKey._meta.pk},
 )
 _platform_key_current = PreparedQuery(  # every mint: the newest active, unretired key
     lambda now: _active(PlatformTokenKey, now, retired_at__isnull=True).order_by("-created_at")[:1],
-    samples={"now": _SAMPLE_NOW},
+    samples={"now": SAMPLE_NOW},
     fields={"now": _EXPIRES_AT},
 )
 

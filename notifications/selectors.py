@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 from django.db.models import Count, IntegerField, Q, Subquery
@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from authplatform.errors import ObjectNotFound
-from authplatform.fastpaths.prepared import PreparedQuery
+from authplatform.fastpaths.prepared import SAMPLE_NOW, SAMPLE_TEXT, PreparedQuery
 from credentials.models import ProductSpace, Workspace
 from notifications.models import (
     ANY_CATEGORY,
@@ -33,8 +33,6 @@ from notifications.models import (
 )
 from tokens.permissions import caller_role, role_check
 from tokens.principals import ApiKeyAuth, ClientPrincipal
-
-_SAMPLE_NOW = datetime(1999, 12, 31, 23, 59, 57, 654321, tzinfo=UTC)  # a value no query has (see PreparedQuery)
 
 
 # --- who sends ----------------------------------------------------------------------------------
@@ -207,14 +205,13 @@ def _counts_row(*, product_space_id: int, customer_id: str, now: datetime, with_
         _CountOf(items(product_space=product_space_id, customer_ids=[customer_id], now=now).order_by().values("pk"))
         for items in COUNTED.values()
     ]
-    sequence = MessageSequence.objects.filter(product_space=product_space_id).values("last_value")[:1]
-    columns = [Coalesce(Subquery(sequence), 0), *counts] if with_sequence else counts
+    columns = [Coalesce(Subquery(_sequence_of(product_space_id)[:1]), 0), *counts] if with_sequence else counts
     return ProductSpace.objects.filter(pk=product_space_id).order_by().values_list(*columns)
 
 
 # Counted on every connect, every inbox change and every counts request: compiled once
 # (authplatform/fastpaths/prepared.py; building the three counts' queries was most of a connect's CPU).
-_COUNTS_SAMPLES = {"product_space_id": -271828, "customer_id": "\x00prepared-customer", "now": _SAMPLE_NOW}
+_COUNTS_SAMPLES = {"product_space_id": -271828, "customer_id": SAMPLE_TEXT, "now": SAMPLE_NOW}
 _COUNTS_FIELDS = {
     "product_space_id": ProductSpace._meta.pk,
     "customer_id": InboxItem._meta.get_field("customer_id"),
@@ -226,16 +223,26 @@ _sequence_and_counts = PreparedQuery(
 )
 
 
+def snoozes_due(*, now: datetime):
+    """Snoozed items whose time has come (rt_inbox_snoozed): what the inbox clock wakes."""
+    return InboxItem.objects.filter(snoozed_until__lte=now)
+
+
+def expiries_due(*, now: datetime):
+    """Items past their ``expires_at`` not yet taken out (rt_inbox_expiring): what the inbox clock expires."""
+    return InboxItem.objects.filter(expires_at__lte=now, deleted_at__isnull=True)
+
+
 # The inbox clock's question every tick in every process (notifications/clock.py): is anything due?
 # Compiled once: the answer is nearly always no, and building the two queries was most of a tick.
 _snoozes_due = PreparedQuery(
-    lambda now: InboxItem.objects.filter(snoozed_until__lte=now).order_by().values_list("pk")[:1],
-    samples={"now": _SAMPLE_NOW},
+    lambda now: snoozes_due(now=now).order_by().values_list("pk")[:1],
+    samples={"now": SAMPLE_NOW},
     fields={"now": InboxItem._meta.get_field("snoozed_until")},
 )
 _expiries_due = PreparedQuery(
-    lambda now: InboxItem.objects.filter(expires_at__lte=now, deleted_at__isnull=True).order_by().values_list("pk")[:1],
-    samples={"now": _SAMPLE_NOW},
+    lambda now: expiries_due(now=now).order_by().values_list("pk")[:1],
+    samples={"now": SAMPLE_NOW},
     fields={"now": InboxItem._meta.get_field("expires_at")},
 )
 
@@ -279,10 +286,13 @@ def inbox_counts_many(*, product_space: ProductSpace, customer_ids: Collection[s
     return counts
 
 
+def _sequence_of(product_space: ProductSpace | int):
+    return MessageSequence.objects.filter(product_space=product_space).values_list("last_value", flat=True)
+
+
 def message_sequence_current(*, product_space: ProductSpace) -> int:
     """The number of the product space's latest committed numbered send (0 before the first)."""
-    value = MessageSequence.objects.filter(product_space=product_space).values_list("last_value", flat=True).first()
-    return value or 0
+    return _sequence_of(product_space).first() or 0
 
 
 def inbox_items_after(

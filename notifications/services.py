@@ -435,15 +435,14 @@ def inbox_snoozes_wake(
     the others) and updated only while still snoozed.
     """
     now = now or timezone.now()
-    if item_ids is None and not selectors.inbox_snoozes_due(now=now):
-        return 0  # the usual tick: one prepared read, no write transaction (SQLite would lock the database)
-    due = InboxItem.objects.filter(snoozed_until__isnull=False)
-    if item_ids is not None:
-        due = due.filter(pk__in=list(item_ids))
+    if item_ids is None:
+        if not selectors.inbox_snoozes_due(now=now):
+            return 0  # the usual tick: one prepared read, no write transaction (SQLite would lock the database)
+        due = selectors.snoozes_due(now=now)
+    else:
+        due = InboxItem.objects.filter(snoozed_until__isnull=False, pk__in=list(item_ids))
         if not due.exists():
             return 0
-    else:
-        due = due.filter(snoozed_until__lte=now)
     with transaction.atomic():
         pks = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
         if not pks:
@@ -476,7 +475,7 @@ def inbox_items_expire(*, now: datetime | None = None, limit: int = CLOCK_BATCH)
     now = now or timezone.now()
     if not selectors.inbox_expiries_due(now=now):  # the usual tick: one prepared read, no write transaction
         return 0
-    due = InboxItem.objects.filter(expires_at__lte=now, deleted_at__isnull=True)
+    due = selectors.expiries_due(now=now)
     with transaction.atomic():
         rows = list(
             due.select_for_update(skip_locked=True).values_list("pk", "product_space_id", "customer_id", "message_id")[

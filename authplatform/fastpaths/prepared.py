@@ -22,12 +22,20 @@ Relies on: ``SQLCompiler.as_sql``, ``klass_info``/``select``, ``get_converters``
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators  # type: ignore[attr-defined]
+
+# Sample values for ``PreparedQuery`` (each must appear nowhere else in its query): a time, a UUID and a
+# text no stored row or literal has.
+SAMPLE_NOW = datetime(1999, 12, 31, 23, 59, 58, 123457, tzinfo=UTC)
+SAMPLE_UUID = uuid.UUID("5a3b1e00-0000-4000-8000-00000000a11e")
+SAMPLE_TEXT = "\x00prepared-sample"
 
 
 class _Compiled:
