@@ -80,7 +80,6 @@ __all__ = ["SocketIOConsumer", "SESSION_ENDED_EVENT", "TOKEN_EXPIRED"]
 
 TOKEN_FORMAT_MESSAGE = "Send the customer JWT as auth: { token: 'Bearer <jwt>' } in the Socket.IO connection."
 AUTH_UNAVAILABLE_MESSAGE = "The token could not be checked just now; try again shortly."
-_STATE_FAILED = object()  # the connect state could not be read: connect without recovery
 
 
 @functools.lru_cache(maxsize=16)
@@ -126,6 +125,14 @@ class ServerCloses:
 
 
 server_closes = ServerCloses()
+
+
+def _end_reason(message: dict) -> tuple[str, str]:
+    """The reason and message of a ``session.end``, with defaults."""
+    return (
+        str(message.get("reason") or "session_ended"),
+        str(message.get("message") or "The server ended this session."),
+    )
 
 
 def verify_or_count_failure(token: str, ip: IPAddress | None) -> CustomerPrincipal:
@@ -345,43 +352,37 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         # read; what committed after reaches the socket live unless its delivery began before the join.
         # No delivery began since the read started: the state holds. Otherwise it is read again, now.
         local_sessions.add(self, customer=session.customer, kid=session.kid, expires_at=session.expires_at)
-        if state is _STATE_FAILED:
-            state = None
-        elif layer.deliveries_begun != deliveries_before:
-            state = await self._read_state(principal, auth)
+        if state is not None and layer.deliveries_begun != deliveries_before:
+            try:
+                state = await asyncio.wait_for(
+                    database_sync_to_async(self._read_state)(principal, auth),
+                    platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000,
+                )
+            except Exception:
+                logger.exception("Could not read the connect state of Socket.IO connection %s.", self.engine_sid)
+                state = None
         await self._start_session(state, auth)
 
     def _verify_and_read_state(
         self, token: str, ip: IPAddress | None, auth: dict
-    ) -> tuple[CustomerPrincipal, ConnectState | None | object]:
-        """In the database thread: the token's principal, and the connect state read right after it
-        (``_STATE_FAILED`` when reading it failed: the socket connects without recovery)."""
+    ) -> tuple[CustomerPrincipal, ConnectState | None]:
+        """In the database thread: the token's principal, and the connect state read right after it."""
         principal = verify_or_count_failure(token, ip)
-        source = connect_state_source.source
-        if source is None or principal.expires_at.timestamp() <= time.time():
-            return principal, None
-        try:
-            return principal, self._state_of(source, principal, auth)
-        except Exception:
-            logger.exception("Could not read the connect state of Socket.IO connection %s.", self.engine_sid)
-            return principal, _STATE_FAILED
+        if principal.expires_at.timestamp() <= time.time():
+            return principal, None  # refused as expired (_connect_customer)
+        return principal, self._read_state(principal, auth)
 
-    @staticmethod
-    def _state_of(source, principal: CustomerPrincipal, auth: dict) -> ConnectState:
-        customer = principal_customer_key(principal)
-        return source(principal=principal, customer=customer, pid=auth.get("pid"), offset=auth.get("offset"))
-
-    async def _read_state(self, principal: CustomerPrincipal, auth: dict) -> ConnectState | None:
+    def _read_state(self, principal: CustomerPrincipal, auth: dict) -> ConnectState | None:
+        """The connect state (live/recovery.py), in the database thread; None without a source or when
+        it cannot be read: connected all the same, without recovery (the client reads its inbox on
+        `connect`), and not read again."""
         source = connect_state_source.source
         if source is None:
             return None
         try:
-            return await asyncio.wait_for(
-                database_sync_to_async(self._state_of)(source, principal, auth),
-                platform_settings.SOCKETIO_AUTH_TIMEOUT_MS / 1000,
-            )
+            customer = principal_customer_key(principal)
+            return source(principal=principal, customer=customer, pid=auth.get("pid"), offset=auth.get("offset"))
         except Exception:
-            # Connected all the same, without recovery: the client reads its inbox on `connect`.
             logger.exception("Could not read the connect state of Socket.IO connection %s.", self.engine_sid)
             return None
 
@@ -449,18 +450,12 @@ class SocketIOConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def session_end(self, message: dict) -> None:
         """``session.end``: the session's signing key was revoked (or has otherwise ended)."""
-        await self.end_session(
-            str(message.get("reason") or "session_ended"),
-            str(message.get("message") or "The server ended this session."),
-        )
+        await self.end_session(*_end_reason(message))
 
     def _session_end_now(self, message: dict) -> functools.partial | None:
         """``session.end`` taken on delivery (the layer's direct handler): the client is told now; the
         close is the second step, which the layer runs once all of this process's sockets are told."""
-        return self.end_session_now(
-            str(message.get("reason") or "session_ended"),
-            str(message.get("message") or "The server ended this session."),
-        )
+        return self.end_session_now(*_end_reason(message))
 
     async def send_frame(self, frame: str) -> None:
         if self.session is not None:
