@@ -2,7 +2,9 @@
 the bench's workspace and prints ``{"kid", "tokens": [N customer JWTs]}``; ``python -m bench.revoke
 revoke KID`` revokes it through ``credentials.services.signing_key_revoke`` (as the admin and the CLI
 do: its signal publishes the end of the key's sessions) and prints ``{"returned_at": unix time, "bus",
-"published"}`` (the live bus it published on, and how many publications reached it)."""
+"published"}`` (the live bus it published on, and how many publications reached it). ``revoke KID
+--on-go`` first sets up (Django, the key read), prints ``{"ready": true}`` and revokes once a line
+comes on stdin: the driver then measures from the revoke itself, not from this process's start-up."""
 
 import json
 import os
@@ -48,6 +50,9 @@ def main(argv: list[str]) -> dict:
     from authplatform.bus import bus
 
     key = CustomerSigningKey.objects.get(pk=argv[1])
+    if "--on-go" in argv[2:]:
+        print(json.dumps({"ready": True}), flush=True)
+        sys.stdin.readline()
     services.signing_key_revoke(actor=CLI, key=key, reason="bench")
     returned_at = time.time()
     # Published over Redis by the time the call returns (no event loop here: redis-py's synchronous

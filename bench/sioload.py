@@ -5,6 +5,11 @@ open packet, sends ``40{"token": "Bearer <jwt>"}``, waits for the CONNECT answer
 ping ``2`` with ``3`` and time-stamps the first ``42["inAppMessage", …]``. ``kind: "ws"`` is the bare
 WebSocket floor: open is connected, any text frame is the message.
 
+Config ``client: "protocol"`` reads every socket in an ``asyncio.Protocol`` driving websockets' sans-I/O
+``ClientProtocol`` (``ProtocolSock``) instead of the asyncio client with a reader task per socket: the
+same frames on the wire for a fraction of the CPU, for rows where the load generators share the cores
+with the servers while both are busy (the revocation row).
+
 The client offers no permessage-deflate (so no server keeps zlib state and memory compares sockets
 only) and sends no WebSocket pings of its own (the servers' pings are answered by the library).
 
@@ -39,7 +44,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
 
 EVENT = "inAppMessage"
 EVENT_PREFIX = f'42["{EVENT}"'
@@ -127,6 +136,99 @@ class Sock:
     reader: asyncio.Task | None = None
 
 
+class ProtocolSock(asyncio.Protocol):
+    """One socket read without a task of its own: bytes from the loop go straight into websockets'
+    sans-I/O ``ClientProtocol`` and each text frame to ``Gen.on_frame``; the Engine.IO open and the
+    Socket.IO CONNECT are answered here, as ``Gen.sio_connect`` does for the asyncio client. Stands in
+    for ``Sock.ws`` (``transport``, ``session_ended_bytes_at``)."""
+
+    def __init__(self, gen: Gen, url: str, auth: dict | None) -> None:
+        self.gen, self.auth = gen, auth
+        self.protocol = ClientProtocol(parse_uri(url), max_size=2**20)
+        self.sock = Sock(ws=self)
+        self.connected: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.session_ended_bytes_at: float | None = None
+
+    @classmethod
+    async def open(cls, gen: Gen, url: str, token: str | None) -> Sock:
+        parts = urlsplit(url)
+        auth = {"token": f"Bearer {token}"} if gen.cfg["kind"] == "sio" else None
+        _, self = await asyncio.get_running_loop().create_connection(
+            lambda: cls(gen, url, auth), parts.hostname, parts.port
+        )
+        try:
+            await asyncio.wait_for(self.connected, 30)
+        except BaseException:
+            self.transport.abort()
+            raise
+        return self.sock
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        request = self.protocol.connect()
+        self.protocol.send_request(request)
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        if self.session_ended_bytes_at is None and b'"sessionEnded"' in data:
+            self.session_ended_bytes_at = time.time()
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if isinstance(event, Response):
+                if event.status_code != 101:
+                    self.refuse(ConnectionError(f"handshake answered {event.status_code}"))
+                elif self.auth is None:  # the bare WebSocket floor: open is connected
+                    self.accept()
+            elif event.opcode is Opcode.TEXT:
+                self.on_text(event.data.decode())
+        self.flush()
+
+    def on_text(self, frame: str) -> None:
+        if self.sock.connected:
+            reply = self.gen.on_frame(self.sock, frame)
+        elif frame.startswith("0"):  # Engine.IO open
+            self.gen.ping_interval_ms = json.loads(frame[1:]).get("pingInterval")
+            reply = "40" + json.dumps(self.auth)
+        elif frame == "2":
+            reply = "3"
+        elif frame.startswith("40"):
+            self.accept()
+            reply = None
+        elif frame.startswith("44"):
+            self.refuse(ConnectionRefusedError(f"connect_error {frame[2:200]}"))
+            reply = None
+        else:
+            self.refuse(ConnectionError(f"unexpected packet before CONNECT: {frame[:80]!r}"))
+            reply = None
+        if reply is not None and self.protocol.state.name == "OPEN":
+            self.protocol.send_text(reply.encode())
+
+    def accept(self) -> None:
+        self.sock.connected = True
+        if not self.connected.done():
+            self.connected.set_result(None)
+
+    def refuse(self, exc: Exception) -> None:
+        if not self.connected.done():
+            self.connected.set_exception(exc)
+        self.transport.abort()
+
+    def flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.protocol.receive_eof()
+        if not self.connected.done():
+            self.connected.set_exception(ConnectionError("closed before the CONNECT answer"))
+        if self.sock.connected:
+            self.gen.on_closed(self.sock, self.protocol.close_code)
+
+
 @dataclass
 class Gen:
     cfg: dict
@@ -138,6 +240,8 @@ class Gen:
     all_got: asyncio.Event | None = None
 
     async def open_one(self, url: str, token: str | None) -> Sock:
+        if self.cfg.get("client") == "protocol":
+            return await ProtocolSock.open(self, url, token)
         sock = Sock()
         ws = await connect(
             url,
@@ -175,32 +279,45 @@ class Gen:
                 raise ConnectionRefusedError(f"connect_error {answer[2:200]}")
             raise ConnectionError(f"unexpected packet before CONNECT: {answer[:80]!r}")
 
-    async def read(self, sock: Sock) -> None:
-        sio = self.cfg["kind"] == "sio"
-        try:
-            async for frame in sock.ws:
-                if sio and frame == "2":
-                    sock.pings += 1
-                    try:
-                        await sock.ws.send("3")
-                    except ConnectionClosed:
-                        # The close frame is already read, but frames before it (sessionEnded) are
-                        # still queued: keep reading them.
-                        pass
-                elif sio and frame.startswith('42["sessionEnded"'):
-                    sock.ended_at = time.time()
-                elif sock.got_at is None and self.armed and (not sio or frame.startswith(EVENT_PREFIX)):
-                    sock.got_at = time.perf_counter()
-                    self.got += 1
-                    if self.got >= self.expected:
-                        self.all_got.set()
-        except Exception:
-            pass
+    def on_frame(self, sock: Sock, frame: str) -> str | None:
+        """What a socket does with a text frame once connected; the reply to send, if any."""
+        if self.cfg["kind"] == "sio":
+            if frame == "2":
+                sock.pings += 1
+                return "3"
+            if frame.startswith('42["sessionEnded"'):
+                sock.ended_at = time.time()
+                return None
+            if not frame.startswith(EVENT_PREFIX):
+                return None
+        if sock.got_at is None and self.armed:
+            sock.got_at = time.perf_counter()
+            self.got += 1
+            if self.got >= self.expected:
+                self.all_got.set()
+        return None
+
+    def on_closed(self, sock: Sock, code: int | None) -> None:
         if not getattr(sock, "aborting", False):
             sock.closed_by_server = True
             sock.connected = False
             sock.closed_at = time.time()
-            sock.close_code = sock.ws.close_code  # 1006 when the TCP connection ended without a close frame
+            sock.close_code = code  # 1006 when the TCP connection ended without a close frame
+
+    async def read(self, sock: Sock) -> None:
+        try:
+            async for frame in sock.ws:
+                reply = self.on_frame(sock, frame)
+                if reply is not None:
+                    try:
+                        await sock.ws.send(reply)
+                    except ConnectionClosed:
+                        # The close frame is already read, but frames before it (sessionEnded) are
+                        # still queued: keep reading them.
+                        pass
+        except Exception:
+            pass
+        self.on_closed(sock, sock.ws.close_code)
 
     async def open_many(self, n: int, deadline: float) -> tuple[int, float]:
         urls, tokens = self.cfg["urls"], self.cfg.get("tokens") or [None]
