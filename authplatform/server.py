@@ -37,9 +37,10 @@ from __future__ import annotations
 import daphne.server  # isort:skip  (installs Twisted's asyncio reactor: before anything imports Twisted's)
 
 from authplatform import idle_gc  # isort:skip
-from authplatform.fastpaths import twisted_writes  # isort:skip
+from authplatform.fastpaths import twisted_aborts, twisted_writes  # isort:skip
 
 twisted_writes.install()  # one send() per connection per loop turn (see the module)
+twisted_aborts.install()  # an aborted connection ends on the loop's next turn, not through a timer
 
 import gc
 import json
