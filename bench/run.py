@@ -1235,10 +1235,14 @@ class Bench:
         n, cfg = self.cfg["sockets"], self.cfg
         self.stop_shared()
         ours, peers = [], []
+        floors: list[dict] = []
         for r in range(cfg["runs"]):
-            order = ("ours", "peer") if r % 2 == 0 else ("peer", "ours")
+            order = ("ours", "peer", "floor") if r % 2 == 0 else ("floor", "peer", "ours")
             for kind in order:
-                if kind == "ours":
+                if kind == "floor":
+                    floors.append(self.revoke_floor_round(n))
+                    self.log(f"revoke run {r + 1}: floor {floors[-1]['revoked']}")
+                elif kind == "ours":
                     minted = json.loads(self.env.run("-m", "bench.revoke", "new", "1000"))
                     # LOG_LEVEL INFO: each server logs when it has told and closed the key's sockets
                     # (authplatform/layers.py; one line per revocation, read by server_revocation_times).
@@ -1376,7 +1380,7 @@ class Bench:
                     }
                     peers.append({"connected": connected})
                     self.log(f"revoke run {r + 1}: peer {connected['ok']} sockets at {connected['rate']:.0f}/s")
-        self.raw["revoke"] = {"ours": ours, "peer_2": peers}
+        self.raw["revoke"] = {"ours": ours, "peer_2": peers, "floor_2": floors}
         rate = [x["connected"]["rate"] for x in ours]
         peer_rate = [x["connected"]["rate"] for x in peers]
         vs = ratio_list(rate, peer_rate)
@@ -1415,6 +1419,74 @@ class Bench:
                 note="; ".join(revoke_note(x["revoked"]) for x in ours),
             )
         )
+        floor_last = [x["revoked"]["last_close_s"] for x in floors]
+        self.lines.append(
+            Line(
+                "7",
+                f"revocation floor: bare websockets on two processes ending {n:,} sockets (a frame, then "
+                "close 1000), last close after the request",
+                "s",
+                values=[v for v in floor_last if v is not None],
+                note="; ".join(revoke_note(x["revoked"]) for x in floors),
+            )
+        )
+
+    def revoke_floor_round(self, n: int) -> dict:
+        """The floor of the revocation row: two bare `websockets` servers (bench/peers/ws_floor.py), each
+        asked on a control socket to send every other socket the frame ours sends and close it with 1000,
+        all at once; the same load generators time it. What ending 10,000 WebSockets costs in Python on
+        this machine with no Socket.IO, database, bus or session bookkeeping."""
+        from websockets.sync.client import connect as ws_connect
+
+        cfg = self.cfg
+        pair = self.start(websockets_floor(self.env), websockets_floor(self.env))
+        procs, controls = [], []
+        try:
+            for i, p in enumerate(pair):
+                load = {
+                    "mode": "revoke",
+                    "kind": "ws",
+                    "client": "protocol",
+                    "urls": [p.url("/", "ws")],
+                    "n": n // len(pair),
+                    "concurrency": max(1, cfg["socket_concurrency"] // len(pair)),
+                    "connect_deadline": cfg["connect_deadline"] * 2,
+                    "wait": 30,
+                }
+                procs.append(self.loadgen(load, name=f"revoke-floor-{i}", stdin=True))
+            conns = [self.read_phase(pr, "connected", cfg["connect_deadline"] * 2 + 120) for pr in procs]
+            controls = [ws_connect(p.url("/", "ws"), compression=None, max_size=2**20) for p in pair]
+            time.sleep(1.0)
+            watched = [p.pid for p in pair] + [pr.pid for pr in procs]
+            cpu0 = [cpu_times(pid) for pid in watched]
+            frame = '42["sessionEnded",{"reason":"signing_key_revoked","message":"The signing key was revoked."}]'
+            for control in controls:
+                control.send("endall:" + frame)
+            returned = json.dumps({"returned_at": time.time()})
+            for pr in procs:
+                pr.stdin.write(returned + "\n")
+                pr.stdin.flush()
+            parts = [self.read_phase(pr, "revoked", 120) for pr in procs]
+            spent = [
+                [b - a for a, b in zip(c, cpu_times(pid), strict=True)] for pid, c in zip(watched, cpu0, strict=True)
+            ]
+            for pr in procs:
+                pr.wait(timeout=60)
+        finally:
+            for control in controls:
+                control.close()
+            for pr in procs:
+                if pr.poll() is None:
+                    pr.kill()
+            self.stop(*pair)
+        revoked = merge_revoked(parts)
+        cpu = [round(u + k, 2) for u, k in spent]
+        revoked["cpu_s"] = {"servers": cpu[: len(pair)], "load_generators": cpu[len(pair) :]}
+        revoked["cpu_sys_s"] = {
+            "servers": [round(k, 2) for _, k in spent[: len(pair)]],
+            "load_generators": [round(k, 2) for _, k in spent[len(pair) :]],
+        }
+        return {"connected": {"ok": sum(c["ok"] for c in conns)}, "revoked": revoked}
 
     # rows 4 and 6: sockets held ---------------------------------------------------------------------
     def socket_rows(self) -> None:

@@ -52,6 +52,7 @@ from websockets.uri import parse_uri
 
 EVENT = "inAppMessage"
 EVENT_PREFIX = f'42["{EVENT}"'
+SESSION_ENDED_PREFIX = '42["sessionEnded"'
 
 
 class ArrivalStampedConnection(ClientConnection):
@@ -281,13 +282,13 @@ class Gen:
 
     def on_frame(self, sock: Sock, frame: str) -> str | None:
         """What a socket does with a text frame once connected; the reply to send, if any."""
+        if frame.startswith(SESSION_ENDED_PREFIX):  # also the floor's, which sends ours (bench/peers/ws_floor.py)
+            sock.ended_at = time.time()
+            return None
         if self.cfg["kind"] == "sio":
             if frame == "2":
                 sock.pings += 1
                 return "3"
-            if frame.startswith('42["sessionEnded"'):
-                sock.ended_at = time.time()
-                return None
             if not frame.startswith(EVENT_PREFIX):
                 return None
         if sock.got_at is None and self.armed:

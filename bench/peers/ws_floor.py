@@ -1,6 +1,8 @@
-"""Floor (row 6): a bare `websockets` server. It echoes every frame, and a text frame
+"""Floor (rows 6 and 7): a bare `websockets` server. It echoes every frame, and a text frame
 ``broadcast:<payload>`` is sent on to every other open socket (websockets.broadcast), which is the
-floor for fan-out. No Socket.IO, no authentication, no database: what a WebSocket costs by itself.
+floor for fan-out; ``endall:<payload>`` sends ``<payload>`` to every other open socket and closes it
+with 1000, all at once, which is the floor for a revocation's end of every session. No Socket.IO, no
+authentication, no database: what a WebSocket costs by itself.
 
 Run: ``python -m bench.peers.ws_floor --port PORT``.
 """
@@ -12,6 +14,15 @@ from websockets.asyncio.server import broadcast, serve
 
 CLIENTS: set = set()
 PREFIX = "broadcast:"
+END_ALL = "endall:"
+
+
+async def end(ws, payload: str) -> None:
+    try:
+        await ws.send(payload)
+        await ws.close(1000)  # the close handshake, as a server ending a session does
+    except Exception:
+        pass
 
 
 async def handler(ws) -> None:
@@ -20,6 +31,10 @@ async def handler(ws) -> None:
         async for frame in ws:
             if isinstance(frame, str) and frame.startswith(PREFIX):
                 broadcast([c for c in CLIENTS if c is not ws], frame[len(PREFIX) :])
+            elif isinstance(frame, str) and frame.startswith(END_ALL):
+                payload = frame[len(END_ALL) :]
+                await asyncio.gather(*(end(c, payload) for c in list(CLIENTS) if c is not ws))
+                await ws.send("ended")
             else:
                 await ws.send(frame)
     finally:
