@@ -16,7 +16,9 @@ the allocating thread: CPython's own trigger is raised to a backstop (``BACKSTOP
 daemon thread runs the due collection as soon as nothing registered as busy is (HTTP requests in
 flight, the announcer's queue, sockets the server is closing: authplatform/asgi.py; work queued on the
 event loop, such as a send's frames for its sockets), or after ``MAX_DELAY`` seconds regardless, so
-memory is never held back for longer than that. A request that arrives while the collection runs
+memory is never held back for longer than that. A check may hold a collection back longer when what
+it waits for ends by itself and leaves the garbage (``add_busy_check(max_delay=…)``: a revocation's
+closes, each bounded by the close-handshake timeout). A request that arrives while the collection runs
 still waits for it; what changes is that no request causes one.
 """
 
@@ -55,7 +57,7 @@ class IdleGcStats:
 class IdleCollector:
     def __init__(self) -> None:
         self.stats = IdleGcStats()
-        self._busy_checks: list[Callable[[], bool]] = []
+        self._busy_checks: list[tuple[Callable[[], bool], float | None]] = []
         self._due = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -69,12 +71,20 @@ class IdleCollector:
     def installed(self) -> bool:
         return self._saved_threshold is not None
 
-    def add_busy_check(self, check: Callable[[], bool]) -> None:
-        """``check()`` True: a full collection now would stall someone waiting (e.g. a request)."""
-        self._busy_checks.append(check)
+    def add_busy_check(self, check: Callable[[], bool], *, max_delay: float | None = None) -> None:
+        """``check()`` True: a full collection now would stall someone waiting (e.g. a request).
+        ``max_delay``: how long this check may hold a due collection back (default ``MAX_DELAY``)."""
+        self._busy_checks.append((check, max_delay))
 
     def busy(self) -> bool:
-        return any(check() for check in self._busy_checks) or self._loop_busy()
+        return any(check() for check, _ in self._busy_checks) or self._loop_busy()
+
+    def _holding(self, waited: float) -> bool:
+        """Whether something busy still holds a due collection back, ``waited`` seconds after it came due."""
+        for check, max_delay in self._busy_checks:
+            if waited < (MAX_DELAY if max_delay is None else max_delay) and check():
+                return True
+        return waited < MAX_DELAY and self._loop_busy()
 
     def _loop_busy(self) -> bool:
         """Whether the server's event loop has work queued (e.g. a send's frames for 1,000 sockets,
@@ -149,8 +159,8 @@ class IdleCollector:
             self._due.wait()
             if not self.installed:
                 return
-            deadline = time.monotonic() + MAX_DELAY
-            while self.busy() and time.monotonic() < deadline:
+            started = time.monotonic()
+            while self._holding(time.monotonic() - started):
                 time.sleep(POLL_SECONDS)
             if not self.installed:
                 return

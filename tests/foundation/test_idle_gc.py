@@ -78,6 +78,39 @@ def test_a_full_collection_still_runs_after_max_delay(collector, busy, monkeypat
     assert collector.stats.forced == 1
 
 
+def test_a_check_with_its_own_max_delay_holds_a_collection_back_longer(collector, busy, monkeypatch):
+    """Sockets mid-close (authplatform/asgi.py) may hold a collection back past MAX_DELAY, up to their own
+    bound; the other checks still give up after MAX_DELAY."""
+    monkeypatch.setattr(idle_gc, "MAX_DELAY", 0.2)
+    closing = threading.Event()
+    collector.add_busy_check(closing.is_set, max_delay=30.0)
+    keep: list = []
+    closing.set()
+    busy.set()  # a request in flight: would hold it back 0.2 s at most
+    before = full_collections()
+    make_a_full_collection_due(collector, keep)
+    time.sleep(1.0)
+    assert full_collections() == before
+    busy.clear()
+    closing.clear()
+    assert until(lambda: full_collections() > before, 10)
+    assert collector.stats.idle == 1 and collector.stats.forced == 0
+
+
+def test_a_check_with_its_own_max_delay_still_gives_way_after_it(collector, monkeypatch):
+    monkeypatch.setattr(idle_gc, "MAX_DELAY", 0.1)
+    closing = threading.Event()
+    collector.add_busy_check(closing.is_set, max_delay=0.8)
+    keep: list = []
+    closing.set()
+    before = full_collections()
+    make_a_full_collection_due(collector, keep)
+    due_at = time.monotonic()
+    assert until(lambda: full_collections() > before, 10)
+    assert time.monotonic() - due_at >= 0.6  # its own bound, not MAX_DELAY
+    assert collector.stats.forced == 1
+
+
 def test_work_queued_on_the_event_loop_counts_as_busy(busy, monkeypatch):
     monkeypatch.setattr(idle_gc, "MAX_DELAY", 30.0)
     loop = asyncio.new_event_loop()
