@@ -137,6 +137,31 @@ def test_work_queued_on_the_event_loop_counts_as_busy(busy, monkeypatch):
         loop.close()
 
 
+def test_full_collections_that_free_nothing_space_out_the_next_ones(collector):
+    """Objects that grow and stay alive (sockets connecting): each full collection that frees next to
+    nothing doubles the growth that makes the next one due, up to MAX_GROWTH; one that frees garbage
+    brings back CPython's quarter. (The collector's callback is driven directly here: in this process
+    other tests leave garbage of their own for a real collection to find.)"""
+    assert collector.growth == idle_gc.GROWTH
+    done = {"generation": 2, "collected": 0, "uncollectable": 0}
+    collector._on_collection("stop", done)
+    assert collector.growth == 2 * idle_gc.GROWTH
+    collector._on_collection("stop", done)
+    collector._on_collection("stop", done)
+    assert collector.growth == idle_gc.MAX_GROWTH
+    collector._on_collection("stop", {**done, "collected": collector._long_lived_total})  # freed half
+    assert collector.growth == idle_gc.GROWTH
+
+
+def test_a_spaced_out_full_collection_comes_due_at_its_growth(collector, busy):
+    busy.set()  # it stays due, not run, while the test looks
+    collector._on_collection("stop", {"generation": 2, "collected": 0, "uncollectable": 0})
+    total = collector._long_lived_total
+    keep: list = []
+    make_a_full_collection_due(collector, keep)
+    assert collector._long_lived_pending >= total * 2 * idle_gc.GROWTH  # half, not a quarter
+
+
 def test_uninstall_gives_full_collections_back_to_cpython(collector):
     threshold = gc.get_threshold()
     assert threshold[2] == idle_gc.BACKSTOP_THRESHOLD
