@@ -195,6 +195,19 @@ def cpu_times(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime (fields 14 and 15 of stat)
 
 
+def cpu_spent(pids: list[int], before: list[tuple[float, float]], *, servers: int) -> dict:
+    """CPU seconds each process spent since ``before`` (its ``cpu_times``), the first ``servers`` being
+    servers and the rest load generators, in all and the system part (on loopback the kernel's TCP work
+    is a good share of it)."""
+    spent = [[b - a for a, b in zip(c, cpu_times(pid), strict=True)] for pid, c in zip(pids, before, strict=True)]
+    total = [round(u + k, 2) for u, k in spent]
+    system = [round(k, 2) for _, k in spent]
+    return {
+        "cpu_s": {"servers": total[:servers], "load_generators": total[servers:]},
+        "cpu_sys_s": {"servers": system[:servers], "load_generators": system[servers:]},
+    }
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of the processes so far."""
     return sum(sum(cpu_times(pid)) for pid in pids)
@@ -1255,21 +1268,7 @@ class Bench:
                     # driver revokes once and hands each of them the moment the call returned.
                     procs = []
                     try:
-                        for i, p in enumerate(pair):
-                            load = {
-                                "mode": "revoke",
-                                "kind": "sio",
-                                # no task per socket: the load generators share the 2 cores with the
-                                # servers while those end 10,000 sessions (bench/sioload.py ProtocolSock)
-                                "client": "protocol",
-                                "urls": [p.url(OUR_SIO_PATH, "ws")],
-                                "tokens": minted["tokens"][i :: len(pair)],
-                                "n": n // len(pair),
-                                "concurrency": max(1, cfg["socket_concurrency"] // len(pair)),
-                                "connect_deadline": cfg["connect_deadline"] * 2,
-                                "wait": 30,
-                            }
-                            procs.append(self.loadgen(load, name=f"revoke-ours-{p.name[-1]}", stdin=True))
+                        procs = self.revoke_loadgens(pair, n, kind="sio", path=OUR_SIO_PATH, tokens=minted["tokens"])
                         conns = [self.read_phase(pr, "connected", cfg["connect_deadline"] * 2 + 120) for pr in procs]
                         time.sleep(1.0)
                         # --profile: py-spy samples both servers through the first round's revocation.
@@ -1303,19 +1302,10 @@ class Bench:
                         if json.loads(returned).get("published") != 1:
                             # Only the servers' periodic signing-key recheck would end the sessions then.
                             raise RuntimeError(f"the revocation was not published over Redis: {returned}")
-                        for pr in procs:
-                            pr.stdin.write(returned + "\n")
-                            pr.stdin.flush()
-                        parts = [self.read_phase(pr, "revoked", 120) for pr in procs]
+                        parts = self.revoked_reports(procs, returned)
                         # CPU seconds each process spent from just before the revoke until every socket closed
                         # (servers a, b; load generators a, b): who the two cores served meanwhile.
-                        # The system part apart: on loopback the kernel's TCP work is a good share of it.
-                        spent = [
-                            [b - a for a, b in zip(c, cpu_times(pid), strict=True)]
-                            for pid, c in zip(watched, cpu0, strict=True)
-                        ]
-                        cpu = [round(u + k, 2) for u, k in spent]
-                        cpu_sys = [round(k, 2) for _, k in spent]
+                        cpu = cpu_spent(watched, cpu0, servers=len(pair))
                         for spy in spies:
                             self.spy_stop(spy)
                         for pr in procs:
@@ -1334,8 +1324,7 @@ class Bench:
                         "errors": [c["errors"] for c in conns],
                     }
                     revoked = merge_revoked(parts)
-                    revoked["cpu_s"] = {"servers": cpu[: len(pair)], "load_generators": cpu[len(pair) :]}
-                    revoked["cpu_sys_s"] = {"servers": cpu_sys[: len(pair)], "load_generators": cpu_sys[len(pair) :]}
+                    revoked |= cpu
                     returned_at = json.loads(returned)["returned_at"]
                     revoked["servers"] = [server_revocation_times(p, minted["kid"], returned_at) for p in pair]
                     ours.append({"connected": connected, "revoked": revoked})
@@ -1431,6 +1420,38 @@ class Bench:
             )
         )
 
+    def revoke_loadgens(
+        self, pair: list[Server], n: int, *, kind: str, path: str, tokens: list[str] | None = None
+    ) -> list[subprocess.Popen]:
+        """One revoke-mode load generator per server, ``n`` sockets in all; each reads the moment to time
+        from on stdin."""
+        cfg, procs = self.cfg, []
+        for i, p in enumerate(pair):
+            load = {
+                "mode": "revoke",
+                "kind": kind,
+                # no task per socket: the load generators share the 2 cores with the servers while
+                # those end 10,000 sessions (bench/sioload.py ProtocolSock)
+                "client": "protocol",
+                "urls": [p.url(path, "ws")],
+                "n": n // len(pair),
+                "concurrency": max(1, cfg["socket_concurrency"] // len(pair)),
+                "connect_deadline": cfg["connect_deadline"] * 2,
+                "wait": 30,
+            }
+            if tokens is not None:
+                load["tokens"] = tokens[i :: len(pair)]
+            procs.append(self.loadgen(load, name=f"revoke-{kind}-{i}", stdin=True))
+        return procs
+
+    def revoked_reports(self, procs: list[subprocess.Popen], returned: str) -> list[dict]:
+        """Hand each revoke-mode load generator the moment to time from (a JSON line with
+        ``returned_at``); their ``revoked`` reports."""
+        for pr in procs:
+            pr.stdin.write(returned + "\n")
+            pr.stdin.flush()
+        return [self.read_phase(pr, "revoked", 120) for pr in procs]
+
     def revoke_floor_round(self, n: int) -> dict:
         """The floor of the revocation row: two bare `websockets` servers (bench/peers/ws_floor.py), each
         asked on a control socket to send every other socket the frame ours sends and close it with 1000,
@@ -1442,18 +1463,7 @@ class Bench:
         pair = self.start(websockets_floor(self.env), websockets_floor(self.env))
         procs, controls = [], []
         try:
-            for i, p in enumerate(pair):
-                load = {
-                    "mode": "revoke",
-                    "kind": "ws",
-                    "client": "protocol",
-                    "urls": [p.url("/", "ws")],
-                    "n": n // len(pair),
-                    "concurrency": max(1, cfg["socket_concurrency"] // len(pair)),
-                    "connect_deadline": cfg["connect_deadline"] * 2,
-                    "wait": 30,
-                }
-                procs.append(self.loadgen(load, name=f"revoke-floor-{i}", stdin=True))
+            procs = self.revoke_loadgens(pair, n, kind="ws", path="/")
             conns = [self.read_phase(pr, "connected", cfg["connect_deadline"] * 2 + 120) for pr in procs]
             controls = [ws_connect(p.url("/", "ws"), compression=None, max_size=2**20) for p in pair]
             time.sleep(1.0)
@@ -1463,13 +1473,8 @@ class Bench:
             for control in controls:
                 control.send("endall:" + frame)
             returned = json.dumps({"returned_at": time.time()})
-            for pr in procs:
-                pr.stdin.write(returned + "\n")
-                pr.stdin.flush()
-            parts = [self.read_phase(pr, "revoked", 120) for pr in procs]
-            spent = [
-                [b - a for a, b in zip(c, cpu_times(pid), strict=True)] for pid, c in zip(watched, cpu0, strict=True)
-            ]
+            parts = self.revoked_reports(procs, returned)
+            cpu = cpu_spent(watched, cpu0, servers=len(pair))
             for pr in procs:
                 pr.wait(timeout=60)
         finally:
@@ -1479,13 +1484,7 @@ class Bench:
                 if pr.poll() is None:
                     pr.kill()
             self.stop(*pair)
-        revoked = merge_revoked(parts)
-        cpu = [round(u + k, 2) for u, k in spent]
-        revoked["cpu_s"] = {"servers": cpu[: len(pair)], "load_generators": cpu[len(pair) :]}
-        revoked["cpu_sys_s"] = {
-            "servers": [round(k, 2) for _, k in spent[: len(pair)]],
-            "load_generators": [round(k, 2) for _, k in spent[len(pair) :]],
-        }
+        revoked = merge_revoked(parts) | cpu
         return {"connected": {"ok": sum(c["ok"] for c in conns)}, "revoked": revoked}
 
     # rows 4 and 6: sockets held ---------------------------------------------------------------------
