@@ -139,7 +139,12 @@ class IdleCollector:
             self._due.set()  # wakes the thread, which sees it is no longer installed and ends
             thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
-            thread.join(5)
+            # Set again until it ends: a collection's callback still running in another thread may clear
+            # ``_due`` after the set above (the thread then slept on until the join timed out: 5 s).
+            deadline = time.monotonic() + 5
+            while thread.is_alive() and time.monotonic() < deadline:
+                self._due.set()
+                thread.join(0.05)
         self._due.clear()
 
     def _on_collection(self, phase: str, info: dict) -> None:
@@ -176,7 +181,7 @@ class IdleCollector:
             if not self.installed:
                 return
             started = time.monotonic()
-            while self._holding(time.monotonic() - started):
+            while self.installed and self._holding(time.monotonic() - started):
                 time.sleep(POLL_SECONDS)
             if not self.installed:
                 return
