@@ -23,7 +23,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import first_pass_only
 from tests.live import ROOT, free_port
+
+# Every command here runs in an environment of its own (``sandbox``: a fresh SQLite database, no Redis,
+# as on a fresh checkout), or reads the docs: the same in both CI passes, so in the first only.
+pytestmark = [first_pass_only]
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCES = {"sh", "bash", "console", "shell"}

@@ -22,7 +22,7 @@ from tests.notifications.conftest import notifications_world, world  # noqa: F40
 # Per operation and credential kind; CI keeps it small. Fewer without PostgreSQL (the first CI pass):
 # SQLite stores whatever text the schema allows, PostgreSQL refuses some (NUL), so it is fuzzed harder.
 EXAMPLES = int(
-    os.environ.get("FUZZ_EXAMPLES", "25" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "10")
+    os.environ.get("FUZZ_EXAMPLES", "15" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "10")
 )
 
 pytestmark = [pytest.mark.live]
