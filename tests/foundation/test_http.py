@@ -3,6 +3,8 @@
 import httpx
 import pytest
 
+from tests.conftest import first_pass_only
+
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
@@ -25,6 +27,7 @@ def test_healthz_and_readyz(daphne_server):
     assert ready.json()["status"] == "ready"
 
 
+@first_pass_only  # its own database and layer URLs: the same in both CI passes
 def test_readyz_is_503_when_database_and_layer_are_unreachable(daphne_server_factory):
     server = daphne_server_factory(
         DATABASE_URL="postgres://postgres@127.0.0.1:1/nothing",
