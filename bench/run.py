@@ -226,6 +226,19 @@ def redis_calls(url: str) -> int:
     return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info", "cmdstat_hello"))
 
 
+def merge_connected(parts: list[dict]) -> dict:
+    """The load generators' ``connected`` reports as one: they connect side by side, so the rate is all
+    their sockets over the slowest one's time."""
+    ok = sum(c["ok"] for c in parts)
+    seconds = max(c["seconds"] for c in parts)
+    return {
+        "ok": ok,
+        "seconds": seconds,
+        "rate": ok / seconds if seconds else 0,
+        "errors": [c["errors"] for c in parts],
+    }
+
+
 def merge_revoked(parts: list[dict]) -> dict:
     """The load generators' ``revoked`` reports as one, keeping each (``per_process``)."""
     codes: Counter = Counter()
@@ -1278,30 +1291,7 @@ class Bench:
                             else []
                         )
                         watched = [p.pid for p in pair] + [pr.pid for pr in procs]
-                        # The revoking process sets up first and revokes on a go line, so that the CPU
-                        # window below starts at the revoke (the servers' idle-time garbage collection
-                        # after the connect phase must not count in it).
-                        revoker = subprocess.Popen(
-                            [PYTHON, "-m", "bench.revoke", "revoke", minted["kid"], "--on-go"],
-                            cwd=ROOT,
-                            env=self.env.env(redis=True),
-                            stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE,
-                            text=True,
-                        )
-                        try:
-                            if json.loads(revoker.stdout.readline() or "{}").get("ready") is not True:
-                                raise RuntimeError("bench.revoke did not get ready")
-                            cpu0 = [cpu_times(pid) for pid in watched]
-                            revoker.stdin.write("go\n")
-                            revoker.stdin.flush()
-                            returned = revoker.stdout.read().strip().splitlines()[-1]
-                        finally:
-                            if revoker.wait(timeout=60) != 0:
-                                raise RuntimeError(f"bench.revoke failed ({revoker.returncode})")
-                        if json.loads(returned).get("published") != 1:
-                            # Only the servers' periodic signing-key recheck would end the sessions then.
-                            raise RuntimeError(f"the revocation was not published over Redis: {returned}")
+                        returned, cpu0 = self.revoke_on_go(minted["kid"], watched)
                         parts = self.revoked_reports(procs, returned)
                         # CPU seconds each process spent from just before the revoke until every socket closed
                         # (servers a, b; load generators a, b): who the two cores served meanwhile.
@@ -1315,16 +1305,8 @@ class Bench:
                             if pr.poll() is None:
                                 pr.kill()
                         self.stop(*pair)
-                    ok = sum(c["ok"] for c in conns)
-                    seconds = max(c["seconds"] for c in conns)  # they connect side by side
-                    connected = {
-                        "ok": ok,
-                        "seconds": seconds,
-                        "rate": ok / seconds if seconds else 0,
-                        "errors": [c["errors"] for c in conns],
-                    }
-                    revoked = merge_revoked(parts)
-                    revoked |= cpu
+                    connected = merge_connected(conns)
+                    revoked = merge_revoked(parts) | cpu
                     returned_at = json.loads(returned)["returned_at"]
                     revoked["servers"] = [server_revocation_times(p, minted["kid"], returned_at) for p in pair]
                     ours.append({"connected": connected, "revoked": revoked})
@@ -1359,14 +1341,7 @@ class Bench:
                             if pr.poll() is None:
                                 pr.kill()
                         self.stop(*pair)
-                    ok = sum(c["ok"] for c in conns)
-                    seconds = max(c["seconds"] for c in conns)
-                    connected = {
-                        "ok": ok,
-                        "seconds": seconds,
-                        "rate": ok / seconds if seconds else 0,
-                        "errors": [c["errors"] for c in conns],
-                    }
+                    connected = merge_connected(conns)
                     peers.append({"connected": connected})
                     self.log(f"revoke run {r + 1}: peer {connected['ok']} sockets at {connected['rate']:.0f}/s")
         self.raw["revoke"] = {"ours": ours, "peer_2": peers, "floor_2": floors}
@@ -1444,6 +1419,37 @@ class Bench:
             procs.append(self.loadgen(load, name=f"revoke-{kind}-{i}", stdin=True))
         return procs
 
+    def revoke_on_go(self, kid: str, watched: list[int]) -> tuple[str, list[tuple[float, float]]]:
+        """Revoke signing key ``kid`` from a process of its own (bench/revoke.py, as the CLI would): it
+        sets up first and revokes on a go line, so that the CPU window starts at the revoke (the servers'
+        idle-time garbage collection after the connect phase must not count in it). Its JSON line, and
+        the ``cpu_times`` of the ``watched`` processes just before the go."""
+        revoker = subprocess.Popen(
+            [PYTHON, "-m", "bench.revoke", "revoke", kid, "--on-go"],
+            cwd=ROOT,
+            env=self.env.env(redis=True),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            if json.loads(revoker.stdout.readline() or "{}").get("ready") is not True:
+                raise RuntimeError("bench.revoke did not get ready")
+            cpu0 = [cpu_times(pid) for pid in watched]
+            revoker.stdin.write("go\n")
+            revoker.stdin.flush()
+            out = revoker.stdout.read()
+        except BaseException:
+            revoker.kill()
+            raise
+        if revoker.wait(timeout=60) != 0:
+            raise RuntimeError(f"bench.revoke failed ({revoker.returncode})")
+        returned = out.strip().splitlines()[-1]
+        if json.loads(returned).get("published") != 1:
+            # Only the servers' periodic signing-key recheck would end the sessions then.
+            raise RuntimeError(f"the revocation was not published over Redis: {returned}")
+        return returned, cpu0
+
     def revoked_reports(self, procs: list[subprocess.Popen], returned: str) -> list[dict]:
         """Hand each revoke-mode load generator the moment to time from (a JSON line with
         ``returned_at``); their ``revoked`` reports."""
@@ -1485,7 +1491,7 @@ class Bench:
                     pr.kill()
             self.stop(*pair)
         revoked = merge_revoked(parts) | cpu
-        return {"connected": {"ok": sum(c["ok"] for c in conns)}, "revoked": revoked}
+        return {"connected": merge_connected(conns), "revoked": revoked}
 
     # rows 4 and 6: sockets held ---------------------------------------------------------------------
     def socket_rows(self) -> None:
